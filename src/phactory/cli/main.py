@@ -1,0 +1,47 @@
+"""Entry point of the ``phactory`` command; sub-commands live in sibling modules."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+app = typer.Typer(
+    name="phactory",
+    help="Phactory: open-source smart manufacturing for pharmaceutical production.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register() -> None:
+    # Sub-command modules register themselves on import; importing here keeps start-up
+    # cost in one place and lets each module stay small.
+    from phactory.cli import site_commands  # noqa: F401
+
+
+def main() -> None:
+    """Run the command line.
+
+    User errors are reported by each command with exit code 2. Anything else is a bug:
+    it is reported in one line (exit 1) and the traceback is shown only with
+    ``PHACTORY_DEBUG=1``, so that users never have to read Python internals.
+    """
+    _register()
+    try:
+        app(standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        raise SystemExit(130) from None
+    except Exception as exc:
+        if os.environ.get("PHACTORY_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in Phactory; rerun with PHACTORY_DEBUG=1 for the traceback.\n"
+        )
+        raise SystemExit(1) from None
