@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from pydantic import model_serializer, model_validator
@@ -15,6 +16,7 @@ __all__ = ["Measure"]
 _NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
 
 
+@lru_cache(maxsize=1024)
 def _known_unit_text(text: str) -> bool:
     try:
         unit_registry().Unit(text)
@@ -58,10 +60,8 @@ class Measure(ModelBase):
 
     @model_validator(mode="after")
     def _known_unit(self) -> Measure:
-        try:
-            unit_registry().Unit(self.unit)
-        except Exception:
-            raise ValueError(f"unknown unit {self.unit!r}") from None
+        if not _known_unit_text(self.unit):
+            raise ValueError(f"unknown unit {self.unit!r}")
         return self
 
     @model_serializer(mode="plain")
@@ -70,21 +70,30 @@ class Measure(ModelBase):
 
     def to(self, unit: str) -> float:
         """Magnitude in ``unit``; raises :class:`QuantityError` if incompatible."""
-        ureg = unit_registry()
-        try:
-            return float(ureg.Quantity(self.value, self.unit).to(unit).magnitude)
-        except Exception:
-            raise QuantityError(
-                f"'{self.value:g} {self.unit}' cannot be expressed in {unit!r}"
-            ) from None
+        return _convert(self.value, self.unit, unit)
 
     def compatible(self, unit: str) -> bool:
         """Whether this measure has the same dimension as ``unit``."""
-        ureg = unit_registry()
-        try:
-            return bool(ureg.Quantity(1, self.unit).is_compatible_with(ureg.Unit(unit)))
-        except Exception:
-            return False
+        return _compatible(self.unit, unit)
 
     def __str__(self) -> str:
         return f"{self.value:g} {self.unit}".strip()
+
+
+@lru_cache(maxsize=1024)
+def _compatible(a: str, b: str) -> bool:
+    ureg = unit_registry()
+    try:
+        return bool(ureg.Quantity(1, a).is_compatible_with(ureg.Unit(b)))
+    except Exception:
+        return False
+
+
+def _convert(value: float, a: str, b: str) -> float:
+    if a == b:
+        return value
+    ureg = unit_registry()
+    try:
+        return float(ureg.Quantity(value, a).to(b).magnitude)
+    except Exception:
+        raise QuantityError(f"'{value:g} {a}' cannot be expressed in {b!r}") from None
