@@ -51,6 +51,8 @@ def keyed_entries(value: Any) -> Any:
         for i, item in enumerate(value):
             if not isinstance(item, dict) or "id" not in item:
                 raise ValueError(f"item {i} needs an 'id' (or write the collection as a mapping)")
+            if not isinstance(item["id"], str | int) or isinstance(item["id"], bool):
+                raise ValueError(f"item {i} has an id that is not a name: {item['id']!r}")
             if item["id"] in out:
                 raise ValueError(f"duplicate id {item['id']!r} at item {i}")
             out[item["id"]] = item

@@ -242,13 +242,15 @@ def _plan(site: Site) -> Iterator[Problem]:
             continue
         if site.to_hours(stream.end) < site.to_hours(stream.start):
             yield _p("end is before start", *sp, "end")
-        for order in stream.orders():
-            ids[order.id] += 1
         rec = site.recipes.get(site.products[stream.product].recipe)
         if rec is not None and rec.status != "approved":
             yield _p(
                 f"recipe {rec.id!r} is {rec.status}", *sp, "product", warning=rec.status == "draft"
             )
+    explicit = {o.id for o in site.plan.orders}
+    for order in site.orders:
+        if order.id not in explicit:
+            ids[order.id] += 1
     for oid, n in ids.items():
         if n > 1:
             yield _p(f"order id {oid!r} is used {n} times", "plan", "orders")
