@@ -19,7 +19,10 @@ app = typer.Typer(
 def _register() -> None:
     # Sub-command modules register themselves on import; importing here keeps start-up
     # cost in one place and lets each module stay small.
-    from phactory.cli import site_commands  # noqa: F401
+    from phactory.cli import (  # noqa: F401
+        simulate_commands,
+        site_commands,
+    )
 
 
 def main() -> None:

@@ -1,0 +1,171 @@
+"""Monte Carlo simulation studies of a site: replications, KPIs and their CIs."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from phactory.events import EventLog
+from phactory.kpi import KpiResult, compare, compute, summarise
+from phactory.model import Site
+
+__all__ = ["KPI_NAMES", "SimulationStudy", "compare_studies", "frame_records", "run_study"]
+
+#: Site KPIs every study reports (``--json`` keys), in display order.
+KPI_NAMES = (
+    "throughput_per_day",
+    "batches_completed",
+    "batches_scrapped",
+    "oee",
+    "availability",
+    "effectiveness",
+    "quality_ratio",
+    "utilisation",
+    "cycle_time_h",
+    "lead_time_h",
+    "on_time_delivery",
+    "labour_utilisation",
+    "energy_kwh",
+    "co2e_kg",
+)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class SimulationStudy:
+    """Replications of one site and their KPIs.
+
+    Attributes
+    ----------
+    logs
+        One event log per replication, in seed order.
+    results
+        :func:`phactory.kpi.compute` of each log.
+    wall_s
+        Wall-clock time of the simulations and KPI computation [s].
+    """
+
+    site: Site
+    days: float
+    replications: int
+    seed: int
+    logs: list[EventLog]
+    results: list[KpiResult]
+    wall_s: float
+    name: str = ""
+    _summary: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Mean and 95 % CI per ``(scope, kpi)`` (see :func:`phactory.kpi.summarise`)."""
+        if self._summary is None:
+            self._summary = summarise(self.results)
+        return self._summary
+
+    def kpi(self, name: str, scope: str = "site") -> dict[str, float]:
+        """``{"mean", "ci_low", "ci_high"}`` of one KPI; ``KeyError`` if unknown."""
+        return self.kpi_table()[(scope, name)]
+
+    def kpi_table(self) -> dict[tuple[str, str], dict[str, float]]:
+        """``{(scope, kpi): {"mean", "ci_low", "ci_high"}}`` for every KPI."""
+        return frame_records(self.summary, ("mean", "ci_low", "ci_high"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``phactory simulate --json`` object."""
+        table = self.kpi_table()
+        site_kpis = [k for scope, k in table if scope == "site"]
+        ordered = [k for k in KPI_NAMES if k in site_kpis]
+        ordered += [k for k in site_kpis if k not in ordered]
+        units: dict[str, dict[str, dict[str, float]]] = {}
+        for (scope, name), values in table.items():
+            if scope != "site":
+                units.setdefault(scope, {})[name] = values
+        return {
+            "site": self.site.id,
+            "name": self.name or self.site.id,
+            "days": self.days,
+            "replications": self.replications,
+            "seed": self.seed,
+            "wall_s": round(self.wall_s, 3),
+            "kpis": {k: table[("site", k)] for k in ordered},
+            "units": units,
+        }
+
+
+def frame_records(
+    frame: pd.DataFrame, columns: tuple[str, ...]
+) -> dict[tuple[str, str], dict[str, float]]:
+    """Rows of a ``(scope, kpi)``-indexed KPI frame as plain floats (NaN where undefined)."""
+    out: dict[tuple[str, str], dict[str, float]] = {}
+    for rec in frame.reset_index().to_dict("records"):
+        out[(str(rec["scope"]), str(rec["kpi"]))] = {c: _num(rec[c]) for c in columns}
+    return out
+
+
+def _num(x: Any) -> float:
+    v = float(x)
+    return v if math.isfinite(v) else float("nan")
+
+
+def run_study(
+    site: Site,
+    days: float | None = None,
+    replications: int = 1,
+    seed: int = 0,
+    *,
+    processes: int | None = None,
+    cluster: Any = None,
+    dispatch: str = "fifo",
+    name: str = "",
+    progress: Progress | None = None,
+    deterministic: bool = False,
+) -> SimulationStudy:
+    """Simulate ``replications`` runs of ``site`` and compute their KPIs.
+
+    Parameters
+    ----------
+    days
+        Horizon [d]; default the plan horizon.
+    processes, cluster
+        Where replications run (see :func:`phactory.twin.replicate`).
+    progress
+        Called as ``progress(done, total)`` after each replication's KPIs are computed.
+
+    Raises
+    ------
+    phactory.twin.TwinError
+        If the plan cannot be simulated.
+    """
+    from phactory.twin import replicate
+
+    t0 = time.perf_counter()
+    logs = replicate(
+        site,
+        replications,
+        seed,
+        processes=processes,
+        cluster=cluster,
+        days=days,
+        dispatch=dispatch,
+        deterministic=deterministic,
+    )
+    results = []
+    for i, log in enumerate(logs):
+        results.append(compute(log, site))
+        if progress is not None:
+            progress(i + 1, len(logs))
+    horizon_d = logs[0].horizon_h / 24.0
+    return SimulationStudy(
+        site, horizon_d, replications, seed, logs, results, time.perf_counter() - t0, name=name
+    )
+
+
+def compare_studies(baseline: SimulationStudy, other: SimulationStudy) -> pd.DataFrame:
+    """KPI differences ``other - baseline`` with CIs and Welch-test significance."""
+    return compare(baseline.results, other.results)
