@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from phactory.model import Site
+from phactory.model import Site, SiteValidationError
 
 __all__ = ["StaffTarget", "StaffingResult", "optimise_staff"]
 
@@ -125,11 +125,11 @@ def optimise_staff(
     def evaluate(crews: dict[str, int]) -> list[float]:
         key = tuple(sorted(crews.items()))
         if key not in cache:
-            variant = site.with_overrides({f"teams.{t}.headcount": n for t, n in crews.items()})
             try:
+                variant = site.with_overrides({f"teams.{t}.headcount": n for t, n in crews.items()})
                 logs = replicate(variant, replications, seed, processes=processes, days=days)
-            except TwinError:  # e.g. no one left with a skill the plan needs
-                logs = []
+            except (TwinError, SiteValidationError):  # e.g. a phase needs more than the crew
+                variant, logs = site, []
             values = [float("nan")] if not logs else []
             for log in logs:
                 kpis = compute(log, variant).site
