@@ -119,16 +119,3 @@ def print_summary(s: dict[str, object]) -> None:
 def schema() -> None:
     """Print the JSON Schema of site files (for editor completion)."""
     typer.echo(json.dumps(Site.model_json_schema(by_alias=True), indent=2))
-
-
-@app.command()
-def demo(
-    path: Annotated[
-        Path | None, typer.Argument(help="Site to demo (default: mab-biologics).")
-    ] = None,
-) -> None:
-    """Validate and summarise the mab-biologics example (the ``make demo`` job)."""
-    target = path or examples_dir() / "mab-biologics"
-    site = load_or_exit(target)
-    console.print(f"[green]Validated[/green] {target}")
-    print_summary(summarise_site(site))

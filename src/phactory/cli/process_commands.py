@@ -1,0 +1,283 @@
+"""``phactory process ...``: process twins from the command line.
+
+Commands: ``list``, ``simulate``, ``sensitivity``, ``design-space``, ``surrogate``. Heavy
+imports happen inside the commands so that ``phactory --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from phactory.process.contract import UnitOperationModel
+
+app = typer.Typer(
+    name="process",
+    help="Process twins: simulate unit-operation models, sensitivity, design space, surrogates.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_out = Console()
+_err = Console(stderr=True)
+
+
+def _model(name: str) -> UnitOperationModel:
+    from phactory.process.registry import get_model
+
+    try:
+        return get_model(name)
+    except KeyError as exc:
+        _err.print(f"[red]error:[/] {exc.args[0]}")
+        raise typer.Exit(2) from None
+
+
+def _parse_sets(sets: list[str] | None) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for item in sets or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            _err.print(f"[red]error:[/] --set expects NAME=VALUE, got {item!r}")
+            raise typer.Exit(2)
+        params[name.strip()] = value.strip()
+    return params
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=_err,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    _err.print(f"[red]error:[/] {exc}")
+    return typer.Exit(2)
+
+
+@app.command("list")
+def list_command() -> None:
+    """List the registered process models with their CPPs and CQAs."""
+    from phactory.process.registry import get_model, list_models
+
+    table = Table(title="Process models")
+    for col in ("model", "title", "CPPs", "CQAs"):
+        table.add_column(col)
+    for name in list_models():
+        m = get_model(name)
+        table.add_row(name, m.title, ", ".join(m.cpp_names()), ", ".join(m.cqa_names()))
+    _out.print(table)
+
+
+@app.command("simulate")
+def simulate_command(
+    model: Annotated[str, typer.Argument(help="registered model name (see `list`)")],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="parameter value NAME=VALUE, e.g. --set 'mg_total=40 mM'"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Simulate MODEL once and print its CQAs (with the specification check)."""
+    from phactory.process.contract import ModelConfigError, SimulationError
+    from phactory.process.parameters import ParameterError
+
+    m = _model(model)
+    try:
+        result = m.simulate(_parse_sets(set_))
+    except (ParameterError, ModelConfigError, SimulationError) as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2, allow_nan=True))
+        return
+    table = Table(title=f"{m.title}: CQAs")
+    for col in ("CQA", "value", "unit", "limits", "in spec"):
+        table.add_column(col)
+    for q in m.cqas:
+        v = result.cqas[q.name]
+        ok = result.in_spec[q.name]
+        table.add_row(
+            q.name, f"{v:.6g}", q.unit, q.limits_text(), "[green]yes[/]" if ok else "[red]no[/]"
+        )
+    _out.print(table)
+
+
+@app.command("sensitivity")
+def sensitivity_command(
+    model: Annotated[str, typer.Argument(help="registered model name")],
+    method: Annotated[str, typer.Option(help="sobol or morris")] = "sobol",
+    samples: Annotated[int, typer.Option(help="Sobol base sample / Morris trajectories")] = 256,
+    output: Annotated[str | None, typer.Option(help="one CQA (default: all)")] = None,
+    html: Annotated[Path | None, typer.Option(help="write a self-contained HTML chart")] = None,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    workers: Annotated[int | None, typer.Option(help="local worker processes")] = None,
+    address: Annotated[str | None, typer.Option(help="Dask scheduler address")] = None,
+) -> None:
+    """Global sensitivity of MODEL's CQAs to its CPPs (SALib)."""
+    from phactory.process.sensitivity import morris, sobol
+
+    m = _model(model)
+    if method not in ("sobol", "morris"):
+        raise _fail(ValueError(f"--method must be sobol or morris, got {method!r}"))
+    if samples < 2:
+        raise _fail(ValueError("--samples must be at least 2"))
+    try:
+        with _progress(f"{method} on {model}") as prog:
+            if method == "sobol":
+                n = 2 ** max(1, round(math.log2(samples)))  # Sobol' sequences like powers of 2
+                res = sobol(
+                    m, output, n=n, seed=seed, workers=workers, address=address, progress=prog
+                )
+            else:
+                res = morris(
+                    m,
+                    output,
+                    trajectories=samples,
+                    seed=seed,
+                    workers=workers,
+                    address=address,
+                    progress=prog,
+                )
+    except (KeyError, ValueError) as exc:
+        raise _fail(exc) from None
+    for out, df in res.indices.items():
+        table = Table(title=f"{method} indices of {out} ({res.n_evaluations} evaluations)")
+        table.add_column("parameter")
+        for c in df.columns:
+            table.add_column(c, justify="right")
+        for name, row in df.iterrows():
+            table.add_row(str(name), *[f"{v:.4f}" for v in row.to_numpy()])
+        _out.print(table)
+    if html is not None:
+        res.to_html(html)
+        _out.print(f"wrote {html}")
+
+
+@app.command("design-space")
+def design_space_command(
+    model: Annotated[str, typer.Argument(help="registered model name")],
+    x: Annotated[str | None, typer.Option(help="CPP on the x axis (default: first CPP)")] = None,
+    y: Annotated[str | None, typer.Option(help="CPP on the y axis (default: second CPP)")] = None,
+    grid: Annotated[int, typer.Option(help="grid points per axis")] = 9,
+    mc: Annotated[int, typer.Option(help="Monte Carlo draws per grid point")] = 20,
+    target: Annotated[float, typer.Option(help="required probability of success")] = 0.9,
+    html: Annotated[Path | None, typer.Option(help="write a self-contained HTML report")] = None,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    workers: Annotated[int | None, typer.Option(help="local worker processes")] = None,
+    address: Annotated[str | None, typer.Option(help="Dask scheduler address")] = None,
+) -> None:
+    """Map MODEL's CQAs and probability of success over two CPPs (ICH Q8)."""
+    from phactory.process.design_space import design_space
+
+    m = _model(model)
+    cpps = m.cpp_names()
+    xa = x or (cpps[0] if cpps else None)
+    ya = y or (cpps[1] if len(cpps) > 1 else None)
+    if xa is None or ya is None:
+        raise _fail(ValueError(f"{model} has fewer than two CPPs; give --x and --y"))
+    try:
+        with _progress(f"design space of {model}") as prog:
+            ds = design_space(
+                m,
+                xa,
+                ya,
+                n=grid,
+                n_monte_carlo=mc,
+                seed=seed,
+                target=target,
+                workers=workers,
+                address=address,
+                progress=prog,
+            )
+    except (KeyError, ValueError) as exc:
+        raise _fail(exc) from None
+    inside = ds.inside()
+    table = Table(
+        title=f"design space of {model}: {len(inside)} of {len(ds.table)} grid points "
+        f"with P(success) >= {target:g}"
+    )
+    cols = [xa, ya, *ds.cqas, "probability_of_success"]
+    for c in cols:
+        table.add_column("P(success)" if c == "probability_of_success" else c, justify="right")
+    for _, row in ds.table.iterrows():
+        table.add_row(*[f"{row[c]:.4g}" for c in cols])
+    _out.print(table)
+    if html is not None:
+        ds.to_html(html)
+        _out.print(f"wrote {html}")
+
+
+@app.command("surrogate")
+def surrogate_command(
+    model: Annotated[str, typer.Argument(help="registered model name")],
+    out: Annotated[Path | None, typer.Option(help="file to save the surrogate to")] = None,
+    samples: Annotated[int, typer.Option(help="training samples")] = 300,
+    test: Annotated[int, typer.Option(help="held-out samples")] = 100,
+    kind: Annotated[str, typer.Option(help="polynomial, gp, mlp or auto")] = "auto",
+    folds: Annotated[int, typer.Option(help="cross-validation folds")] = 5,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    workers: Annotated[int | None, typer.Option(help="local worker processes")] = None,
+    address: Annotated[str | None, typer.Option(help="Dask scheduler address")] = None,
+) -> None:
+    """Fit a surrogate of MODEL's CQAs over its CPPs; report accuracy and speed-up."""
+    from phactory.process.surrogate import fit_surrogate
+
+    m = _model(model)
+    try:
+        with _progress(f"sampling {model}") as prog:
+            sur = fit_surrogate(
+                m,
+                n_samples=samples,
+                n_test=test,
+                kind=kind,
+                folds=folds,
+                seed=seed,
+                workers=workers,
+                address=address,
+                progress=prog,
+            )
+    except (KeyError, ValueError) as exc:
+        raise _fail(exc) from None
+    rep = sur.report
+    assert rep is not None
+    table = Table(
+        title=f"{rep.kind} surrogate of {model} "
+        f"({rep.n_train} training, {rep.n_test} held-out samples)"
+    )
+    for c in ("CQA", f"{rep.folds}-fold CV R2", "held-out R2"):
+        table.add_column(c, justify="right")
+    for o in rep.outputs:
+        table.add_row(o, f"{rep.cv_r2[o]:.5f}", f"{rep.test_r2[o]:.5f}")
+    _out.print(table)
+    _out.print(
+        f"simulation {rep.simulation_time * 1e3:.3g} ms; surrogate "
+        f"{rep.prediction_time * 1e6:.3g} us/point in batch (speed-up {rep.speedup:,.0f}x), "
+        f"{rep.single_prediction_time * 1e6:.3g} us per single call "
+        f"(speed-up {rep.single_speedup:,.0f}x)"
+    )
+    if out is not None:
+        sur.save(out)
+        _out.print(f"wrote {out}")
