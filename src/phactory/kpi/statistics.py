@@ -1,0 +1,150 @@
+"""Confidence intervals over replications and comparison of two scenarios.
+
+Replications of a stochastic simulation are independent and identically distributed
+observations of each KPI, so the mean of ``n`` replications has the Student-t
+confidence interval
+
+    mean ± t(1 - α/2, n - 1) · s / sqrt(n)
+
+with ``s`` the sample standard deviation [1]_ (half-width 0 when ``n == 1``, where no
+spread can be estimated). Two scenarios A and B are compared KPI by KPI with Welch's
+unequal-variance t-test: the difference ``mean(B) - mean(A)`` has standard error
+``sqrt(s_A²/n_A + s_B²/n_B)`` and Welch–Satterthwaite degrees of freedom [2]_; it is
+*significant* when the two-sided p-value is below ``alpha``. KPIs that are ``nan`` in
+a replication (undefined there) are left out of that KPI's sample.
+
+References
+----------
+.. [1] A. M. Law, *Simulation Modeling and Analysis*, 5th ed., McGraw-Hill, 2015,
+   ch. 9 (fixed-sample-size confidence intervals) and ch. 10 (comparing two systems,
+   Welch approach).
+.. [2] B. L. Welch, "The generalization of 'Student's' problem when several different
+   population variances are involved", Biometrika 34(1/2):28-35, 1947.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from phactory.kpi.result import KpiResult
+
+__all__ = ["compare", "kpi_frame", "summarise"]
+
+
+def kpi_frame(results: Sequence[KpiResult]) -> pd.DataFrame:
+    """KPIs of several results side by side: rows ``(scope, kpi)``, one column per result."""
+    if not results:
+        raise ValueError("no results to summarise")
+    series = [r.kpi_series() for r in results]
+    frame = pd.concat(series, axis=1, keys=range(len(series)), sort=False)
+    order = list(dict.fromkeys(k for s in series for k in s.index))
+    return frame.reindex(pd.MultiIndex.from_tuples(order, names=["scope", "kpi"]))
+
+
+def _moments(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = np.sum(~np.isnan(values), axis=1).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 0, np.nansum(values, axis=1) / np.maximum(n, 1), np.nan)
+        dev = np.where(np.isnan(values), 0.0, values - mean[:, None])
+        var = np.where(n > 1, (dev**2).sum(axis=1) / np.maximum(n - 1, 1), 0.0)
+    var = np.where(n > 0, var, np.nan)
+    return n, mean, var
+
+
+def summarise(results: Sequence[KpiResult], confidence: float = 0.95) -> pd.DataFrame:
+    """Mean and Student-t confidence interval of every site and unit KPI.
+
+    Parameters
+    ----------
+    results
+        One :class:`KpiResult` per replication.
+    confidence
+        Confidence level of the interval (default 0.95).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``(scope, kpi)`` with ``scope`` ``"site"`` or a unit id; columns
+        ``n, mean, std, half_width, ci_low, ci_high``.
+    """
+    frame = kpi_frame(results)
+    values = frame.to_numpy(dtype=float)
+    n, mean, var = _moments(values)
+    std = np.sqrt(var)
+    tq = np.where(n > 1, stats.t.ppf(0.5 + confidence / 2.0, np.maximum(n - 1, 1)), 0.0)
+    half = np.where(n > 1, tq * std / np.sqrt(np.maximum(n, 1)), 0.0)
+    half = np.where(n > 0, half, np.nan)
+    return pd.DataFrame(
+        {
+            "n": n.astype(int),
+            "mean": mean,
+            "std": std,
+            "half_width": half,
+            "ci_low": mean - half,
+            "ci_high": mean + half,
+        },
+        index=frame.index,
+    )
+
+
+def compare(a: Sequence[KpiResult], b: Sequence[KpiResult], alpha: float = 0.05) -> pd.DataFrame:
+    """Compare scenario B against baseline A, KPI by KPI (Welch t-test).
+
+    Parameters
+    ----------
+    a, b
+        Replications of the baseline and of the alternative.
+    alpha
+        Significance level; the confidence interval of the difference has level
+        ``1 - alpha``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``(scope, kpi)``; columns ``mean_a, mean_b, diff`` (B - A), ``ci_low,
+        ci_high, p_value, significant, n_a, n_b``. With no spread in either sample the
+        difference is significant iff it is non-zero (both n > 1); with fewer than two
+        replications on a side, ``p_value`` is ``nan`` and nothing is significant.
+    """
+    fa, fb = kpi_frame(a), kpi_frame(b)
+    index = list(dict.fromkeys([*fa.index, *fb.index]))
+    mi = pd.MultiIndex.from_tuples(index, names=["scope", "kpi"])
+    va = fa.reindex(mi).to_numpy(dtype=float)
+    vb = fb.reindex(mi).to_numpy(dtype=float)
+    na, ma, sa2 = _moments(va)
+    nb, mb, sb2 = _moments(vb)
+    diff = mb - ma
+    with np.errstate(invalid="ignore", divide="ignore"):
+        qa, qb = sa2 / na, sb2 / nb
+        se = np.sqrt(qa + qb)
+        dof = (qa + qb) ** 2 / (qa**2 / (na - 1) + qb**2 / (nb - 1))
+    enough = (na > 1) & (nb > 1)
+    p = np.full(len(mi), np.nan)
+    half = np.full(len(mi), np.nan)
+    for i in np.flatnonzero(enough & ~np.isnan(diff)):
+        if se[i] > 0:
+            t = diff[i] / se[i]
+            p[i] = float(2.0 * stats.t.sf(abs(t), dof[i]))
+            half[i] = float(stats.t.ppf(1.0 - alpha / 2.0, dof[i]) * se[i])
+        else:
+            p[i] = 1.0 if diff[i] == 0 else 0.0
+            half[i] = 0.0
+    out = pd.DataFrame(
+        {
+            "mean_a": ma,
+            "mean_b": mb,
+            "diff": diff,
+            "ci_low": diff - half,
+            "ci_high": diff + half,
+            "p_value": p,
+            "significant": np.where(np.isnan(p), False, p < alpha),
+            "n_a": na.astype(int),
+            "n_b": nb.astype(int),
+        },
+        index=mi,
+    )
+    return out
