@@ -102,8 +102,11 @@ def test_windows_use_the_time_base_of_the_site() -> None:
     assert early["start_h"].iloc[7] == pytest.approx(site.to_hours(dt.datetime(2027, 3, 29, 8, 0)))
     # A log whose epoch is a day later sees the same windows 24 h earlier.
     later = shift_windows(site, "ops", 200.0, site.epoch + dt.timedelta(days=1))
-    assert later["start_h"].iloc[0] == 8.0
-    assert len(later[later["shift"] == "early"]) == 8
+    early_later = later[later["shift"] == "early"]["start_h"].to_list()
+    assert early_later[0] == 8.0
+    # Elapsed time: 08:00 on Monday 29 March comes 23 h after 08:00 on Sunday 28 March.
+    assert early_later[5] - early_later[4] == pytest.approx(23.0)
+    assert len(early_later) == 9
 
 
 def test_holidays_cut_whole_local_days() -> None:

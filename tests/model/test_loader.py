@@ -246,3 +246,12 @@ def test_arbitrary_text_never_crashes(tmp_path_factory: pytest.TempPathFactory, 
     f.write_text(text, encoding="utf-8")
     site, problems = validate_site(f)
     assert site is None or not [p for p in problems if p.severity == "error"]
+
+
+def test_hours_are_elapsed_time_across_daylight_saving(tiny_site: Site) -> None:
+    import datetime as dt
+
+    site = tiny_site.with_overrides({"timezone": "Europe/Dublin", "plan.start": "2027-03-27"})
+    # Irish clocks go forward at 01:00 on 28 March 2027: that local day has 23 hours.
+    assert site.to_hours(dt.date(2027, 3, 29)) == pytest.approx(47.0)
+    assert site.from_hours(47.0) == dt.datetime(2027, 3, 29, tzinfo=site.zone)

@@ -125,12 +125,18 @@ class Site(ModelBase):
         return self.aware(self.plan.start if self.plan else dt.date(2000, 1, 3))
 
     def to_hours(self, moment: dt.datetime | dt.date) -> float:
-        """Hours from :attr:`epoch` to ``moment``."""
-        return (self.aware(moment) - self.epoch).total_seconds() / 3600.0
+        """Elapsed hours from :attr:`epoch` to ``moment``.
+
+        Both are converted to UTC first: Python subtracts two datetimes that share a
+        tzinfo as wall-clock times, which would make a daylight-saving day 24 h long.
+        """
+        utc = dt.UTC
+        delta = self.aware(moment).astimezone(utc) - self.epoch.astimezone(utc)
+        return delta.total_seconds() / 3600.0
 
     def from_hours(self, hours: float) -> dt.datetime:
-        """The aware datetime ``hours`` after :attr:`epoch`."""
-        return self.epoch + dt.timedelta(hours=hours)
+        """The aware local datetime ``hours`` of elapsed time after :attr:`epoch`."""
+        return (self.epoch.astimezone(dt.UTC) + dt.timedelta(hours=hours)).astimezone(self.zone)
 
     def recipe_for(self, order: Order) -> MasterRecipe:
         """The master recipe an order runs."""
