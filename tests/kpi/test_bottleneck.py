@@ -88,3 +88,20 @@ def test_no_active_unit() -> None:
     log = EventLog(horizon_h=10.0, units=["A"], timeline=tl("A", [("idle", 0, 10)]))
     r = compute(log)
     assert r.bottleneck_unit is None and r.site["bottleneck_share"] == 0.0
+
+
+def test_pool_is_active_only_while_all_its_units_are() -> None:
+    from phactory.kpi.bottleneck import pool_periods
+
+    periods = pd.DataFrame(
+        {
+            "unit": ["A", "A", "B", "C"],
+            "start_h": [0.0, 20.0, 5.0, 0.0],
+            "end_h": [10.0, 30.0, 25.0, 50.0],
+        }
+    )
+    periods["length_h"] = periods["end_h"] - periods["start_h"]
+    out = pool_periods(periods, {"A": "pool", "B": "pool", "C": "C"})
+    pool = out[out["unit"] == "pool"][["start_h", "end_h"]].to_numpy().tolist()
+    assert pool == [[5.0, 10.0], [20.0, 25.0]]
+    assert out[out["unit"] == "C"]["length_h"].tolist() == [50.0]

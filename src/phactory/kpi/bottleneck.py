@@ -15,6 +15,10 @@ are those times divided by the horizon; a unit's total bottleneck share is
 ``sole + shifting``, and the units are ranked by it. Shifting time counts for both
 units involved, so total shares may sum to more than one.
 
+Interchangeable units of one equipment class are analysed as one pool, active only
+while all of its units are active (:func:`pool_periods`): parallel capacity that is not
+all in use cannot be what holds up the flow.
+
 Periods cut off by the horizon are taken as they are (an edge effect of any finite
 window). Ties in active-period length go to the unit listed first in the log.
 
@@ -33,7 +37,9 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-__all__ = ["ACTIVE_STATES", "active_periods", "shifting_bottleneck"]
+from phactory.model import Site
+
+__all__ = ["ACTIVE_STATES", "active_periods", "pool_periods", "shifting_bottleneck", "unit_pools"]
 
 #: States in which a unit is active in the sense of Roser et al.
 ACTIVE_STATES: Final[frozenset[str]] = frozenset(
@@ -92,6 +98,71 @@ def active_periods(timeline: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(
         {"unit": g["unit"].first(), "start_h": g["start_h"].min(), "end_h": g["end_h"].max()}
     ).reset_index(drop=True)
+    out["length_h"] = out["end_h"] - out["start_h"]
+    return out
+
+
+def unit_pools(site: Site | None, units: list[str]) -> dict[str, str]:
+    """``unit -> pool``: interchangeable units of one equipment class form a pool.
+
+    Roser's method compares stations; six QC slots working in parallel are one station
+    with spare capacity while any slot is free, not six bottlenecks with long active
+    periods. A unit alone in its class is its own pool.
+    """
+    if site is None:
+        return {u: u for u in units}
+    by_class: dict[str, list[str]] = {}
+    for u in units:
+        cls = site.units[u].equipment_class if u in site.units else u
+        by_class.setdefault(cls, []).append(u)
+    return {
+        u: (cls if len(members) > 1 else u) for cls, members in by_class.items() for u in members
+    }
+
+
+def pool_periods(periods: pd.DataFrame, pools: dict[str, str]) -> pd.DataFrame:
+    """Active periods of pools: a pool is active while *all* of its units are active.
+
+    Parameters
+    ----------
+    periods
+        Output of :func:`active_periods` (per unit).
+    pools
+        ``unit -> pool`` (see :func:`unit_pools`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit, start_h, end_h, length_h`` with ``unit`` the pool name.
+    """
+    size: dict[str, int] = {}
+    for pool in pools.values():
+        size[pool] = size.get(pool, 0) + 1
+    frames = []
+    p = periods.assign(pool=periods["unit"].map(pools))
+    for key, group in p.groupby("pool", sort=False):
+        pool = str(key)
+        n = size[pool]
+        if n == 1:
+            frames.append(group[["start_h", "end_h"]].assign(unit=str(pool)))
+            continue
+        # Sweep line: count active members; the pool is active where the count is n.
+        t = np.concatenate([group["start_h"].to_numpy(float), group["end_h"].to_numpy(float)])
+        d = np.concatenate([np.ones(len(group)), -np.ones(len(group))])
+        order = np.lexsort((d, t))  # ends before starts at equal times
+        t, d = t[order], d[order]
+        count = np.cumsum(d)
+        full = count >= n
+        starts = t[:-1][full[:-1]]
+        ends = t[1:][full[:-1]]
+        keep = ends > starts
+        frames.append(
+            pd.DataFrame({"start_h": starts[keep], "end_h": ends[keep], "unit": str(pool)})
+        )
+    if not frames:
+        return pd.DataFrame({"unit": [], "start_h": [], "end_h": [], "length_h": []})
+    out = pd.concat(frames, ignore_index=True)[["unit", "start_h", "end_h"]]
+    out = out.sort_values(["unit", "start_h"], kind="stable").reset_index(drop=True)
     out["length_h"] = out["end_h"] - out["start_h"]
     return out
 

@@ -13,7 +13,7 @@ import math
 import pandas as pd
 
 from phactory.events import STATES, EventLog
-from phactory.kpi.bottleneck import active_periods, shifting_bottleneck
+from phactory.kpi.bottleneck import active_periods, pool_periods, shifting_bottleneck, unit_pools
 from phactory.kpi.energy import energy_table, unit_power
 from phactory.kpi.flow import batch_times, distribution, on_time_delivery, vein_to_vein, wip
 from phactory.kpi.labour import labour_table, site_labour_utilisation
@@ -111,7 +111,10 @@ def compute(
     tree = loss_tree(hours, oee)
     energy = energy_table(hours, unit_power(site, units), ef)
     periods = active_periods(timeline)
-    bneck = shifting_bottleneck(periods, units, horizon)
+    pools = unit_pools(site, units)
+    bneck = shifting_bottleneck(
+        pool_periods(periods, pools), list(dict.fromkeys(pools[u] for u in units)), horizon
+    )
     throughput = daily_throughput(log.batches, horizon, epoch)
     times = batch_times(log.batches, horizon)
     otd, orders = on_time_delivery(log.batches, horizon, _required_batches(site))
@@ -126,7 +129,9 @@ def compute(
     table["busy_utilisation"] = ratio(busy, elements["horizon_h"])
     table["energy_kwh"] = energy["energy_kwh"]
     table["co2e_kg"] = energy["co2e_kg"]
-    b = bneck.set_index("unit")
+    # A unit in a pool carries its pool's bottleneck shares.
+    b = bneck.set_index("unit").reindex([pools[u] for u in table.index])
+    b.index = table.index
     table["bottleneck_sole_share"] = b["sole_share"]
     table["bottleneck_shifting_share"] = b["shifting_share"]
     table["bottleneck_share"] = b["bottleneck_share"]

@@ -30,9 +30,21 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from phactory.kpi.result import KpiResult
+from phactory.kpi.result import SITE_KPIS, UNIT_KPIS, KpiResult
 
 __all__ = ["compare", "kpi_frame", "summarise"]
+
+#: KPIs bounded to [0, 1] (ratios); every other KPI is bounded below by 0.
+_RATIOS = frozenset(
+    {k for k, unit in SITE_KPIS.items() if unit == "1"}
+    | {
+        k
+        for k in UNIT_KPIS
+        if k != "effectiveness_uncapped"
+        and not k.endswith(("_h", "_kwh", "_kg"))
+        and k != "batches_processed"
+    }
+)
 
 
 def kpi_frame(results: Sequence[KpiResult]) -> pd.DataFrame:
@@ -69,7 +81,8 @@ def summarise(results: Sequence[KpiResult], confidence: float = 0.95) -> pd.Data
     -------
     pandas.DataFrame
         Index ``(scope, kpi)`` with ``scope`` ``"site"`` or a unit id; columns
-        ``n, mean, std, half_width, ci_low, ci_high``.
+        ``n, mean, std, half_width, ci_low, ci_high``. The interval is truncated to the
+        KPI's range: below at 0, above at 1 for ratios.
     """
     frame = kpi_frame(results)
     values = frame.to_numpy(dtype=float)
@@ -78,14 +91,20 @@ def summarise(results: Sequence[KpiResult], confidence: float = 0.95) -> pd.Data
     tq = np.where(n > 1, stats.t.ppf(0.5 + confidence / 2.0, np.maximum(n - 1, 1)), 0.0)
     half = np.where(n > 1, tq * std / np.sqrt(np.maximum(n, 1)), 0.0)
     half = np.where(n > 0, half, np.nan)
+    # Every KPI here is non-negative and the ratios cannot exceed 1; a t interval
+    # around replications piled up at a bound (OEE of 1, no scrap) would cross it.
+    kpis = frame.index.get_level_values("kpi")
+    ratio = np.array([k in _RATIOS for k in kpis], dtype=bool)
+    low = np.maximum(mean - half, 0.0)
+    high = np.where(ratio, np.minimum(mean + half, 1.0), mean + half)
     return pd.DataFrame(
         {
             "n": n.astype(int),
             "mean": mean,
             "std": std,
             "half_width": half,
-            "ci_low": mean - half,
-            "ci_high": mean + half,
+            "ci_low": low,
+            "ci_high": high,
         },
         index=frame.index,
     )
