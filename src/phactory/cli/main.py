@@ -24,6 +24,14 @@ def _register() -> None:
         simulate_commands,
         site_commands,
     )
+    from phactory.cli.process_commands import app as process_app
+
+    if not any(g.name == "process" for g in app.registered_groups):
+        app.add_typer(
+            process_app,
+            name="process",
+            help="Process models: simulate, sensitivity, design space, surrogates.",
+        )
 
 
 def main() -> None:

@@ -1,0 +1,340 @@
+"""The contract every unit-operation model follows.
+
+A model is a small class in the style of a scikit-learn estimator:
+
+* ``__init__`` only stores configuration (e.g. which solvent pair, which strategy); it does no
+  work and no validation, so models are cheap to create, to copy and to send to workers.
+* The class declares its :class:`~phactory.process.parameters.Parameter` s (with units and
+  bounds), its states and outputs (:class:`Variable`) and its critical quality attributes
+  (:class:`QualityAttribute`); critical process parameters are the parameters flagged ``cpp``.
+* :meth:`UnitOperationModel.simulate` validates the configuration and the parameter values,
+  runs the model and returns a :class:`SimulationResult`: a time series as a DataFrame and the
+  scalar CQAs. Nothing is cached between calls and there is no module-level mutable state, so
+  the same parameters always give the same result, in any process.
+
+Subclasses implement :meth:`UnitOperationModel._run`. Anything that goes wrong inside it (a
+solver that does not converge, a non-finite number) surfaces as a :class:`SimulationError`,
+never as a silently wrong number.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from phactory.process.parameters import Parameter, ParameterError, resolve_parameters
+
+__all__ = [
+    "ModelConfigError",
+    "QualityAttribute",
+    "SimulationError",
+    "SimulationResult",
+    "UnitOperationModel",
+    "Variable",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+class SimulationError(RuntimeError):
+    """The model could not produce a trustworthy result (solver failure, non-finite value)."""
+
+
+class ModelConfigError(ValueError):
+    """A model was constructed with configuration it cannot use (checked at simulate)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """A state or output reported in the time series.
+
+    Parameters
+    ----------
+    name
+        Column name in :attr:`SimulationResult.timeseries`.
+    unit
+        pint unit string [unit] of the column.
+    description
+        What the variable is.
+    """
+
+    name: str
+    unit: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class QualityAttribute:
+    """A critical quality attribute: a scalar result with an acceptance range.
+
+    Parameters
+    ----------
+    name
+        Key in :attr:`SimulationResult.cqas`.
+    unit
+        pint unit string [unit].
+    description
+        What the attribute is and why it matters.
+    lower, upper
+        Acceptance limits [unit]; ``None`` means unbounded on that side.
+    """
+
+    name: str
+    unit: str
+    description: str
+    lower: float | None = None
+    upper: float | None = None
+
+    def accepts(self, value: float) -> bool:
+        """True if ``value`` lies within the acceptance limits."""
+        if not math.isfinite(value):
+            return False
+        if self.lower is not None and value < self.lower:
+            return False
+        return not (self.upper is not None and value > self.upper)
+
+    def limits_text(self) -> str:
+        """The acceptance range as text, e.g. ``">= 1.5 g/L"``."""
+        unit = f" {self.unit}" if self.unit else ""
+        if self.lower is not None and self.upper is not None:
+            return f"[{self.lower:g}, {self.upper:g}]{unit}"
+        if self.lower is not None:
+            return f">= {self.lower:g}{unit}"
+        if self.upper is not None:
+            return f"<= {self.upper:g}{unit}"
+        return "(report only)"
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """What :meth:`UnitOperationModel.simulate` returns.
+
+    Attributes
+    ----------
+    model
+        Registered name of the model.
+    params
+        Every parameter value used, in its declared unit.
+    timeseries
+        One row per reported time; the index is time [h] named ``"time"``; one column per
+        declared state and output.
+    cqas
+        Scalar critical quality attributes by name.
+    units
+        Unit of every time-series column and CQA.
+    in_spec
+        Per CQA, whether it meets its acceptance limits.
+    """
+
+    model: str
+    params: dict[str, float]
+    timeseries: pd.DataFrame
+    cqas: dict[str, float]
+    units: dict[str, str] = field(default_factory=dict)
+    in_spec: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        """True if every CQA meets its acceptance limits."""
+        return all(self.in_spec.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary (parameters, CQAs, specification check; no time series)."""
+        return {
+            "model": self.model,
+            "params": dict(self.params),
+            "cqas": dict(self.cqas),
+            "units": dict(self.units),
+            "in_spec": dict(self.in_spec),
+            "success": self.success,
+        }
+
+
+class UnitOperationModel(ABC):
+    """Base class of every unit-operation model (see the module docstring for the contract).
+
+    Class attributes to declare
+    ---------------------------
+    name : str
+        Registry name, e.g. ``"ivt"``.
+    title : str
+        Human-readable title.
+    parameters : tuple of Parameter
+        Inputs with units and bounds; those with ``cpp=True`` are the CPPs.
+    states, outputs : tuple of Variable
+        Time-series columns (integrated states and derived outputs).
+    cqas : tuple of QualityAttribute
+        Scalar results with acceptance limits.
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    parameters: ClassVar[tuple[Parameter, ...]]
+    states: ClassVar[tuple[Variable, ...]]
+    outputs: ClassVar[tuple[Variable, ...]] = ()
+    cqas: ClassVar[tuple[QualityAttribute, ...]]
+
+    def __init__(self) -> None:  # noqa: B027 - concrete: models without configuration
+        """Models without configuration take no arguments."""
+
+    # ------------------------------------------------------------------ introspection
+    @classmethod
+    def parameter(cls, name: str) -> Parameter:
+        """The declaration of parameter ``name``."""
+        for p in cls.parameters:
+            if p.name == name:
+                return p
+        raise ParameterError(
+            name, None, f"unknown parameter {name!r}; known: {', '.join(cls.parameter_names())}"
+        )
+
+    @classmethod
+    def parameter_names(cls) -> list[str]:
+        """Names of all declared parameters, in declaration order."""
+        return [p.name for p in cls.parameters]
+
+    @classmethod
+    def cpp_names(cls) -> list[str]:
+        """Names of the critical process parameters."""
+        return [p.name for p in cls.parameters if p.cpp]
+
+    @classmethod
+    def cqa_names(cls) -> list[str]:
+        """Names of the critical quality attributes."""
+        return [q.name for q in cls.cqas]
+
+    @classmethod
+    def quality_attribute(cls, name: str) -> QualityAttribute:
+        """The declaration of CQA ``name``."""
+        for q in cls.cqas:
+            if q.name == name:
+                return q
+        raise KeyError(f"unknown CQA {name!r} of model {cls.name!r}; known: {cls.cqa_names()}")
+
+    @classmethod
+    def default_params(cls) -> dict[str, float]:
+        """Every parameter at its default value."""
+        return {p.name: p.default for p in cls.parameters}
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments this model was created with (like ``get_params``)."""
+        sig = inspect.signature(type(self).__init__)
+        return {
+            k: getattr(self, k)
+            for k in sig.parameters
+            if k != "self" and sig.parameters[k].kind is not inspect.Parameter.VAR_KEYWORD
+        }
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+    # ------------------------------------------------------------------ the contract
+    def simulate(
+        self,
+        params: Mapping[str, object] | None = None,
+        *,
+        times: Sequence[float] | npt.NDArray[np.float64] | None = None,
+    ) -> SimulationResult:
+        """Run the model.
+
+        Parameters
+        ----------
+        params
+            Parameter values by name: floats in the declared unit or text with a unit.
+            Missing parameters take their defaults.
+        times
+            Optional times [h] at which to report the time series (those beyond the end of
+            the run are dropped); by default the model's own reporting grid.
+
+        Returns
+        -------
+        SimulationResult
+
+        Raises
+        ------
+        ParameterError
+            For unknown, out-of-range or wrongly dimensioned parameters.
+        ModelConfigError
+            For unusable constructor configuration.
+        SimulationError
+            If the numerical solution fails or produces non-finite CQAs.
+        """
+        self._check_config()
+        values = resolve_parameters(self.parameters, params)
+        t_eval = None if times is None else np.asarray(times, dtype=float)
+        if t_eval is not None and (t_eval.ndim != 1 or np.any(np.diff(t_eval) < 0)):
+            raise ValueError("times must be a one-dimensional, non-decreasing sequence [h]")
+        try:
+            frame, cqas = self._run(values, t_eval)
+        except (SimulationError, ParameterError, ModelConfigError):
+            raise
+        except (ArithmeticError, ValueError, np.linalg.LinAlgError) as exc:
+            raise SimulationError(
+                f"{self.name}: numerical failure at {values}: {type(exc).__name__}: {exc}"
+            ) from exc
+        bad = [k for k, v in cqas.items() if not math.isfinite(v)]
+        if bad:
+            raise SimulationError(f"{self.name}: non-finite CQA(s) {bad} at {values}")
+        frame.index.name = "time"
+        units = {v.name: v.unit for v in (*self.states, *self.outputs)}
+        units.update({q.name: q.unit for q in self.cqas})
+        units["time"] = "h"
+        in_spec = {q.name: q.accepts(cqas[q.name]) for q in self.cqas}
+        return SimulationResult(self.name, values, frame, cqas, units, in_spec)
+
+    def evaluate(
+        self,
+        samples: npt.ArrayLike,
+        names: Sequence[str],
+        outputs: Sequence[str] | None = None,
+        fixed: Mapping[str, object] | None = None,
+    ) -> FloatArray:
+        """Evaluate CQAs for many parameter sets (rows of ``samples``).
+
+        Models whose evaluation vectorises (closed-form functions) override this; the default
+        loops over :meth:`simulate`.
+
+        Parameters
+        ----------
+        samples
+            Array of shape (n, len(names)), values in the declared units.
+        names
+            Parameter name of each column.
+        outputs
+            CQA names to return (default: all CQAs).
+        fixed
+            Values of other parameters, held constant.
+
+        Returns
+        -------
+        ndarray of shape (n, len(outputs))
+        """
+        x = np.atleast_2d(np.asarray(samples, dtype=float))
+        outs = list(outputs) if outputs is not None else self.cqa_names()
+        base = dict(fixed or {})
+        result = np.empty((x.shape[0], len(outs)))
+        for i, row in enumerate(x):
+            p = dict(base)
+            p.update(zip(names, row.tolist(), strict=True))
+            cqas = self.simulate(p).cqas
+            result[i] = [cqas[o] for o in outs]
+        return result
+
+    # ------------------------------------------------------------------ for subclasses
+    def _check_config(self) -> None:  # noqa: B027 - optional hook, deliberately empty
+        """Validate constructor configuration; raise :class:`ModelConfigError` if unusable."""
+
+    @abstractmethod
+    def _run(
+        self, p: dict[str, float], times: FloatArray | None
+    ) -> tuple[pd.DataFrame, dict[str, float]]:
+        """Simulate with validated parameters ``p``; return (time series, CQAs)."""

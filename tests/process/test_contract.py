@@ -1,0 +1,156 @@
+"""The one contract test, run on every registered process model."""
+
+from __future__ import annotations
+
+import inspect
+import math
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from phactory.model.quantity import check_unit
+from phactory.process import (
+    ParameterError,
+    SimulationResult,
+    UnitOperationModel,
+    get_model,
+    list_models,
+)
+
+MODELS = list_models()
+
+
+@pytest.fixture(params=MODELS)
+def model(request: pytest.FixtureRequest) -> UnitOperationModel:
+    return get_model(request.param)
+
+
+@pytest.fixture(scope="module")
+def nominal() -> dict[str, SimulationResult]:
+    # One nominal simulation per model, shared by the checks that only read it.
+    return {name: get_model(name).simulate() for name in MODELS}
+
+
+def test_builtin_models_are_registered() -> None:
+    assert {"ivt", "lyophilisation", "solvent_swap", "cho_fed_batch", "ishigami"} <= set(MODELS)
+
+
+def test_init_only_stores_configuration(model: UnitOperationModel) -> None:
+    config = model.get_config()
+    # Every constructor argument is stored under its own name, and nothing else is.
+    assert set(vars(model)) == set(config)
+    clone = type(model)(**config)
+    assert clone.get_config() == config
+    assert repr(model).startswith(type(model).__name__ + "(")
+    # Configuration only: no positional-only or variadic arguments hiding state.
+    kinds = {p.kind for p in inspect.signature(type(model).__init__).parameters.values()}
+    assert inspect.Parameter.VAR_POSITIONAL not in kinds
+
+
+def test_declarations_are_consistent(model: UnitOperationModel) -> None:
+    names = model.parameter_names()
+    assert len(names) == len(set(names)), "duplicate parameter names"
+    assert model.cpp_names(), "a unit operation needs at least one CPP"
+    assert model.cqas, "a unit operation needs at least one CQA"
+    assert any(q.lower is not None or q.upper is not None for q in model.cqas)
+    for p in model.parameters:
+        assert p.lower <= p.default <= p.upper
+        assert p.description
+        check_unit(p.unit)  # every unit is one pint knows
+    columns = [v.name for v in (*model.states, *model.outputs)]
+    assert len(columns) == len(set(columns)), "duplicate time-series columns"
+    for v in (*model.states, *model.outputs):
+        check_unit(v.unit)
+    for q in model.cqas:
+        check_unit(q.unit)
+
+
+def test_simulate_returns_time_series_and_cqas(
+    model: UnitOperationModel, nominal: dict[str, SimulationResult]
+) -> None:
+    result = nominal[model.name]
+    assert isinstance(result, SimulationResult)
+    assert result.model == model.name
+    ts = result.timeseries
+    assert isinstance(ts, pd.DataFrame)
+    assert ts.index.name == "time"
+    assert len(ts) >= 1
+    assert ts.index.is_monotonic_increasing
+    assert list(ts.columns) == [v.name for v in (*model.states, *model.outputs)]
+    assert set(result.cqas) == set(model.cqa_names())
+    assert all(math.isfinite(v) for v in result.cqas.values())
+    assert set(result.in_spec) == set(model.cqa_names())
+    assert result.units["time"] == "h"
+    assert result.params == model.default_params()
+    # Defaults describe an acceptable batch.
+    assert result.success, result.to_dict()
+
+
+def test_simulation_is_deterministic(
+    model: UnitOperationModel, nominal: dict[str, SimulationResult]
+) -> None:
+    again = model.simulate()
+    assert again.cqas == nominal[model.name].cqas
+    pd.testing.assert_frame_equal(again.timeseries, nominal[model.name].timeseries)
+
+
+def test_out_of_bounds_is_refused_with_name_value_and_range(model: UnitOperationModel) -> None:
+    p = model.cpp_names()[0]
+    decl = model.parameter(p)
+    bad = decl.upper + (decl.upper - decl.lower) + 1.0
+    with pytest.raises(ParameterError) as err:
+        model.simulate({p: bad})
+    msg = str(err.value)
+    assert p in msg and f"{bad:g}" in msg and decl.range_text() in msg
+    assert err.value.name == p
+
+
+def test_wrong_unit_is_refused(model: UnitOperationModel) -> None:
+    p = model.parameters[0]
+    wrong = "3 kg" if "[mass]" not in _dims(p.unit) else "3 m"
+    with pytest.raises(ParameterError) as err:
+        model.simulate({p.name: wrong})
+    assert p.name in str(err.value) and wrong in str(err.value)
+
+
+def test_unknown_parameter_is_refused(model: UnitOperationModel) -> None:
+    with pytest.raises(ParameterError, match="unknown parameter"):
+        model.simulate({"no_such_parameter": 1.0})
+
+
+def test_values_with_units_equal_plain_floats(
+    model: UnitOperationModel, nominal: dict[str, SimulationResult]
+) -> None:
+    p = model.cpp_names()[0]
+    decl = model.parameter(p)
+    text = f"{decl.default!r} {decl.unit}".strip()
+    assert model.simulate({p: text}).cqas == nominal[model.name].cqas
+
+
+def test_requested_times_are_reported(model: UnitOperationModel) -> None:
+    result = model.simulate(times=[0.0])
+    assert list(result.timeseries.index) == [0.0]
+
+
+def test_evaluate_agrees_with_simulate(
+    model: UnitOperationModel, nominal: dict[str, SimulationResult]
+) -> None:
+    names = model.cpp_names()
+    row = [[model.parameter(n).default for n in names]]
+    values = model.evaluate(np.array(row), names)
+    assert values.shape == (1, len(model.cqas))
+    expected = [nominal[model.name].cqas[q] for q in model.cqa_names()]
+    np.testing.assert_allclose(values[0], expected, rtol=1e-12)
+
+
+def test_model_pickles_for_workers(model: UnitOperationModel) -> None:
+    clone = pickle.loads(pickle.dumps(model))
+    assert clone.get_config() == model.get_config()
+
+
+def _dims(unit: str) -> str:
+    from phactory.model.quantity import unit_registry
+
+    return str(unit_registry().Unit(unit).dimensionality) if unit else "dimensionless"
