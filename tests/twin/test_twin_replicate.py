@@ -1,0 +1,63 @@
+"""Replications: sequential, on a process pool and on Dask give the same logs."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from twinsites import START, build, recipe
+
+from phactory.model import Site
+from phactory.twin import replicate, replication_seeds, simulate
+
+
+def random_site() -> Site:
+    classes = {"A": {"reliability": {"mtbf": "30 h", "mttr": "2 h"}}}
+    ph = {
+        "duration": {"distribution": "triangular", "low": "2 h", "mode": "3 h", "high": "5 h"},
+        "failure_probability": 0.05,
+    }
+    recipes = {
+        "r": recipe(
+            "p", {"run": {"equipment_class": "A", "operations": {"op": {"phases": {"x": ph}}}}}
+        )
+    }
+    orders = [{"id": "O1", "product": "p", "batches": 20, "release": START}]
+    return build(classes, {"A1": "A", "A2": "A"}, recipes, orders, horizon="5 d")
+
+
+def same(a: list, b: list) -> None:  # type: ignore[type-arg]
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        assert x.seed == y.seed
+        pd.testing.assert_frame_equal(x.events, y.events)
+        pd.testing.assert_frame_equal(x.timeline, y.timeline)
+
+
+def test_seeds_are_spawned_and_replications_reproducible() -> None:
+    seeds = replication_seeds(11, 3)
+    assert len(set(seeds)) == 3 and seeds == replication_seeds(11, 3)
+    site = random_site()
+    logs = replicate(site, 3, seed=11, processes=1)
+    assert [log.seed for log in logs] == seeds
+    pd.testing.assert_frame_equal(logs[1].events, simulate(site, seed=seeds[1]).events)
+    assert not logs[0].events.equals(logs[1].events)
+
+
+def test_process_pool_equals_sequential() -> None:
+    site = random_site()
+    same(replicate(site, 4, seed=5, processes=2), replicate(site, 4, seed=5, processes=1))
+
+
+def test_dask_cluster_equals_sequential() -> None:
+    distributed = pytest.importorskip("distributed")
+    site = random_site()
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        on_dask = replicate(site, 4, seed=5, cluster=cluster)
+        by_address = replicate(site, 2, seed=5, cluster=cluster.scheduler_address)
+        with distributed.Client(cluster) as client:
+            via_client = replicate(site, 2, seed=5, cluster=client, days=2)
+    same(on_dask, replicate(site, 4, seed=5, processes=1))
+    same(by_address, replicate(site, 2, seed=5, processes=1))
+    same(via_client, replicate(site, 2, seed=5, processes=1, days=2))
