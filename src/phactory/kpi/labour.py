@@ -31,6 +31,7 @@ import pandas as pd
 
 from phactory.kpi.oee import ratio
 from phactory.model import Site
+from phactory.model.timebase import shift_windows as placed_windows
 
 __all__ = ["labour_table", "shift_windows", "site_labour_utilisation"]
 
@@ -74,61 +75,21 @@ def shift_windows(
         ``start_h, end_h, shift`` sorted by start.
     """
     t = site.teams[team]
-    weekly = site.shift_patterns[t.shift_pattern].weekly_windows()
     offset = site.to_hours(epoch) if epoch is not None else 0.0
-    if not weekly:
-        return pd.DataFrame({"start_h": [], "end_h": [], "shift": []})
-    local_epoch = site.epoch.astimezone(site.zone)
-    monday = local_epoch.date() - dt.timedelta(days=local_epoch.weekday())
-    n_weeks = math.ceil((horizon_h + offset) / 168.0) + 2
-    starts: list[float] = []
-    ends: list[float] = []
-    names: list[str] = []
-    for k in range(-1, n_weeks):
-        base = dt.datetime.combine(monday + dt.timedelta(weeks=k), dt.time())
-        for a, b, name in weekly:
-            s0 = site.to_hours(base + dt.timedelta(hours=a)) - offset
-            starts.append(s0)
-            ends.append(s0 + (b - a))
-            names.append(name)
-    sa, sb = np.array(starts), np.array(ends)
-    shift = np.array(names, dtype=object)
-    if not t.works_holidays and site.calendar.holidays:
-        holes = [
-            (site.to_hours(h.date) - offset, site.to_hours(h.date + dt.timedelta(days=1)) - offset)
-            for h in site.calendar.holidays
-        ]
-        hs, he = _merge(np.array([h[0] for h in holes]), np.array([h[1] for h in holes]))
-        sa, sb, shift = _subtract(sa, sb, shift, hs, he)
+    windows = placed_windows(
+        site,
+        site.shift_patterns[t.shift_pattern],
+        horizon_h + offset,
+        works_holidays=t.works_holidays,
+    )
+    sa = np.array([w[0] for w in windows], dtype=float) - offset
+    sb = np.array([w[1] for w in windows], dtype=float) - offset
+    shift = np.array([w[2] for w in windows], dtype=object)
     sa_c = np.clip(sa, 0.0, horizon_h)
     sb_c = np.clip(sb, 0.0, horizon_h)
     keep = sb_c > sa_c
     out = pd.DataFrame({"start_h": sa_c[keep], "end_h": sb_c[keep], "shift": shift[keep]})
     return out.sort_values("start_h", kind="stable").reset_index(drop=True)
-
-
-def _subtract(
-    start: np.ndarray, end: np.ndarray, name: np.ndarray, hs: np.ndarray, he: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Windows minus disjoint sorted holes; a window may split into pieces."""
-    s_out: list[float] = []
-    e_out: list[float] = []
-    n_out: list[object] = []
-    for a, b, n in zip(start, end, name, strict=True):
-        cur = float(a)
-        i = int(np.searchsorted(he, cur, side="right"))
-        while i < hs.size and hs[i] < b:
-            if hs[i] > cur:
-                s_out.append(cur)
-                e_out.append(float(hs[i]))
-                n_out.append(n)
-            cur = max(cur, float(he[i]))
-            i += 1
-        if cur < b:
-            s_out.append(cur)
-            e_out.append(float(b))
-            n_out.append(n)
-    return np.array(s_out), np.array(e_out), np.array(n_out, dtype=object)
 
 
 def _merge(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

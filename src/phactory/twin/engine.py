@@ -90,7 +90,7 @@ from phactory.twin.errors import TwinError
 from phactory.twin.labour import Alloc, LabourPool, Team
 from phactory.twin.recipe import LinkSpec, RecipeSpec, break_gate_cycles, compile_recipe
 from phactory.twin.recorder import Ctx, Recorder
-from phactory.twin.shifts import run_hours, staffed_intervals
+from phactory.twin.shifts import staffed_intervals
 from phactory.twin.streams import FailureClock, generator, sample_durations
 from phactory.twin.utilities import UtilitySupply
 from phactory.twin.validate import check_runnable, horizon_hours
@@ -379,11 +379,11 @@ class Run:
         for order in site.orders:
             recipe = self.recipes[site.recipe_for(order).id]
             n = site.batches_for(order)
-            release = max(0.0, run_hours(site, order.release)) if order.release else 0.0
+            release = max(0.0, site.to_hours(order.release)) if order.release else 0.0
             if release >= self.horizon:
                 offset += n * recipe.n_phases
                 continue
-            due = run_hours(site, order.due) if order.due else INF
+            due = site.to_hours(order.due) if order.due else INF
             for k in range(n):
                 b = BatchState(
                     f"{order.id}-B{k + 1:02d}",

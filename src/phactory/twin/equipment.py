@@ -39,7 +39,6 @@ import simpy
 from phactory.model import EquipmentClass, Site
 from phactory.twin.recipe import changeover_hours
 from phactory.twin.recorder import NO_CTX, Ctx, Recorder
-from phactory.twin.shifts import run_hours
 from phactory.twin.streams import FailureClock
 
 if TYPE_CHECKING:
@@ -62,7 +61,7 @@ def maintenance_windows(site: Site, horizon_h: float) -> dict[str, list[Window]]
     """
     raw: dict[str, list[Window]] = {}
     for w in site.calendar.maintenance:
-        start = run_hours(site, w.start)
+        start = site.to_hours(w.start)
         step = w.every
         while start < horizon_h:
             end = start + w.duration

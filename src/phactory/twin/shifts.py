@@ -13,83 +13,20 @@ moves the window's absolute start as it does on the shop floor.
 
 from __future__ import annotations
 
-import datetime as dt
-import math
-from collections.abc import Iterable
-
 from phactory.model import ShiftPattern, Site
+from phactory.model.timebase import (
+    holiday_intervals,
+    merge_intervals,
+    shift_windows,
+    subtract_intervals,
+)
 
 __all__ = [
     "holiday_intervals",
     "merge_intervals",
-    "run_hours",
     "staffed_intervals",
     "subtract_intervals",
 ]
-
-#: Intervals closer than this [h] are joined: a late shift starting when the early one
-#: ends is one staffed stretch, not two with a zero-length gap between them.
-JOIN_TOL = 1e-9
-
-
-def run_hours(site: Site, moment: dt.datetime | dt.date) -> float:
-    """Elapsed hours from the site's epoch to ``moment`` (dates: local midnight).
-
-    Unlike ``Site.to_hours`` (which subtracts two datetimes of the same zone, and Python
-    then ignores their UTC offsets), this counts real elapsed time across a daylight-
-    saving change, as a simulation clock must: both ends are converted to UTC first.
-    """
-    utc = dt.UTC
-    elapsed = site.aware(moment).astimezone(utc) - site.epoch.astimezone(utc)
-    return elapsed.total_seconds() / 3600.0
-
-
-def merge_intervals(spans: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Sort and join overlapping or touching intervals ``(start, end)`` [h]."""
-    out: list[tuple[float, float]] = []
-    for a, b in sorted(spans):
-        if b <= a:
-            continue
-        if out and a <= out[-1][1] + JOIN_TOL:
-            if b > out[-1][1]:
-                out[-1] = (out[-1][0], b)
-        else:
-            out.append((a, b))
-    return out
-
-
-def subtract_intervals(
-    spans: list[tuple[float, float]], holes: list[tuple[float, float]]
-) -> list[tuple[float, float]]:
-    """``spans`` minus ``holes``; both sorted and disjoint [h]."""
-    if not holes:
-        return list(spans)
-    out: list[tuple[float, float]] = []
-    j = 0
-    for a, b in spans:
-        cur = a
-        while j < len(holes) and holes[j][1] <= cur:
-            j += 1
-        k = j
-        while k < len(holes) and holes[k][0] < b:
-            h0, h1 = holes[k]
-            if h0 > cur:
-                out.append((cur, h0))
-            cur = max(cur, h1)
-            k += 1
-        if cur < b:
-            out.append((cur, b))
-    return out
-
-
-def holiday_intervals(site: Site) -> list[tuple[float, float]]:
-    """Holidays as local midnight-to-midnight intervals in run hours."""
-    spans = []
-    for h in site.calendar.holidays:
-        start = run_hours(site, h.date)
-        end = run_hours(site, h.date + dt.timedelta(days=1))
-        spans.append((start, end))
-    return merge_intervals(spans)
 
 
 def staffed_intervals(
@@ -99,41 +36,10 @@ def staffed_intervals(
     *,
     works_holidays: bool = True,
 ) -> list[tuple[float, float]]:
-    """Staffed intervals of ``pattern`` covering ``[0, horizon_h]`` [h from epoch].
+    """Staffed stretches of ``pattern`` on the run clock [h from epoch], merged.
 
-    Parameters
-    ----------
-    site
-        Supplies the epoch, timezone and holidays.
-    pattern
-        The weekly shift pattern; its windows are hours from Monday 00:00 local time.
-    horizon_h
-        Run length [h]; windows are produced a week beyond it so that a shift running
-        over the end of the run has a proper end.
-    works_holidays
-        If false, holidays are cut out of the windows.
-
-    Returns
-    -------
-    list of (float, float)
-        Sorted, disjoint, merged intervals; touching shifts are joined.
+    See :func:`phactory.model.timebase.shift_windows`; touching shifts are joined, so a
+    24/7 pattern is one stretch.
     """
-    weekly = pattern.weekly_windows()
-    if not weekly:
-        return []
-    local_epoch = site.epoch.astimezone(site.zone)
-    monday = local_epoch.date() - dt.timedelta(days=local_epoch.weekday())
-    weeks = math.ceil((horizon_h + 24.0) / 168.0) + 2
-    spans: list[tuple[float, float]] = []
-    for k in range(-1, weeks):
-        base = dt.datetime.combine(monday + dt.timedelta(weeks=k), dt.time())
-        for a, b, _name in weekly:
-            # Naive wall-clock start, made aware in the site zone: a 06:00 shift starts at
-            # 06:00 local on both sides of a daylight-saving change.
-            start = run_hours(site, base + dt.timedelta(hours=a))
-            spans.append((start, start + (b - a)))
-    merged = merge_intervals(spans)
-    if not works_holidays:
-        merged = subtract_intervals(merged, holiday_intervals(site))
-    limit = horizon_h + 168.0
-    return [(a, b) for a, b in merged if b > -168.0 and a < limit]
+    windows = shift_windows(site, pattern, horizon_h, works_holidays=works_holidays)
+    return merge_intervals((a, b) for a, b, _ in windows)
