@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 import simpy
 
+from phactory.twin.hybrid import phase_cqas
 from phactory.twin.labour import Alloc, LabourRequest
 from phactory.twin.recipe import ProcSpec, RecipeSpec
 from phactory.twin.recorder import Ctx
@@ -386,6 +387,25 @@ def run_procedure(run: Run, ps: ProcState) -> Generator[simpy.Event, Any, None]:
                     labour.release(allocs, now)
                     allocs = ps.allocs = []
             events.append((now, "phase_completed", uid, bid, oid, prod, proc_id, pid, d, None))
+            if ph.model.process_model is not None:
+                outcome = phase_cqas(ph.model, run.seed, bid, run.deterministic)
+                for name, value in outcome.cpps.items():
+                    events.append(
+                        (now, "process_value", uid, bid, oid, prod, proc_id, pid, value, name)
+                    )
+                for name, value in outcome.values.items():
+                    events.append((now, "cqa", uid, bid, oid, prod, proc_id, pid, value, name))
+                if outcome.failed is not None:
+                    run.scrap(
+                        b,
+                        f"CQA {outcome.failed!r} out of limits after phase {pid!r} "
+                        f"(model {ph.model.process_model!r})",
+                        ps,
+                        uid,
+                        ctx,
+                    )
+                    _release_unit(ps, unit, now)
+                    return
             p = ph.failure_probability
             if p > 0.0 and scrap_u is not None and scrap_u[ph.index] < p:
                 run.scrap(b, f"lost in phase {pid!r} (failure probability {p:g})", ps, uid, ctx)

@@ -50,6 +50,7 @@ PURPOSES: Final[dict[str, int]] = {
     "failures": 2,
     "repairs": 3,
     "fallback": 4,
+    "process": 5,
 }
 
 Floats = NDArray[np.float64]

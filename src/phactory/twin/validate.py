@@ -70,6 +70,11 @@ def check_runnable(site: Site) -> list[MasterRecipe]:
         recipes.setdefault(recipe.id, recipe)
     for recipe in recipes.values():
         problems.extend(_recipe_problems(site, recipe))
+        phases = [ph for up in recipe.unit_procedures.values() for ph in up.phases()]
+        if any(ph.process_model for ph in phases):
+            from phactory.twin.hybrid import check_process_models
+
+            problems.extend(f"recipe {recipe.id!r}, {p}" for p in check_process_models(phases))
     if problems:
         raise TwinError("the plan cannot be simulated:\n" + "\n".join(f"  - {p}" for p in problems))
     return list(recipes.values())
