@@ -92,8 +92,10 @@ def scheduling(
 ) -> None:
     """Solve benchmark instances with CP-SAT; print a JSON list of results on stdout.
 
-    Each item is {"instance", "bks", "makespan", "bound", "gap_to_bks", "seconds"} where
-    bks is the optimal or best-known makespan (null for a file not in the catalog) and
+    Each item: instance, bks, makespan, bound, gap_to_bks, seconds.
+
+    bks is the optimal or best-known makespan (null for a file not in the catalog).
+
     gap_to_bks is 100 * (makespan - bks) / bks, in percent.
     """
     if instance is not None and suite_name is not None:
@@ -120,6 +122,8 @@ def scheduling(
                 fail(f"{instance}: is a directory, expected an instance file")
             except InstanceFormatError as exc:
                 fail(str(exc))
+            except OSError as exc:
+                fail(f"{instance}: {exc.strerror or exc}")
             bar.update(task, advance=1, status=_status(row["makespan"], row["bound"]))
             rows = [row]
         else:

@@ -24,7 +24,11 @@ def _register() -> None:
         simulate_commands,
         site_commands,
     )
+    from phactory.cli.bench_commands import app as bench_app
     from phactory.cli.process_commands import app as process_app
+
+    if not any(g.name == "bench" for g in app.registered_groups):
+        app.add_typer(bench_app, name="bench", help="Public benchmarks (scheduling).")
 
     if not any(g.name == "process" for g in app.registered_groups):
         app.add_typer(
