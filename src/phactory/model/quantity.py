@@ -154,11 +154,21 @@ def parse_quantity(value: object, kind: str) -> float:
             raise QuantityError(f"expected a plain number, got {value!r} (unit {q.units})")
         return _finite(float(q.to("").magnitude), value, kind)
     if q.dimensionality != _dimensionality(target):
-        got = "a plain number" if q.dimensionless else f"unit '{q.units:~}'"
         raise QuantityError(
-            f"expected a {kind.replace('_', ' ')} like {_EXAMPLES[kind]}, got {value!r} ({got})"
+            f"expected a {kind.replace('_', ' ')} like {_EXAMPLES[kind]}, got {value!r} "
+            f"({_what_it_is(q)})"
         )
     return _finite(float(q.to(target).magnitude), value, kind)
+
+
+def _what_it_is(q: Any) -> str:
+    """Name the kind of quantity a user wrote, so a wrong unit is easy to spot."""
+    if q.dimensionless:
+        return "a plain number"
+    for kind, unit in CANONICAL_UNITS.items():
+        if unit and q.dimensionality == _dimensionality(unit):
+            return f"a {kind.replace('_', ' ')}"
+    return f"a quantity in {q.units:~}"
 
 
 @lru_cache(maxsize=32)
