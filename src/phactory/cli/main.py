@@ -20,6 +20,7 @@ def _register() -> None:
     # Sub-command modules register themselves on import; importing here keeps start-up
     # cost in one place and lets each module stay small.
     from phactory.cli import (  # noqa: F401
+        batch_commands,
         demo_command,
         simulate_commands,
         site_commands,

@@ -1,0 +1,216 @@
+"""Benchmark of the electronic batch record's audit trail; prints JSON.
+
+Measures, in one process on this machine (wall-clock time; the machines are shared):
+
+- ``append_per_s``: audit entries appended per second through
+  :class:`phactory.records.AuditWriter` (hash chain, lock, insert), on SQLite (a file,
+  WAL) and on PostgreSQL (the local server), each
+
+  * ``single``: one entry per transaction, as the batch engine writes a state change
+    (bar: >= 1,000/s);
+  * ``batched``: 1,000 entries per transaction, as the engine writes a burst of process
+    values;
+  * on PostgreSQL also ``single_async_commit``: one entry per transaction with
+    ``synchronous_commit = off``, for comparison only (not durable): it separates the
+    software's cost from the disk's flush latency, which bounds durable single-entry
+    commits (``raw_durable_commits_per_s``: bare one-row ``INSERT`` + ``COMMIT`` through
+    psycopg on the same server);
+
+- ``verify_1m_s``: wall time of :func:`phactory.records.verify_chain` over a chain of
+  1,000,000 entries on SQLite (bar: <= 30 s), with its rate, and on PostgreSQL unless
+  ``--quick``.
+
+Each entry looks like a process value (subject, field, value, unit and limits in its
+details). PostgreSQL comes from ``PHACTORY_TEST_POSTGRES_URL`` (default the local server,
+user ``postgres``); a throw-away database is created and dropped. It is reported as
+skipped if the server cannot be reached.
+
+Usage: ``python benchmarks/records.py [--quick]`` (``--quick``: 100,000 entries).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from phactory.records.audit import AuditWriter, verify_chain
+from phactory.records.migrate import upgrade
+from phactory.store.engine import WRITE_OPTION, build_engine
+from phactory.store.settings import StoreSettings
+
+PG_URL = os.environ.get(
+    "PHACTORY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _entry(writer: AuditWriter, i: int) -> None:
+    writer.append(
+        user_id="SYSTEM",
+        kind="value",
+        subject="step:B-0001/production/fed-batch/culture",
+        field="temperature",
+        new=36.5 + (i % 7) * 0.01,
+        data={
+            "unit": "degC",
+            "low": 36.0,
+            "high": 37.0,
+            "setpoint": 36.5,
+            "sample": i,
+            "out_of_limit": False,
+        },
+        batch_id="B-0001",
+    )
+
+
+def append_single(engine: Engine, n: int) -> float:
+    """Entries per second, one entry per transaction."""
+    writer_engine = engine.execution_options(**{WRITE_OPTION: True})
+    t0 = time.perf_counter()
+    for i in range(n):
+        with writer_engine.begin() as conn:
+            w = AuditWriter(conn)
+            _entry(w, i)
+            w.flush()
+    return n / (time.perf_counter() - t0)
+
+
+def append_batched(engine: Engine, n: int, per_tx: int = 1000) -> float:
+    """Entries per second, ``per_tx`` entries per transaction."""
+    writer_engine = engine.execution_options(**{WRITE_OPTION: True})
+    t0 = time.perf_counter()
+    done = 0
+    while done < n:
+        with writer_engine.begin() as conn:
+            w = AuditWriter(conn)
+            for i in range(done, min(n, done + per_tx)):
+                _entry(w, i)
+            w.flush()
+        done = min(n, done + per_tx)
+    return n / (time.perf_counter() - t0)
+
+
+def verify(engine: Engine) -> dict[str, Any]:
+    """Wall time of verifying the whole chain."""
+    t0 = time.perf_counter()
+    report = verify_chain(engine)
+    elapsed = time.perf_counter() - t0
+    assert report.ok, report.describe()
+    return {
+        "entries": report.entries,
+        "seconds": round(elapsed, 2),
+        "entries_per_s": round(report.entries / elapsed),
+    }
+
+
+def raw_commit_rate(url: str, n: int = 500) -> float:
+    """Bare durable one-row commits per second through psycopg (the disk's bound)."""
+    info = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(info) as conn:
+        conn.execute("CREATE TABLE bench_commit (a int)")
+        conn.commit()
+        t0 = time.perf_counter()
+        for i in range(n):
+            conn.execute("INSERT INTO bench_commit VALUES (%s)", (i,))
+            conn.commit()
+        rate = n / (time.perf_counter() - t0)
+        conn.execute("DROP TABLE bench_commit")
+        conn.commit()
+    return rate
+
+
+def run_backend(url: str, chain: int, single: int) -> dict[str, Any]:
+    """Append and verify benchmarks on one database."""
+    engine = build_engine(StoreSettings(url))
+    extra: dict[str, Any] = {}
+    try:
+        upgrade(engine)
+        if engine.dialect.name == "postgresql":
+            extra["raw_durable_commits_per_s"] = round(raw_commit_rate(url))
+            async_url = make_url(url).update_query_dict({"options": "-csynchronous_commit=off"})
+            async_engine = build_engine(
+                StoreSettings(async_url.render_as_string(hide_password=False))
+            )
+            try:
+                extra["single_async_commit"] = round(append_single(async_engine, single))
+            finally:
+                async_engine.dispose()
+        single_rate = append_single(engine, single)
+        t0 = time.perf_counter()
+        already = single * (2 if "single_async_commit" in extra else 1)
+        batched_rate = append_batched(engine, chain - already)
+        build_s = time.perf_counter() - t0
+        result = verify(engine)
+        return {
+            "append_per_s": {
+                "single": round(single_rate),
+                "batched": round(batched_rate),
+                **extra,
+            },
+            "chain_build_s": round(build_s, 1),
+            f"verify_{chain // 1000}k": result,
+        }
+    finally:
+        engine.dispose()
+
+
+def _pg_database() -> tuple[str, str] | None:
+    admin = make_url(PG_URL)
+    name = f"phactory_bench_{secrets.token_hex(4)}"
+    info = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(info, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.Error:
+        return None
+    return admin.set(database=name).render_as_string(hide_password=False), name
+
+
+def _drop_pg(name: str) -> None:
+    info = make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(info, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    chain = 100_000 if quick else 1_000_000
+    single = 2_000
+    out: dict[str, Any] = {"cpus": os.cpu_count(), "chain_entries": chain}
+    with tempfile.TemporaryDirectory() as tmp:
+        out["sqlite"] = run_backend(f"sqlite:///{Path(tmp) / 'bench.db'}", chain, single)
+    pg = _pg_database()
+    if pg is None:
+        out["postgresql"] = {"skipped": f"no server at {PG_URL}"}
+    else:
+        url, name = pg
+        try:
+            out["postgresql"] = run_backend(url, chain if not quick else 100_000, single)
+        finally:
+            _drop_pg(name)
+    verify_s = out["sqlite"][f"verify_{chain // 1000}k"]["seconds"]
+    out["bars"] = {
+        "sqlite_single_append_ge_1000_per_s": out["sqlite"]["append_per_s"]["single"] >= 1000,
+        "postgresql_single_append_ge_1000_per_s": (
+            out["postgresql"].get("append_per_s", {}).get("single", 0) >= 1000
+        ),
+        "postgresql_batched_append_ge_1000_per_s": (
+            out["postgresql"].get("append_per_s", {}).get("batched", 0) >= 1000
+        ),
+        "verify_1m_le_30_s": (not quick) and verify_s <= 30,
+    }
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

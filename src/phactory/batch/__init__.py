@@ -1,0 +1,81 @@
+"""ISA-88 batch execution: control recipes, the state machine, phase drivers, work instructions.
+
+>>> from phactory.batch import BatchEngine
+>>> from phactory.records import RecordService
+>>> records = RecordService("sqlite:///batches.db")               # doctest: +SKIP
+>>> engine = BatchEngine(records, time_scale=1e-4)                  # doctest: +SKIP
+>>> batch = engine.create_batch(supervisor, site, "r1")             # doctest: +SKIP
+>>> engine.command(supervisor, batch.batch_id, "Start")             # doctest: +SKIP
+>>> engine.run(batch.batch_id, operator=operator).state             # doctest: +SKIP
+<State.COMPLETE: 'Complete'>
+"""
+
+from phactory.batch.control_recipe import (
+    AllocationError,
+    BoundParameter,
+    ControlOperation,
+    ControlPhase,
+    ControlRecipe,
+    ControlUnitProcedure,
+    MaterialRequirement,
+    allocate_units,
+    build_control_recipe,
+    phase_kind,
+)
+from phactory.batch.drivers import DriverFactory, PhaseDriver, PhaseProgress, Sample, SimulatedUnit
+from phactory.batch.engine import BatchBusy, BatchEngine, BatchStatus
+from phactory.batch.instructions import (
+    DataEntry,
+    EquipmentCheck,
+    InstructionStatus,
+    MaterialScan,
+    SimulatedOperator,
+    WorkInstruction,
+    evaluate,
+    work_instruction,
+)
+from phactory.batch.states import (
+    COMPLETIONS,
+    TRANSITIONS,
+    Command,
+    InvalidCommand,
+    State,
+    complete,
+    next_state,
+)
+
+__all__ = [
+    "COMPLETIONS",
+    "TRANSITIONS",
+    "AllocationError",
+    "BatchBusy",
+    "BatchEngine",
+    "BatchStatus",
+    "BoundParameter",
+    "Command",
+    "ControlOperation",
+    "ControlPhase",
+    "ControlRecipe",
+    "ControlUnitProcedure",
+    "DataEntry",
+    "DriverFactory",
+    "EquipmentCheck",
+    "InstructionStatus",
+    "InvalidCommand",
+    "MaterialRequirement",
+    "MaterialScan",
+    "PhaseDriver",
+    "PhaseProgress",
+    "Sample",
+    "SimulatedOperator",
+    "SimulatedUnit",
+    "State",
+    "WorkInstruction",
+    "allocate_units",
+    "build_control_recipe",
+    "complete",
+    "evaluate",
+    "next_state",
+    "phase_kind",
+    "work_instruction",
+]

@@ -1,0 +1,456 @@
+"""The audit trail: append-only, hash-chained, with old and new value and a reason.
+
+Every entry records who (``user_id``) did what (``kind``) to which record (``subject``,
+``field``), when (``ts``, UTC), the old and the new value, the reason and free details
+(``data``). Each entry holds the SHA-256 hash of the previous one (``prev_hash``) and its
+own hash over a canonical serialisation of all its other columns, so a change to any
+byte of any entry, a removed entry or entries swapped break the chain at that entry,
+which :func:`verify_chain` names (21 CFR 11.10(e); EU GMP Annex 11 §9).
+
+Canonical serialisation
+-----------------------
+The hash input of an entry is the UTF-8 JSON array (``json.dumps`` with
+``separators=(",", ":")`` and ASCII escapes) of, in this order::
+
+    [seq, ts, user_id, batch_id, kind, subject, field,
+     old_value, new_value, reason, data, prev_hash]
+
+where ``old_value``, ``new_value`` and ``data`` are themselves stored as canonical JSON
+text (sorted keys, no spaces, ASCII) and hashed as that text, exactly as stored. The
+first entry has ``seq`` 1 and ``prev_hash`` 64 zeros. Times are
+``YYYY-MM-DDTHH:MM:SS.ffffffZ`` and never go backwards along the chain.
+
+Concurrency: appends take the chain head under a lock (``BEGIN IMMEDIATE`` on SQLite, a
+transaction-scoped advisory lock on PostgreSQL), so the chain is one sequence across all
+processes writing to the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, cast
+
+from sqlalchemy import Connection, Engine, Table, select, text
+
+from phactory.records.errors import Refused
+from phactory.records.schema import AuditRow
+
+__all__ = [
+    "AUDIT_LOCK",
+    "GENESIS_HASH",
+    "HASHED_COLUMNS",
+    "NO_VALUE",
+    "AuditEntry",
+    "AuditWriter",
+    "ChainReport",
+    "canonical_json",
+    "entry_hash",
+    "format_ts",
+    "read_entries",
+    "verify_chain",
+]
+
+#: ``prev_hash`` of the first entry.
+GENESIS_HASH: Final = "0" * 64
+#: The columns hashed, in the order of the canonical serialisation.
+HASHED_COLUMNS: Final = (
+    "seq",
+    "ts",
+    "user_id",
+    "batch_id",
+    "kind",
+    "subject",
+    "field",
+    "old_value",
+    "new_value",
+    "reason",
+    "data",
+    "prev_hash",
+)
+#: PostgreSQL advisory lock key serialising appends to the chain.
+AUDIT_LOCK: Final = 0x6562726175646974  # "ebraudit"
+
+_TABLE: Final = cast(Table, AuditRow.__table__)
+_LIMITS: Final = {"user_id": 100, "batch_id": 100, "kind": 64, "subject": 300, "field": 200}
+
+
+class _NoValue:
+    """Marker: the entry has no old (or new) value, as opposed to a value ``None``."""
+
+    _instance: _NoValue | None = None
+
+    def __new__(cls) -> _NoValue:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NO_VALUE"
+
+
+#: No old value (a first recording) or no new value.
+NO_VALUE: Final = _NoValue()
+
+
+def canonical_json(value: Any) -> str:
+    """Canonical JSON text: sorted keys, no spaces, ASCII only, no ``NaN``.
+
+    Raises
+    ------
+    Refused
+        If the value is not JSON (a ``NaN``, a set, an object).
+    """
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise Refused(f"value cannot be recorded: {exc}") from exc
+
+
+def entry_hash(values: Sequence[Any]) -> str:
+    """SHA-256 (hex) of the canonical serialisation of an entry's hashed columns.
+
+    Parameters
+    ----------
+    values
+        The values of :data:`HASHED_COLUMNS`, in that order, as stored.
+    """
+    payload = json.dumps(list(values), separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def format_ts(moment: datetime) -> str:
+    """A UTC timestamp as stored in the audit trail: ``2027-01-04T08:00:00.000000Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One audit-trail entry, as stored (values and details as canonical JSON text)."""
+
+    seq: int
+    ts: str
+    user_id: str
+    batch_id: str | None
+    kind: str
+    subject: str
+    field: str
+    old_value: str | None
+    new_value: str | None
+    reason: str
+    data: str
+    prev_hash: str
+    hash: str
+
+    @property
+    def time(self) -> datetime:
+        """The entry's time, timezone-aware UTC."""
+        return datetime.strptime(self.ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+    @property
+    def old(self) -> Any:
+        """The old value, decoded (``NO_VALUE`` if there was none)."""
+        return NO_VALUE if self.old_value is None else json.loads(self.old_value)
+
+    @property
+    def new(self) -> Any:
+        """The new value, decoded (``NO_VALUE`` if there is none)."""
+        return NO_VALUE if self.new_value is None else json.loads(self.new_value)
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """The free details, decoded."""
+        decoded = json.loads(self.data)
+        return decoded if isinstance(decoded, dict) else {}
+
+    def hashed_values(self) -> tuple[Any, ...]:
+        """The values the hash covers, in :data:`HASHED_COLUMNS` order."""
+        return (
+            self.seq,
+            self.ts,
+            self.user_id,
+            self.batch_id,
+            self.kind,
+            self.subject,
+            self.field,
+            self.old_value,
+            self.new_value,
+            self.reason,
+            self.data,
+            self.prev_hash,
+        )
+
+
+def _check_text(name: str, value: str | None) -> None:
+    if value is None:
+        return
+    if "\x00" in value:
+        raise Refused(f"{name} contains a NUL character")
+    limit = _LIMITS.get(name)
+    if limit is not None and len(value) > limit:
+        raise Refused(f"{name} is longer than {limit} characters: {value[:40]!r}...")
+
+
+class AuditWriter:
+    """Appends entries to the chain inside one write transaction.
+
+    Create it on a connection in a write transaction; it takes the chain lock and reads
+    the head once. Entries are buffered and inserted by :meth:`flush` (the record service
+    flushes before it reads the trail and before it commits).
+
+    Parameters
+    ----------
+    connection
+        A connection in a write transaction (``BEGIN IMMEDIATE`` on SQLite).
+    clock
+        Source of the current time (aware); default :func:`datetime.now` in UTC.
+    """
+
+    def __init__(self, connection: Connection, clock: Callable[[], datetime] | None = None) -> None:
+        self._conn = connection
+        self._clock = clock or (lambda: datetime.now(UTC))
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK})
+        head = connection.execute(
+            select(_TABLE.c.seq, _TABLE.c.hash, _TABLE.c.ts).order_by(_TABLE.c.seq.desc()).limit(1)
+        ).first()
+        if head is None:
+            self._seq, self._hash, self._ts = 0, GENESIS_HASH, ""
+        else:
+            self._seq, self._hash, self._ts = int(head[0]), str(head[1]), str(head[2])
+        self._pending: list[dict[str, Any]] = []
+        self.appended: list[AuditEntry] = []
+
+    @property
+    def head(self) -> tuple[int, str]:
+        """``(seq, hash)`` of the newest entry, including buffered ones."""
+        return self._seq, self._hash
+
+    def append(
+        self,
+        *,
+        user_id: str,
+        kind: str,
+        subject: str,
+        field: str = "",
+        old: Any = NO_VALUE,
+        new: Any = NO_VALUE,
+        reason: str = "",
+        data: dict[str, Any] | None = None,
+        batch_id: str | None = None,
+    ) -> AuditEntry:
+        """Append one entry.
+
+        Parameters
+        ----------
+        user_id
+            Who did it (``SYSTEM`` for the engine's own recordings).
+        kind
+            What happened, e.g. ``"batch.state"``, ``"value"``, ``"entry"``,
+            ``"material.consumed"``, ``"signature"``.
+        subject
+            The record concerned, e.g. ``"batch:B1"``, ``"step:B1/mix/main/fill"``.
+        field
+            The data item within the record (e.g. ``"state"``, ``"temperature"``).
+        old, new
+            Old and new value (JSON); omit ``old`` for a first recording.
+        reason
+            Why; mandatory whenever ``old`` is given, i.e. for every change of GMP data
+            (21 CFR 11.10(e); EU GMP Annex 11 §9).
+        data
+            Further details (units, limits, lot, meaning ...), a JSON object.
+        batch_id
+            The batch the entry belongs to, if any.
+
+        Raises
+        ------
+        Refused
+            If a change has no reason, or a value is not JSON or not storable text.
+        """
+        if not kind:
+            raise Refused("an audit entry needs a kind")
+        if old is not NO_VALUE and not reason.strip():
+            raise Refused(f"a reason is required to change {subject} {field}".strip())
+        for name, value in (
+            ("user_id", user_id),
+            ("batch_id", batch_id),
+            ("kind", kind),
+            ("subject", subject),
+            ("field", field),
+            ("reason", reason),
+        ):
+            _check_text(name, value)
+        old_text = None if old is NO_VALUE else canonical_json(old)
+        new_text = None if new is NO_VALUE else canonical_json(new)
+        data_text = canonical_json(data or {})
+        ts = format_ts(self._clock())
+        if ts < self._ts:  # the clock went back: keep the trail in time order
+            ts = self._ts
+        seq = self._seq + 1
+        values = (
+            seq,
+            ts,
+            user_id,
+            batch_id,
+            kind,
+            subject,
+            field,
+            old_text,
+            new_text,
+            reason,
+            data_text,
+            self._hash,
+        )
+        digest = entry_hash(values)
+        entry = AuditEntry(*values, digest)
+        self._pending.append(dict(zip((*HASHED_COLUMNS, "hash"), (*values, digest), strict=True)))
+        self.appended.append(entry)
+        self._seq, self._hash, self._ts = seq, digest, ts
+        return entry
+
+    def flush(self) -> None:
+        """Insert the buffered entries."""
+        if self._pending:
+            self._conn.execute(_TABLE.insert(), self._pending)
+            self._pending = []
+
+
+def _entry(row: Sequence[Any]) -> AuditEntry:
+    return AuditEntry(*row)
+
+
+def read_entries(
+    connection: Connection,
+    *,
+    batch_id: str | None = None,
+    subject: str | None = None,
+    kinds: Sequence[str] | None = None,
+    after_seq: int | None = None,
+) -> list[AuditEntry]:
+    """Entries in chain order, optionally of one batch, one subject or some kinds."""
+    cols = [_TABLE.c[name] for name in (*HASHED_COLUMNS, "hash")]
+    stmt = select(*cols).order_by(_TABLE.c.seq)
+    if batch_id is not None:
+        stmt = stmt.where(_TABLE.c.batch_id == batch_id)
+    if subject is not None:
+        stmt = stmt.where(_TABLE.c.subject == subject)
+    if kinds is not None:
+        stmt = stmt.where(_TABLE.c.kind.in_(list(kinds)))
+    if after_seq is not None:
+        stmt = stmt.where(_TABLE.c.seq > after_seq)
+    return [_entry(row) for row in connection.execute(stmt)]
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """Result of :func:`verify_chain`.
+
+    Attributes
+    ----------
+    ok
+        Whether the whole chain verifies.
+    entries
+        Entries read.
+    head_hash
+        Hash of the last entry that verified (the chain head if ``ok``).
+    first_bad
+        ``seq`` of the first bad entry (or of the first missing one), else ``None``.
+    problem
+        What is wrong with it, for people.
+    """
+
+    ok: bool
+    entries: int
+    head_hash: str
+    first_bad: int | None = None
+    problem: str | None = None
+
+    def describe(self) -> str:
+        """One line for people: ``OK ...`` or the first bad entry and why."""
+        if self.ok:
+            return f"OK: {self.entries} audit entries, chain head {self.head_hash[:16]}..."
+        return f"entry {self.first_bad}: {self.problem}"
+
+
+_SELECT_ALL: Final = f"SELECT {', '.join((*HASHED_COLUMNS, 'hash'))} FROM ebr_audit ORDER BY seq"
+
+
+def _raw_rows(connection: Connection, chunk: int) -> Iterator[Sequence[Any]]:
+    """All audit rows in ``seq`` order through the driver's own cursor (fast)."""
+    raw: Any = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql":
+        with raw.cursor(name="ebr_verify") as cur:
+            cur.itersize = chunk
+            cur.execute(_SELECT_ALL)
+            yield from cur
+        return
+    cur = raw.cursor()
+    try:
+        cur.arraysize = chunk
+        cur.execute(_SELECT_ALL)
+        while rows := cur.fetchmany(chunk):
+            yield from rows
+    finally:
+        cur.close()
+
+
+def verify_chain(
+    bind: Engine | Connection,
+    *,
+    progress: Callable[[int], None] | None = None,
+    chunk: int = 20_000,
+) -> ChainReport:
+    """Check the whole audit trail: sequence, links and hashes; name the first bad entry.
+
+    Parameters
+    ----------
+    bind
+        The database.
+    progress
+        Called with the number of entries checked so far, every ``chunk`` entries.
+    chunk
+        Rows fetched at a time.
+
+    Returns
+    -------
+    ChainReport
+    """
+    if isinstance(bind, Engine):
+        with bind.connect() as conn:
+            return verify_chain(conn, progress=progress, chunk=chunk)
+    expected_seq = 1
+    prev = GENESIS_HASH
+    count = 0
+    sha256 = hashlib.sha256
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
+    for row in _raw_rows(bind, chunk):
+        seq = row[0]
+        if seq != expected_seq:
+            if isinstance(seq, int) and seq > expected_seq:
+                problem = f"missing (the next entry found is {seq})"
+            else:
+                problem = f"out of sequence: found seq {seq!r}"
+            return ChainReport(False, count, prev, expected_seq, problem)
+        if row[11] != prev:
+            return ChainReport(
+                False, count, prev, seq, "previous-hash link broken (an entry before it changed)"
+            )
+        try:
+            digest = sha256(dumps(list(row[:12])).encode("utf-8")).hexdigest()
+        except (TypeError, ValueError, UnicodeEncodeError) as exc:
+            return ChainReport(False, count, prev, seq, f"unreadable content: {exc}")
+        if digest != row[12]:
+            return ChainReport(
+                False, count, prev, seq, "hash mismatch: the entry was altered after it was written"
+            )
+        prev = digest
+        count += 1
+        expected_seq += 1
+        if progress is not None and count % chunk == 0:
+            progress(count)
+    if progress is not None:
+        progress(count)
+    return ChainReport(True, count, prev)

@@ -1,0 +1,44 @@
+"""Errors of the electronic batch record; each leaves the record unchanged unless noted."""
+
+from __future__ import annotations
+
+__all__ = [
+    "AccountLocked",
+    "AuthenticationFailed",
+    "PermissionDenied",
+    "RecordError",
+    "Refused",
+    "SignatureInvalid",
+    "UnknownRecord",
+]
+
+
+class RecordError(Exception):
+    """Anything the record service refuses or cannot do."""
+
+
+class UnknownRecord(RecordError, LookupError):
+    """A batch, step, user, lot or deviation that does not exist."""
+
+
+class Refused(RecordError, ValueError):
+    """A request that breaks a GMP rule (missing reason, wrong sequence, lot not released).
+
+    The refusal itself is written to the audit trail where it concerns GMP data.
+    """
+
+
+class PermissionDenied(RecordError):
+    """The user's role does not allow the action (21 CFR 11.10(g)); the attempt is logged."""
+
+
+class AuthenticationFailed(RecordError):
+    """Wrong user id or password (21 CFR 11.300(d)); the failure is counted and logged."""
+
+
+class AccountLocked(AuthenticationFailed):
+    """The account is locked after repeated failures; an administrator must unlock it."""
+
+
+class SignatureInvalid(RecordError):
+    """A signature does not match its record (edited after signing, or copied)."""

@@ -1,0 +1,201 @@
+"""Review by exception, and the rules for the batch disposition.
+
+QA does not read every line of an electronic batch record: the system proves the
+routine part (limits, sequence, signatures, the audit chain) and lists only the
+exceptions (:func:`review_exceptions`): deviations, out-of-limit values, manual overrides
+and corrections, repeated entries, failed checks, alarms, comments and signatures that
+no longer hold. QA then signs the review (meaning *reviewed*) and the Qualified Person
+certifies the batch with a signature (meaning *released*); a batch with a deviation that
+is not closed, an invalid signature or that did not complete cannot be released (EU GMP
+Annex 11 §15, Annex 16 §1.7; 21 CFR 211.192).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from phactory.records.audit import AuditEntry
+from phactory.records.deviations import Deviation
+from phactory.records.signatures import Signature
+
+__all__ = [
+    "EXCEPTION_CATEGORIES",
+    "Disposition",
+    "ReviewItem",
+    "release_blockers",
+    "review_blockers",
+    "review_exceptions",
+]
+
+Disposition = Literal["in_progress", "reviewed", "released", "rejected"]
+
+#: Categories of exception, in the order the review lists them.
+EXCEPTION_CATEGORIES: Final = (
+    "deviation",
+    "out_of_limit",
+    "override",
+    "repeated_entry",
+    "failed_check",
+    "alarm",
+    "comment",
+    "invalid_signature",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    """One exception for the reviewer.
+
+    Attributes
+    ----------
+    category
+        One of :data:`EXCEPTION_CATEGORIES`.
+    subject
+        The record concerned (``step:B1/mix/main/fill``, ``deviation:DEV-000001`` ...).
+    text
+        What happened, for people.
+    seq
+        The audit entry (``None`` for deviations and signatures, listed by id).
+    ts, user_id
+        When and by whom.
+    """
+
+    category: str
+    subject: str
+    text: str
+    seq: int | None
+    ts: str
+    user_id: str
+
+
+def review_exceptions(
+    entries: Sequence[AuditEntry],
+    deviations: Sequence[Deviation],
+    signatures: Sequence[Signature],
+) -> list[ReviewItem]:
+    """The exceptions of one batch record, by category then time.
+
+    Parameters
+    ----------
+    entries
+        The batch's audit entries, in chain order.
+    deviations
+        The batch's deviations.
+    signatures
+        The batch's signatures, checked.
+    """
+    items: list[ReviewItem] = []
+    for d in deviations:
+        items.append(
+            ReviewItem(
+                "deviation",
+                f"deviation:{d.deviation_id}",
+                f"{d.deviation_id} [{d.status}] {d.kind} ({d.severity}) at {d.step or '-'}: "
+                f"{d.description}",
+                None,
+                d.raised_at.isoformat(),
+                d.raised_by,
+            )
+        )
+    entry_counts = Counter((e.subject, e.field) for e in entries if e.kind == "entry")
+    for e in entries:
+        details = e.details
+        if details.get("out_of_limit"):
+            items.append(
+                ReviewItem(
+                    "out_of_limit",
+                    e.subject,
+                    f"{e.field} = {e.new_value} {details.get('unit', '')} outside "
+                    f"[{details.get('low')}, {details.get('high')}]",
+                    e.seq,
+                    e.ts,
+                    e.user_id,
+                )
+            )
+        if e.kind in ("correction", "override") or details.get("override"):
+            items.append(
+                ReviewItem(
+                    "override",
+                    e.subject,
+                    f"{e.field}: {e.old_value} -> {e.new_value} (reason: {e.reason})",
+                    e.seq,
+                    e.ts,
+                    e.user_id,
+                )
+            )
+        if e.kind == "entry" and e.old_value is not None and entry_counts[(e.subject, e.field)] > 1:
+            items.append(
+                ReviewItem(
+                    "repeated_entry",
+                    e.subject,
+                    f"{e.field} entered again: {e.old_value} -> {e.new_value} (reason: {e.reason})",
+                    e.seq,
+                    e.ts,
+                    e.user_id,
+                )
+            )
+        if e.kind == "check" and details.get("passed") is False:
+            items.append(
+                ReviewItem(
+                    "failed_check",
+                    e.subject,
+                    f"{e.field} failed: {e.new_value}",
+                    e.seq,
+                    e.ts,
+                    e.user_id,
+                )
+            )
+        if e.kind == "alarm":
+            items.append(
+                ReviewItem("alarm", e.subject, f"{e.field}: {e.new_value}", e.seq, e.ts, e.user_id)
+            )
+        if e.kind == "comment":
+            items.append(ReviewItem("comment", e.subject, str(e.new), e.seq, e.ts, e.user_id))
+    for s in signatures:
+        if not s.valid:
+            items.append(
+                ReviewItem(
+                    "invalid_signature",
+                    f"{s.record_type}:{s.record_id}",
+                    f"{s.manifestation()}: {s.problem}",
+                    s.audit_seq,
+                    s.signed_at,
+                    s.user_id,
+                )
+            )
+    order = {c: i for i, c in enumerate(EXCEPTION_CATEGORIES)}
+    return sorted(items, key=lambda i: (order[i.category], i.ts))
+
+
+def review_blockers(state: str, disposition: str) -> list[str]:
+    """Why QA cannot sign the review of a batch in this state, if anything."""
+    problems = []
+    if state not in ("Complete", "Stopped", "Aborted"):
+        problems.append(f"the batch is {state}, not finished")
+    if disposition != "in_progress":
+        problems.append(f"the batch record is already {disposition}")
+    return problems
+
+
+def release_blockers(
+    state: str,
+    disposition: str,
+    deviations: Sequence[Deviation],
+    signatures: Sequence[Signature],
+) -> list[str]:
+    """Why the QP cannot release the batch, if anything (an empty list: it can be)."""
+    problems = []
+    if state != "Complete":
+        problems.append(f"the batch is {state}, not Complete")
+    if disposition != "reviewed":
+        problems.append(f"the batch record is {disposition}, not reviewed by QA")
+    still_open = [d.deviation_id for d in deviations if d.is_open]
+    if still_open:
+        problems.append(f"open deviations: {', '.join(still_open)}")
+    invalid = [s.manifestation() for s in signatures if not s.valid]
+    if invalid:
+        problems.append(f"invalid signatures: {'; '.join(invalid)}")
+    return problems

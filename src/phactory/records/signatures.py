@@ -1,0 +1,213 @@
+"""Electronic signatures: manifestation and linking to the signed record.
+
+A signature shows the signer's printed name, the date and time (UTC) and its meaning
+(performed, verified, reviewed, approved, released) wherever the record is shown
+(21 CFR 11.50; EU GMP Annex 11 §14(c)). It is bound to the record by the SHA-256 of the
+record's content at signing time (:func:`content_hash`) and sealed by a hash over all
+its own fields (:func:`signature_hash`), so that
+
+* changing the record after signing invalidates the signature (the content hash no
+  longer matches: the record must be signed again), and
+* a signature copied onto another record, or altered, fails verification, because the
+  record type and id are part of both hashes (21 CFR 11.70; Annex 11 §14(a)).
+
+The content of a record is the chain hashes of its audit entries, in chain order (less
+the kinds of :func:`unsigned_kinds`): every value, entry, correction and comment of the
+record, with who made it and when.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal, cast, get_args
+
+from sqlalchemy import Connection, Table, select
+
+from phactory.records.schema import AuditRow, SignatureRow
+
+__all__ = [
+    "MEANINGS",
+    "UNSIGNED_KINDS",
+    "Meaning",
+    "Signature",
+    "content_hash",
+    "record_content",
+    "signature_hash",
+    "signatures_for",
+    "unsigned_kinds",
+]
+
+Meaning = Literal["performed", "verified", "reviewed", "approved", "released"]
+#: The meanings a signature can carry (21 CFR 11.50(a)(3)).
+MEANINGS: Final[tuple[str, ...]] = get_args(Meaning)
+#: Audit entry kinds that are never part of the content a signature signs.
+UNSIGNED_KINDS: Final = frozenset({"signature", "security.denied", "command.refused"})
+
+
+def unsigned_kinds(record_type: str) -> frozenset[str]:
+    """Entry kinds left out of a record's signed content.
+
+    Signatures, refusals, and entries that follow from signing: the state changes of a
+    step (a step is signed, then completes), the disposition of a batch (it is reviewed,
+    then released) and the workflow of its deviations (signed records of their own).
+    """
+    if record_type == "step":
+        return UNSIGNED_KINDS | {"phase.state"}
+    if record_type == "batch":
+        # Deviations are records of their own, with their own signed workflow.
+        return UNSIGNED_KINDS | {"batch.disposition", "deviation.status"}
+    return UNSIGNED_KINDS
+
+
+_AUDIT: Final = cast(Table, AuditRow.__table__)
+_SIGS: Final = cast(Table, SignatureRow.__table__)
+
+
+def _sha256_json(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def record_content(connection: Connection, record_type: str, record_id: str) -> list[str]:
+    """Chain hashes of the audit entries that make up a record's content, in order.
+
+    ``record_type`` ``"batch"`` covers every entry of the batch; any other type covers
+    the entries whose subject is ``"{record_type}:{record_id}"``.
+    """
+    stmt = select(_AUDIT.c.hash).order_by(_AUDIT.c.seq)
+    if record_type == "batch":
+        stmt = stmt.where(_AUDIT.c.batch_id == record_id)
+    else:
+        stmt = stmt.where(_AUDIT.c.subject == f"{record_type}:{record_id}")
+    stmt = stmt.where(_AUDIT.c.kind.not_in(sorted(unsigned_kinds(record_type))))
+    hashes: list[Any] = list(connection.execute(stmt).scalars())
+    return [str(h) for h in hashes]
+
+
+def content_hash(record_type: str, record_id: str, entry_hashes: Sequence[str]) -> str:
+    """SHA-256 of a record's identity and content (canonical JSON)."""
+    return _sha256_json(
+        {"record_type": record_type, "record_id": record_id, "entries": list(entry_hashes)}
+    )
+
+
+def signature_hash(
+    *,
+    record_type: str,
+    record_id: str,
+    batch_id: str | None,
+    user_id: str,
+    printed_name: str,
+    meaning: str,
+    signed_at: str,
+    content_hash: str,
+) -> str:
+    """SHA-256 sealing every field of a signature to the content hash it signs."""
+    return _sha256_json(
+        {
+            "record_type": record_type,
+            "record_id": record_id,
+            "batch_id": batch_id,
+            "user_id": user_id,
+            "printed_name": printed_name,
+            "meaning": meaning,
+            "signed_at": signed_at,
+            "content_hash": content_hash,
+        }
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """A signature with its manifestation and whether it still holds.
+
+    Attributes
+    ----------
+    printed_name, signed_at, meaning
+        The manifestation (21 CFR 11.50(a)); ``signed_at`` is UTC.
+    valid
+        Whether the signature verifies against the record as it is now.
+    problem
+        Why not, if it does not.
+    """
+
+    id: int
+    batch_id: str | None
+    record_type: str
+    record_id: str
+    user_id: str
+    printed_name: str
+    meaning: str
+    signed_at: str
+    content_hash: str
+    signature_hash: str
+    audit_seq: int
+    valid: bool
+    problem: str | None = None
+
+    def manifestation(self) -> str:
+        """``Jane Doe (jdoe), performed, 2027-01-04 08:00:00 UTC``."""
+        when = self.signed_at.replace("T", " ")[:19] + " UTC"
+        return f"{self.printed_name} ({self.user_id}), {self.meaning}, {when}"
+
+
+def _check(connection: Connection, row: Any) -> tuple[bool, str | None]:
+    sealed = signature_hash(
+        record_type=row.record_type,
+        record_id=row.record_id,
+        batch_id=row.batch_id,
+        user_id=row.user_id,
+        printed_name=row.printed_name,
+        meaning=row.meaning,
+        signed_at=row.signed_at,
+        content_hash=row.content_hash,
+    )
+    if sealed != row.signature_hash:
+        return False, "signature fields do not match its seal (altered or copied)"
+    now = content_hash(
+        row.record_type, row.record_id, record_content(connection, row.record_type, row.record_id)
+    )
+    if now != row.content_hash:
+        return False, "the record changed after it was signed: sign it again"
+    return True, None
+
+
+def signatures_for(
+    connection: Connection,
+    *,
+    batch_id: str | None = None,
+    record_type: str | None = None,
+    record_id: str | None = None,
+) -> list[Signature]:
+    """Signatures (oldest first), each checked against its record as it is now."""
+    stmt = select(_SIGS).order_by(_SIGS.c.id)
+    if batch_id is not None:
+        stmt = stmt.where(_SIGS.c.batch_id == batch_id)
+    if record_type is not None:
+        stmt = stmt.where(_SIGS.c.record_type == record_type)
+    if record_id is not None:
+        stmt = stmt.where(_SIGS.c.record_id == record_id)
+    out = []
+    for row in connection.execute(stmt):
+        valid, problem = _check(connection, row)
+        out.append(
+            Signature(
+                id=row.id,
+                batch_id=row.batch_id,
+                record_type=row.record_type,
+                record_id=row.record_id,
+                user_id=row.user_id,
+                printed_name=row.printed_name,
+                meaning=row.meaning,
+                signed_at=row.signed_at,
+                content_hash=row.content_hash,
+                signature_hash=row.signature_hash,
+                audit_seq=row.audit_seq,
+                valid=valid,
+                problem=problem,
+            )
+        )
+    return out
