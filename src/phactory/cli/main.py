@@ -22,6 +22,7 @@ def _register() -> None:
     from phactory.cli import (  # noqa: F401
         batch_commands,
         demo_command,
+        schedule_commands,
         simulate_commands,
         site_commands,
     )

@@ -1,0 +1,224 @@
+"""``phactory schedule | check-schedule``: finite-capacity scheduling from the command line.
+
+``phactory schedule PATH`` solves the site's plan with CP-SAT, showing the incumbent and
+the bound as they improve, prints a summary table and optionally writes the schedule as
+JSON (``--out``), CSV (``--csv``) and a Gantt chart (``--gantt``). Exit codes: 0 with a
+schedule, 1 if the plan is infeasible or no schedule was found, 2 for invalid input.
+
+``phactory check-schedule PATH SCHEDULE.json`` verifies a schedule against the site with
+the independent checker: exit 0 if valid, 1 with the list of violations, 2 if the file
+is not a readable schedule.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from phactory.cli.main import app
+from phactory.cli.output import EXIT_INVALID, console, err_console, fail
+from phactory.cli.site_commands import SitePath, load_or_exit
+from phactory.schedule.checker import check_schedule
+from phactory.schedule.gantt import write_gantt
+from phactory.schedule.objectives import parse_objective
+from phactory.schedule.problem import PlanError
+from phactory.schedule.schedule import Schedule, ScheduleFormatError
+from phactory.schedule.solver import Scheduler
+
+__all__ = ["check_schedule_command", "schedule_command"]
+
+EXIT_NO_SCHEDULE = 1
+
+
+def _fmt(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.2f}{unit}"
+
+
+def _summary_table(s: Schedule, violations: int | None) -> Table:
+    t = Table(title=f"Schedule of {s.site}", title_justify="left", show_header=False)
+    t.add_column("", style="bold")
+    t.add_column("")
+    first = s.stages[0].objective if s.stages else s.objective
+    unit = "" if first == "changeovers" else " h"
+    t.add_row("status", s.status)
+    t.add_row("objective", s.objective)
+    t.add_row("objective value", _fmt(s.objective_value, unit))
+    t.add_row("best bound", _fmt(s.best_bound, unit))
+    t.add_row("gap", f"{100 * s.gap:.2f} %" if s.gap is not None else "-")
+    t.add_row("batches", str(s.operations["batch"].nunique()) if len(s.operations) else "0")
+    t.add_row("operations", str(len(s.operations)))
+    t.add_row("solve time", f"{s.solve_time_s:.1f} s")
+    for key, label, suffix in (
+        ("makespan_h", "makespan", " h"),
+        ("weighted_tardiness_h", "weighted tardiness", " h"),
+        ("tardy_orders", "tardy orders", ""),
+        ("changeovers", "changeovers", ""),
+    ):
+        if key in s.kpis:
+            v = s.kpis[key]
+            t.add_row(label, f"{v:,.0f}" if not suffix and v is not None else _fmt(v, suffix))
+    if len(s.stages) > 1:
+        for st in s.stages:
+            t.add_row(
+                f"stage {st.objective}",
+                f"{st.status}: {_fmt(st.value)} (bound {_fmt(st.bound)}, {st.seconds:.1f} s)",
+            )
+    if violations is not None:
+        t.add_row("checker", "valid" if violations == 0 else f"{violations} violation(s)")
+    return t
+
+
+@app.command("schedule")
+def schedule_command(
+    path: SitePath,
+    objective: Annotated[
+        str,
+        typer.Option(
+            "--objective",
+            "-o",
+            help="makespan | tardiness | changeovers | lex:a,b (e.g. lex:tardiness,makespan).",
+        ),
+    ] = "makespan",
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", "-t", min=0.5, help="Time budget [s].")
+    ] = 30.0,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="CP-SAT workers.")] = 2,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the schedule as JSON.", dir_okay=False)
+    ] = None,
+    csv: Annotated[
+        Path | None,
+        typer.Option("--csv", help="Write the operations table as CSV.", dir_okay=False),
+    ] = None,
+    gantt: Annotated[
+        Path | None,
+        typer.Option("--gantt", help="Write a Gantt chart (self-contained HTML).", dir_okay=False),
+    ] = None,
+    days: Annotated[
+        float | None,
+        typer.Option("--days", min=0, help="Only orders released in the first N days."),
+    ] = None,
+    deadlines: Annotated[
+        bool, typer.Option("--deadlines", help="Treat due dates as hard deadlines.")
+    ] = False,
+    grain: Annotated[float, typer.Option("--grain", min=0.01, help="Time grain [h].")] = 0.25,
+) -> None:
+    """Schedule a site's plan with CP-SAT; print status, objective, bound and gap."""
+    try:
+        parse_objective(objective)
+    except ValueError as exc:
+        fail(str(exc))
+    site = load_or_exit(path)
+    sched = Scheduler(
+        objective=objective,
+        time_limit_s=time_limit,
+        workers=workers,
+        grain_h=grain,
+        deadlines=deadlines,
+    )
+    state = {"stage": "", "best": None, "bound": None}
+    stop = threading.Event()
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(bar_width=20),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[info]}"),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("preparing", total=time_limit, info="")
+        t0 = time.perf_counter()
+
+        def tick() -> None:
+            while not stop.wait(0.25):
+                bar.update(task, completed=min(time_limit, time.perf_counter() - t0))
+
+        def on_stage(name: str) -> None:
+            state["stage"] = name
+            bar.update(task, description=f"solving ({name})")
+
+        def progress(value: float, bound: float, seconds: float) -> None:
+            unit = "" if state["stage"] == "changeovers" else " h"
+            gap = (value - bound) / abs(value) * 100 if value else 0.0
+            bar.update(
+                task,
+                info=f"incumbent {value:,.2f}{unit}  bound {bound:,.2f}{unit}  gap {gap:.1f} %",
+            )
+
+        ticker = threading.Thread(target=tick, daemon=True)
+        ticker.start()
+        try:
+            result = sched.solve(site, days=days, progress=progress, on_stage=on_stage)
+        except PlanError as exc:
+            stop.set()
+            fail(str(exc))
+        finally:
+            stop.set()
+    violations: int | None = None
+    if result.feasible:
+        violations = len(check_schedule(site, result))
+    console.print(_summary_table(result, violations))
+    for note in result.notes:
+        err_console.print(f"note: {note}", style="yellow", markup=False, highlight=False)
+    if not result.feasible:
+        err_console.print(
+            result.explanation or f"no schedule ({result.status})",
+            style="red",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    if out is not None:
+        result.to_json(out)
+        console.print(f"wrote {out}")
+    if csv is not None and result.feasible:
+        result.to_csv(csv)
+        console.print(f"wrote {csv}")
+    if gantt is not None and result.feasible:
+        write_gantt(result, gantt, site=site)
+        console.print(f"wrote {gantt}")
+    if not result.feasible:
+        raise typer.Exit(EXIT_NO_SCHEDULE)
+
+
+@app.command("check-schedule")
+def check_schedule_command(
+    path: SitePath,
+    schedule_file: Annotated[
+        Path,
+        typer.Argument(
+            help="Schedule JSON written by 'phactory schedule --out'.", show_default=False
+        ),
+    ],
+) -> None:
+    """Verify a schedule against a site: exit 0 if valid, 1 with the violations."""
+    site = load_or_exit(path)
+    try:
+        schedule = Schedule.from_json(schedule_file)
+    except ScheduleFormatError as exc:
+        fail(str(exc), code=EXIT_INVALID)
+    found = check_schedule(site, schedule)
+    if not found:
+        console.print(
+            f"[green]valid[/green] {schedule_file}: {len(schedule.operations)} operations of "
+            f"{schedule.operations['batch'].nunique() if len(schedule.operations) else 0} "
+            f"batches on site {site.id}"
+        )
+        return
+    table = Table(title=f"{len(found)} violation(s) in {schedule_file}", title_justify="left")
+    for col in ("kind", "batch", "procedure", "unit", "message"):
+        table.add_column(col, overflow="fold")
+    for v in found[:200]:
+        table.add_row(v.kind, v.batch or "", v.procedure or "", v.unit or "", v.message)
+    console.print(table)
+    if len(found) > 200:
+        console.print(f"... and {len(found) - 200} more")
+    raise typer.Exit(1)
