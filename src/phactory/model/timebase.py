@@ -21,6 +21,7 @@ from phactory.model.site import Site
 __all__ = [
     "JOIN_TOL",
     "holiday_intervals",
+    "maintenance_windows",
     "merge_intervals",
     "shift_windows",
     "subtract_intervals",
@@ -128,3 +129,39 @@ def shift_windows(
         out = _subtract_named(out, holiday_intervals(site))
     limit = horizon_h + 168.0
     return [(a, b, n) for a, b, n in out if b > -168.0 and a < limit]
+
+
+def maintenance_windows(site: Site, until_h: float) -> dict[str, list[tuple[float, float, str]]]:
+    """Planned maintenance per unit as merged ``(start_h, end_h, reason)`` on the run clock.
+
+    Recurring windows repeat every ``every`` from their start (also backwards, so that a
+    window that began before hour 0 still covers its remainder); windows overlapping
+    ``[0, until_h]`` are kept; overlapping windows of a unit are merged, keeping the
+    first reason.
+    """
+    raw: dict[str, list[tuple[float, float, str]]] = {}
+    for w in site.calendar.maintenance:
+        first = site.to_hours(w.start)
+        starts = [first]
+        if w.every is not None:
+            k = max(0, math.floor((-first - w.duration) / w.every))
+            starts = []
+            while first + k * w.every < until_h:
+                starts.append(first + k * w.every)
+                k += 1
+        for a in starts:
+            b = a + w.duration
+            if b > 0.0 and a < until_h:
+                for u in w.units:
+                    raw.setdefault(u, []).append((a, b, w.reason))
+    out: dict[str, list[tuple[float, float, str]]] = {}
+    for unit, spans in raw.items():
+        merged: list[tuple[float, float, str]] = []
+        for a, b, why in sorted(spans, key=lambda s: (s[0], s[1])):
+            if merged and a <= merged[-1][1]:
+                pa, pb, pwhy = merged[-1]
+                merged[-1] = (pa, max(pb, b), pwhy)
+            else:
+                merged.append((a, b, why))
+        out[unit] = merged
+    return out

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from phactory.model import Site, Team
+from phactory.model.timebase import maintenance_windows
 
 __all__ = [
     "Grain",
@@ -184,21 +185,22 @@ def longest_stretch(profile: Sequence[tuple[float, float, int]], need: int) -> f
 
 
 def maintenance_intervals(site: Site, until_h: float) -> dict[str, list[tuple[float, float]]]:
-    """Planned maintenance windows per unit over ``[0, until_h]`` [h], recurring ones expanded."""
+    """Planned maintenance windows per unit over ``[0, until_h]`` [h], recurring ones expanded.
+
+    A unit whose class keeps a clean hold comes out of a window at least as long as that
+    hold no longer clean: the window is extended by the class's cleaning, which the twin
+    performs before the unit's next use.
+    """
     out: dict[str, list[tuple[float, float]]] = {}
-    for w in site.calendar.maintenance:
-        start = site.to_hours(w.start)
-        spans: list[tuple[float, float]] = []
-        if w.every is None:
-            spans.append((start, start + w.duration))
-        else:
-            k0 = max(0, math.floor((-start - w.duration) / w.every))
-            k = k0
-            while start + k * w.every < until_h:
-                a = start + k * w.every
-                spans.append((a, a + w.duration))
-                k += 1
-        spans = [(a, b) for a, b in spans if b > 0.0 and a < until_h]
-        for u in w.units:
-            out.setdefault(u, []).extend(spans)
-    return {u: merge_spans(s) for u, s in out.items()}
+    for unit, spans in maintenance_windows(site, until_h).items():
+        cls = (
+            site.equipment_classes[site.units[unit].equipment_class] if unit in site.units else None
+        )
+        extend = 0.0
+        hold = cls.cleaning.clean_hold if cls is not None else None
+        if cls is not None and hold is not None:
+            extend = cls.cleaning.duration
+        out[unit] = merge_spans(
+            [(a, b + (extend if b - a >= (hold or 0.0) else 0.0)) for a, b, _ in spans]
+        )
+    return out

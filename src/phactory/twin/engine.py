@@ -335,6 +335,9 @@ class Run:
 
         # -- plan of record -------------------------------------------------------------
         if cfg.schedule is not None:
+            # The schedule decides units and timing; the twin's own look-ahead heuristics
+            # (claiming ahead, pulling side branches just in time) would fight it.
+            self.lookahead = False
             plan = PlanOfRecord(cfg.schedule)
             self._check_schedule(plan)
             rule, policy = plan, plan
@@ -487,6 +490,12 @@ class Run:
                 ps = procs[r]
                 if not (self.lookahead and ps.spec.pulled):
                     self.spawn(ps, env._now)
+            # Executing a schedule: every planned procedure prepares its unit (cleaning,
+            # changeover) ahead of its planned start, as a planner's schedule assumes,
+            # instead of waiting for its predecessors to finish first.
+            for ps in procs:
+                if ps.planned is not None:
+                    self.spawn(ps, env._now)
 
     def spawn(self, ps: ProcState, claim_at: float) -> None:
         """Start the process of ``ps``, which claims its unit no earlier than ``claim_at``."""
@@ -585,7 +594,8 @@ class Run:
             if link.max_lag is not None and link.scrap:
                 self._lag_timer(s, link)
             if s.n_done == s.spec.n_preds:
-                if self.lookahead and s.spec.claim_ahead and s.process is not None:
+                # Already running (it claimed its unit ahead): wake it; else start it.
+                if s.process is not None:
                     ev = s.up_event
                     if ev is not None and not ev.triggered:
                         ev.succeed()

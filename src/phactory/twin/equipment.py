@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Final
 import simpy
 
 from phactory.model import EquipmentClass, Site
+from phactory.model.timebase import maintenance_windows as placed_maintenance
 from phactory.twin.recipe import changeover_hours
 from phactory.twin.recorder import NO_CTX, Ctx, Recorder
 from phactory.twin.streams import FailureClock
@@ -56,32 +57,9 @@ Window = tuple[float, float, str]
 def maintenance_windows(site: Site, horizon_h: float) -> dict[str, list[Window]]:
     """Planned maintenance per unit as merged ``(start_h, end_h, reason)`` in the run.
 
-    Recurring windows repeat every ``every`` from their start; overlapping windows of a
-    unit are merged (the first reason is kept).
+    See :func:`phactory.model.timebase.maintenance_windows`.
     """
-    raw: dict[str, list[Window]] = {}
-    for w in site.calendar.maintenance:
-        start = site.to_hours(w.start)
-        step = w.every
-        while start < horizon_h:
-            end = start + w.duration
-            if end > 0.0:
-                for u in w.units:
-                    raw.setdefault(u, []).append((start, end, w.reason))
-            if step is None:
-                break
-            start += step
-    out: dict[str, list[Window]] = {}
-    for unit, spans in raw.items():
-        merged: list[Window] = []
-        for a, b, why in sorted(spans, key=lambda s: (s[0], s[1])):
-            if merged and a <= merged[-1][1]:
-                pa, pb, pwhy = merged[-1]
-                merged[-1] = (pa, max(pb, b), pwhy)
-            else:
-                merged.append((a, b, why))
-        out[unit] = merged
-    return out
+    return placed_maintenance(site, horizon_h)
 
 
 class UnitState:
