@@ -58,3 +58,37 @@ def test_cli_schedule_then_execute(tmp_path: Path) -> None:
     bad.write_text("{not json")
     r3 = runner.invoke(app, ["simulate", site, "--schedule", str(bad)])
     assert r3.exit_code == 2 and "Traceback" not in r3.output
+
+
+def test_cli_reschedule_after_a_breakdown(tmp_path: Path) -> None:
+    _register()
+    runner = CliRunner()
+    site = str(DATA / "tiny-site.yaml")
+    first, second = tmp_path / "s.json", tmp_path / "s2.json"
+    assert runner.invoke(app, ["schedule", site, "-t", "5", "--out", str(first)]).exit_code == 0
+    result = runner.invoke(
+        app,
+        [
+            "reschedule",
+            site,
+            str(first),
+            "--unit",
+            "T1",
+            "--at",
+            "1",
+            "--repair",
+            "30",
+            "-t",
+            "5",
+            "--out",
+            str(second),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "What changed" in result.output
+    check = runner.invoke(app, ["check-schedule", site, str(second)])
+    assert check.exit_code == 0, check.output
+    bad = runner.invoke(
+        app, ["reschedule", site, str(first), "--unit", "T9", "--at", "1", "--repair", "3"]
+    )
+    assert bad.exit_code == 2 and "unknown unit 'T9'" in bad.output

@@ -222,3 +222,64 @@ def check_schedule_command(
     if len(found) > 200:
         console.print(f"... and {len(found) - 200} more")
     raise typer.Exit(1)
+
+
+@app.command("reschedule")
+def reschedule_command(
+    path: SitePath,
+    schedule_file: Annotated[
+        Path, typer.Argument(help="Schedule JSON to repair.", show_default=False)
+    ],
+    unit: Annotated[str, typer.Option("--unit", help="Unit that broke down.")],
+    at: Annotated[float, typer.Option("--at", min=0.0, help="Breakdown time [h from start].")],
+    repair: Annotated[float, typer.Option("--repair", min=0.0, help="Repair time [h].")],
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", "-t", min=0.5, help="Time budget [s].")
+    ] = 30.0,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the new schedule as JSON.", dir_okay=False)
+    ] = None,
+) -> None:
+    """Re-plan after a breakdown: started work frozen, the rest re-solved; show changes."""
+    from phactory.schedule.reschedule import Breakdown, reschedule
+
+    site = load_or_exit(path)
+    if unit not in site.units:
+        fail(f"unknown unit {unit!r} (known: {', '.join(sorted(site.units)[:12])} ...)")
+    try:
+        old = Schedule.from_json(schedule_file)
+    except ScheduleFormatError as exc:
+        fail(str(exc), code=EXIT_INVALID)
+    try:
+        with console.status(f"re-planning after {unit} fails at h {at:g} for {repair:g} h"):
+            result = reschedule(site, old, Breakdown(unit, at, repair), time_limit_s=time_limit)
+    except PlanError as exc:
+        fail(str(exc))
+    new = result.schedule
+    if not new.feasible:
+        fail(new.explanation or f"no schedule after the breakdown ({new.status})", code=1)
+    console.print(_summary_table(new, len(check_schedule(site, new))))
+    changed = result.diff[result.diff["change"] != "unchanged"]
+    table = Table(
+        title=f"What changed: {result.frozen} frozen, {result.moved} moved, "
+        f"{result.reassigned} reassigned",
+        title_justify="left",
+    )
+    for col in ("batch", "procedure", "old unit", "new unit", "old start", "shift", "change"):
+        table.add_column(col)
+    for r in changed.head(40).to_dict(orient="records"):
+        table.add_row(
+            str(r["batch"]),
+            str(r["procedure"]),
+            str(r["old_unit"]),
+            str(r["new_unit"]),
+            f"{float(r['old_start_h']):.2f}",
+            f"{float(r['shift_h']):+.2f} h",
+            str(r["change"]),
+        )
+    console.print(table)
+    if len(changed) > 40:
+        console.print(f"... and {len(changed) - 40} more changes")
+    if out is not None:
+        new.to_json(out)
+        console.print(f"wrote {out}")
