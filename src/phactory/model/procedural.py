@@ -29,6 +29,7 @@ __all__ = [
     "ProcessParameter",
     "UnitProcedure",
     "Utilities",
+    "changeover_hours",
 ]
 
 
@@ -283,3 +284,33 @@ class ChangeoverRule(ModelBase):
     to_product: Id | Literal["*"] = Field(default="*", alias="to")
     duration: Duration = Field(ge=0)
     reason: str = ""
+
+
+def changeover_hours(
+    rules: tuple[ChangeoverRule, ...] | list[ChangeoverRule],
+    equipment_class: str,
+    from_product: str | None,
+    to_product: str,
+) -> float:
+    """Changeover time [h] between two products on a class; 0 for the same product.
+
+    The most specific matching rule wins, counting a named class, a named source and a
+    named target product as one point each; among equally specific rules the first one
+    written wins. A unit with no previous product (``None``) needs no changeover.
+    """
+    if from_product is None or from_product == to_product:
+        return 0.0
+    best: tuple[int, float] | None = None
+    for rule in rules:
+        if rule.equipment_class not in ("*", equipment_class):
+            continue
+        if rule.from_product not in ("*", from_product):
+            continue
+        if rule.to_product not in ("*", to_product):
+            continue
+        score = (
+            (rule.equipment_class != "*") + (rule.from_product != "*") + (rule.to_product != "*")
+        )
+        if best is None or score > best[0]:
+            best = (score, rule.duration)
+    return best[1] if best else 0.0

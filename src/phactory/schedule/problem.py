@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from phactory.model import Site
-from phactory.model.procedural import ChangeoverRule
+from phactory.model.procedural import changeover_hours
 from phactory.schedule.calendar import (
     Grain,
     capacity_profile,
@@ -312,32 +312,6 @@ class Problem:
     def h(self, steps: int) -> float:
         """Hours of ``steps`` grain steps."""
         return self.grain.h(steps)
-
-
-def changeover_hours(
-    rules: Sequence[ChangeoverRule], equipment_class: str, from_product: str, to_product: str
-) -> float:
-    """Changeover time between two products on a class [h]; 0 for the same product.
-
-    The most specific matching rule wins (a named class, source and target count one
-    point each); among equally specific rules the first written wins.
-    """
-    if from_product == to_product:
-        return 0.0
-    best: tuple[int, float] | None = None
-    for rule in rules:
-        if rule.equipment_class not in ("*", equipment_class):
-            continue
-        if rule.from_product not in ("*", from_product):
-            continue
-        if rule.to_product not in ("*", to_product):
-            continue
-        score = (
-            (rule.equipment_class != "*") + (rule.from_product != "*") + (rule.to_product != "*")
-        )
-        if best is None or score > best[0]:
-            best = (score, rule.duration)
-    return best[1] if best else 0.0
 
 
 # -- building ------------------------------------------------------------------------------

@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Final
 import simpy
 
 from phactory.model import EquipmentClass, Site
+from phactory.model.procedural import changeover_hours
 from phactory.model.timebase import maintenance_windows as placed_maintenance
-from phactory.twin.recipe import changeover_hours
 from phactory.twin.recorder import NO_CTX, Ctx, Recorder
 from phactory.twin.streams import FailureClock
 

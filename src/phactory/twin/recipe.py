@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from phactory.model import ChangeoverRule, MasterRecipe, Phase, Site
+from phactory.model import MasterRecipe, Phase, Site
+from phactory.model.procedural import changeover_hours
 
 __all__ = [
     "LabourNeed",
@@ -97,33 +98,6 @@ class RecipeSpec:
     roots: tuple[int, ...]
     n_phases: int
     by_id: dict[str, int] = field(default_factory=dict)
-
-
-def changeover_hours(
-    rules: tuple[ChangeoverRule, ...], equipment_class: str, from_product: str, to_product: str
-) -> float:
-    """Changeover time [h] between two products on a class; 0 for the same product.
-
-    The most specific matching rule wins, counting a named class, a named source and a
-    named target product as one point each; among equally specific rules the first one
-    written wins.
-    """
-    if from_product == to_product:
-        return 0.0
-    best: tuple[int, float] | None = None
-    for rule in rules:
-        if rule.equipment_class not in ("*", equipment_class):
-            continue
-        if rule.from_product not in ("*", from_product):
-            continue
-        if rule.to_product not in ("*", to_product):
-            continue
-        score = (
-            (rule.equipment_class != "*") + (rule.from_product != "*") + (rule.to_product != "*")
-        )
-        if best is None or score > best[0]:
-            best = (score, rule.duration)
-    return best[1] if best else 0.0
 
 
 def _mask(needs: tuple[LabourNeed, ...], skill_masks: list[int]) -> int:
