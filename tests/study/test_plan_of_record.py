@@ -92,3 +92,33 @@ def test_cli_reschedule_after_a_breakdown(tmp_path: Path) -> None:
         app, ["reschedule", site, str(first), "--unit", "T9", "--at", "1", "--repair", "3"]
     )
     assert bad.exit_code == 2 and "unknown unit 'T9'" in bad.output
+
+
+def test_twin_dispatch_order_warm_start(tiny_site: Site) -> None:
+    from phactory.study.scheduling import twin_dispatch_order
+
+    order = twin_dispatch_order(tiny_site)
+    assert sorted(order) == ["O1-B01", "O1-B02", "O1-B03"]
+    from_twin = Scheduler(objective="makespan", time_limit_s=5, dispatch_orders=(order,))
+    result = from_twin.solve(tiny_site)
+    assert result.feasible and check_schedule(tiny_site, result) == []
+
+
+def test_cli_schedule_with_twin_warm_start(tmp_path: Path) -> None:
+    _register()
+    out = tmp_path / "s.json"
+    result = CliRunner().invoke(
+        app,
+        [
+            "schedule",
+            str(DATA / "tiny-site.yaml"),
+            "-t",
+            "5",
+            "--warm-start",
+            "twin",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert out.is_file()

@@ -110,19 +110,40 @@ def schedule_command(
         bool, typer.Option("--deadlines", help="Treat due dates as hard deadlines.")
     ] = False,
     grain: Annotated[float, typer.Option("--grain", min=0.01, help="Time grain [h].")] = 0.25,
+    warm_start: Annotated[
+        str,
+        typer.Option(
+            "--warm-start",
+            help="heuristic (best of EDD/release/priority dispatch), twin (the plant "
+            "twin's deterministic dispatch order) or none.",
+        ),
+    ] = "heuristic",
 ) -> None:
     """Schedule a site's plan with CP-SAT; print status, objective, bound and gap."""
     try:
         parse_objective(objective)
     except ValueError as exc:
         fail(str(exc))
+    if warm_start not in ("heuristic", "twin", "none"):
+        fail(f"--warm-start must be heuristic, twin or none, not {warm_start!r}")
     site = load_or_exit(path)
+    orders = None
+    if warm_start == "twin":
+        from phactory.study.scheduling import twin_dispatch_order
+        from phactory.twin import TwinError
+
+        try:
+            orders = (twin_dispatch_order(site, days=days),)
+        except TwinError as exc:
+            fail(str(exc))
     sched = Scheduler(
         objective=objective,
         time_limit_s=time_limit,
         workers=workers,
         grain_h=grain,
         deadlines=deadlines,
+        warm_start="none" if warm_start == "none" else "heuristic",
+        dispatch_orders=orders,
     )
     state = {"stage": "", "best": None, "bound": None}
     stop = threading.Event()

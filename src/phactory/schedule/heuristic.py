@@ -250,8 +250,16 @@ class _State:
         return best
 
 
-def _batch_order(problem: Problem, rule: DispatchOrder) -> list[int]:
+def _batch_order(problem: Problem, rule: DispatchOrder | Sequence[str]) -> list[int]:
     inf = math.inf
+    if not isinstance(rule, str):
+        pos = {bid: i for i, bid in enumerate(rule)}
+        fallback = _batch_order(problem, "release")
+        rank = {b: i for i, b in enumerate(fallback)}
+        return sorted(
+            range(len(problem.batches)),
+            key=lambda b: (pos.get(problem.batches[b].id, inf), rank[b]),
+        )
 
     def key(b: int) -> tuple[float, ...]:
         o = problem.orders[problem.batches[b].order]
@@ -265,7 +273,7 @@ def _batch_order(problem: Problem, rule: DispatchOrder) -> list[int]:
     return sorted(range(len(problem.batches)), key=key)
 
 
-def dispatch(problem: Problem, rule: DispatchOrder = "release") -> list[Timing]:
+def dispatch(problem: Problem, rule: DispatchOrder | Sequence[str] = "release") -> list[Timing]:
     """A feasible schedule by serial schedule generation.
 
     Parameters
@@ -274,7 +282,9 @@ def dispatch(problem: Problem, rule: DispatchOrder = "release") -> list[Timing]:
         The scheduling problem.
     rule
         Batch order: ``release`` (release date, then due date), ``edd`` (earliest due
-        date) or ``priority`` (highest order priority first).
+        date), ``priority`` (highest order priority first), or an explicit sequence of
+        batch ids (e.g. the order in which the plant twin's dispatching started them);
+        batches it does not name follow in release order.
 
     Returns
     -------

@@ -326,7 +326,9 @@ class Scheduler:
     dispatch_orders
         Batch orders the heuristic tries (the best is kept); by default ``edd``,
         ``release`` and, on plans of up to 3,000 operations, ``priority``, as long as a
-        quarter of the time limit lasts.
+        quarter of the time limit lasts. An order may be an explicit tuple of batch ids,
+        e.g. the order of the plant twin's dispatching
+        (:func:`phactory.study.scheduling.twin_dispatch_order`).
     seed
         CP-SAT random seed.
     check
@@ -346,7 +348,7 @@ class Scheduler:
     max_pause_h: float = 96.0
     circuit_limit: int = 80
     warm_start: str | Schedule = "heuristic"
-    dispatch_orders: tuple[DispatchOrder, ...] | None = None
+    dispatch_orders: tuple[DispatchOrder | tuple[str, ...], ...] | None = None
     seed: int = 0
     check: bool = True
     log: bool = False
