@@ -122,3 +122,25 @@ def test_cli_schedule_with_twin_warm_start(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert out.is_file()
+
+
+def test_campaigns_group_products_and_cut_changeovers(tiny_site: Site) -> None:
+    data = tiny_site.to_data()
+    r2 = {**data["recipes"]["r1"], "id": "r2", "product": "p2"}
+    site = tiny_site.with_overrides(
+        {
+            "recipes.r2": r2,
+            "products.p2": {"recipe": "r2"},
+            "changeovers": [{"equipment_class": "tank", "from": "*", "to": "*", "duration": "6 h"}],
+            "plan.orders": [
+                {"id": f"O{i}", "product": p, "batches": 1, "release": "2027-01-04"}
+                for i, p in enumerate(["p1", "p2", "p1", "p2"])
+            ],
+        }
+    )
+    plain = Scheduler(objective="makespan", time_limit_s=5).solve(site)
+    grouped = Scheduler(objective="makespan", time_limit_s=5, campaigns=True).solve(site)
+    for s in (plain, grouped):
+        assert s.feasible and check_schedule(site, s) == []
+    assert grouped.kpis["changeovers"] <= plain.kpis["changeovers"]
+    assert "changeovers" in grouped.objective

@@ -118,6 +118,10 @@ def schedule_command(
             "twin's deterministic dispatch order) or none.",
         ),
     ] = "heuristic",
+    campaigns: Annotated[
+        bool,
+        typer.Option("--campaigns", help="Group same-product batches; minimise changeovers last."),
+    ] = False,
 ) -> None:
     """Schedule a site's plan with CP-SAT; print status, objective, bound and gap."""
     try:
@@ -144,6 +148,7 @@ def schedule_command(
         deadlines=deadlines,
         warm_start="none" if warm_start == "none" else "heuristic",
         dispatch_orders=orders,
+        campaigns=campaigns,
     )
     state = {"stage": "", "best": None, "bound": None}
     stop = threading.Event()

@@ -24,6 +24,7 @@ Times are in hours at the edges; the grain (default 0.25 h) is documented in
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -298,6 +299,17 @@ def timings_from_schedule(problem: Problem, schedule: Schedule) -> list[Timing]:
     return out
 
 
+def campaign_order(p: Problem) -> tuple[str, ...]:
+    """Batch ids grouped by product, products in order of their first release."""
+    first: dict[str, float] = {}
+    for b in p.batches:
+        first[b.product] = min(first.get(b.product, math.inf), p.orders[b.order].release)
+    ranked = sorted(
+        p.batches, key=lambda b: (first[b.product], b.product, p.orders[b.order].release, b.idx)
+    )
+    return tuple(b.id for b in ranked)
+
+
 @dataclass
 class Scheduler:
     """Finite-capacity scheduler of a site's plan with CP-SAT.
@@ -329,6 +341,11 @@ class Scheduler:
         quarter of the time limit lasts. An order may be an explicit tuple of batch ids,
         e.g. the order of the plant twin's dispatching
         (:func:`phactory.study.scheduling.twin_dispatch_order`).
+    campaigns
+        Group batches of the same product into campaigns: the warm start also tries
+        batches grouped by product (each product in order of its first release), and
+        the number of changeovers becomes the last lexicographic objective, so product
+        switches are minimised once the other objectives are at their best.
     seed
         CP-SAT random seed.
     check
@@ -349,6 +366,7 @@ class Scheduler:
     circuit_limit: int = 80
     warm_start: str | Schedule = "heuristic"
     dispatch_orders: tuple[DispatchOrder | tuple[str, ...], ...] | None = None
+    campaigns: bool = False
     seed: int = 0
     check: bool = True
     log: bool = False
@@ -404,7 +422,9 @@ class Scheduler:
 
         t0 = time.perf_counter()
         names = parse_objective(self.objective)
-        spec = self.objective if isinstance(self.objective, str) else ",".join(names)
+        if self.campaigns and "changeovers" not in names:
+            names = [*names, "changeovers"]
+        spec = ",".join(names)
         p = problem if problem is not None else self.problem(site, days=days, orders=orders)
         reasons = diagnose(p)
         if reasons:
@@ -526,6 +546,8 @@ class Scheduler:
             rules = self.dispatch_orders or (
                 ("edd", "release", "priority") if len(p.ops) <= 3000 else ("edd", "release")
             )
+            if self.campaigns:
+                rules = (campaign_order(p), *rules)
             best_key: tuple[int, ...] | None = None
             errors = []
             t_start = time.perf_counter()
