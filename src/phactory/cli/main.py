@@ -23,6 +23,7 @@ def _register() -> None:
         batch_commands,
         demo_command,
         schedule_commands,
+        serve_commands,
         simulate_commands,
         site_commands,
     )

@@ -1,0 +1,19 @@
+"""The ``/api/v1`` router."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+__all__ = ["API_PREFIX", "build_router"]
+
+API_PREFIX = "/api/v1"
+
+
+def build_router() -> APIRouter:
+    """All API routes under ``/api/v1``."""
+    from phactory.app.api import accounts, meta, runs, scenarios, sites
+
+    router = APIRouter(prefix=API_PREFIX)
+    for module in (meta, accounts, sites, scenarios, runs):
+        router.include_router(module.router)
+    return router

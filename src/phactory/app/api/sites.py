@@ -1,0 +1,122 @@
+"""``/sites``: list, read, upload and validate site files, new versions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Query, UploadFile, status
+
+from phactory.app.api import public
+from phactory.app.api.deps import Ctx, User
+from phactory.app.api.errors import ERROR_RESPONSES, UPLOAD_RESPONSES
+from phactory.app.errors import TooLarge
+from phactory.app.schemas import (
+    ProblemPublic,
+    SiteDetail,
+    SitePublic,
+    SiteVersionCreate,
+    ValidationReport,
+)
+from phactory.app.services.workspace import problem_dicts
+
+router = APIRouter(prefix="/sites", tags=["sites"], responses=ERROR_RESPONSES)
+
+UploadField = Annotated[UploadFile, File(description="A single-file site definition (YAML).")]
+
+
+async def _read(upload: UploadFile, limit: int) -> bytes:
+    content = await upload.read(limit + 1)
+    if len(content) > limit:
+        raise TooLarge(f"{upload.filename}: larger than {limit} bytes")
+    return content
+
+
+@router.get("", response_model=list[SitePublic], summary="List sites (latest versions)")
+def list_sites(ctx: Ctx, user: User) -> list[SitePublic]:
+    return [public.site(v) for v in ctx.workspace.list_sites()]
+
+
+@router.post(
+    "",
+    response_model=SitePublic,
+    status_code=status.HTTP_201_CREATED,
+    summary="Upload a site file (a new site, or a new version of one)",
+    responses=UPLOAD_RESPONSES,
+)
+async def upload_site(ctx: Ctx, user: User, file: UploadField) -> SitePublic:
+    from starlette.concurrency import run_in_threadpool
+
+    content = await _read(file, ctx.settings.max_upload_bytes)
+    version = await run_in_threadpool(
+        ctx.workspace.upload_site, user, file.filename or "site.yaml", content
+    )
+    return public.site(version)
+
+
+@router.post(
+    "/validate",
+    response_model=ValidationReport,
+    summary="Validate a site file without storing it",
+    responses=UPLOAD_RESPONSES,
+)
+async def validate_site_file(ctx: Ctx, user: User, file: UploadField) -> ValidationReport:
+    from starlette.concurrency import run_in_threadpool
+
+    content = await _read(file, ctx.settings.max_upload_bytes)
+    site, problems = await run_in_threadpool(
+        ctx.workspace.validate_upload, file.filename or "site.yaml", content
+    )
+    return ValidationReport(
+        valid=site is not None,
+        site_id=site.id if site is not None else None,
+        problems=[ProblemPublic.model_validate(p) for p in problem_dicts(problems)],
+    )
+
+
+@router.get("/{site_id}", response_model=SiteDetail, summary="A site version and its summary")
+def get_site(
+    ctx: Ctx,
+    user: User,
+    site_id: str,
+    version: Annotated[int | None, Query(ge=1, description="default: the latest")] = None,
+) -> SiteDetail:
+    record = ctx.workspace.site_version(site_id, version)
+    summary = ctx.workspace.site_summary(site_id, record.version)
+    versions = [v.version for v in ctx.workspace.site_versions(site_id)]
+    return SiteDetail(**public.site(record).model_dump(), summary=summary, versions=versions)
+
+
+@router.get(
+    "/{site_id}/content",
+    summary="The full site definition (JSON, as loaded from YAML)",
+    response_model=dict[str, Any],
+)
+def get_site_content(
+    ctx: Ctx,
+    user: User,
+    site_id: str,
+    version: Annotated[int | None, Query(ge=1, description="default: the latest")] = None,
+) -> dict[str, Any]:
+    site = ctx.workspace.get_site(site_id, version)
+    content: dict[str, Any] = site.model_dump(mode="json", by_alias=True)
+    return content
+
+
+@router.get(
+    "/{site_id}/versions", response_model=list[SitePublic], summary="All versions of a site"
+)
+def list_site_versions(ctx: Ctx, user: User, site_id: str) -> list[SitePublic]:
+    return [public.site(v) for v in ctx.workspace.site_versions(site_id)]
+
+
+@router.post(
+    "/{site_id}/versions",
+    response_model=SitePublic,
+    status_code=status.HTTP_201_CREATED,
+    summary="Save a new version of a site with overrides applied (e.g. an edited plan)",
+)
+def create_site_version(ctx: Ctx, user: User, site_id: str, body: SiteVersionCreate) -> SitePublic:
+    version = ctx.workspace.new_site_version(
+        user, site_id, body.overrides, base_version=body.base_version, note=body.note
+    )
+    return public.site(version)

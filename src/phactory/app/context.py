@@ -1,0 +1,114 @@
+"""The running application's services, opened once at start-up and closed at shutdown."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from phactory.app.services.accounts import SYSTEM, AccountService
+from phactory.app.services.changes import ChangeLog
+from phactory.app.services.db import AppDatabase
+from phactory.app.services.jobs import JobRunner
+from phactory.app.services.workspace import Workspace
+from phactory.app.settings import AppSettings
+from phactory.store import Store
+
+__all__ = ["AppContext", "StartupReport"]
+
+log = logging.getLogger("phactory.app")
+
+#: Example sites loaded into an empty store, in this order.
+EXAMPLE_SITES = ("mab-biologics", "mrna-vaccine", "car-t-autologous")
+
+
+@dataclass
+class StartupReport:
+    """What opening the application did (printed by ``phactory serve``)."""
+
+    interrupted_runs: list[str] = field(default_factory=list)
+    examples_loaded: list[str] = field(default_factory=list)
+    examples_failed: list[str] = field(default_factory=list)
+    admin_password: str | None = None
+    admin_created: bool = False
+
+
+class AppContext:
+    """Store, app tables, change log, accounts, job runner and workspace of one server.
+
+    Opening it migrates the schema, marks runs a previous server left unfinished as
+    failed, creates the first ``admin`` if there are no accounts, and loads the example
+    sites into an empty store.
+    """
+
+    def __init__(self, settings: AppSettings, *, bootstrap: bool = True) -> None:
+        from phactory.app import migrate
+
+        self.settings = settings
+        self.store = Store(settings=settings.store_settings, user="system")
+        try:
+            migrate.upgrade(self.store.engine)
+            self.db = AppDatabase(self.store.engine)
+            self.changes = ChangeLog(self.db)
+            self.accounts = AccountService(
+                self.db, self.changes, settings.secret, settings.session_hours
+            )
+            self.runner = JobRunner(
+                self.store,
+                self._save_output,
+                settings.job_workers,
+                prewarm=settings.prewarm_workers,
+            )
+            self.workspace = Workspace(self.store, self.db, self.changes, self.runner)
+            self.report = StartupReport()
+            if bootstrap:
+                self._bootstrap()
+            if settings.prewarm_workers:
+                self.runner.start()
+        except BaseException:
+            self.store.close()
+            raise
+
+    def _save_output(self, run_id: Any, output: dict[str, Any]) -> None:
+        self.workspace.save_output(run_id, output)
+
+    def _bootstrap(self) -> None:
+        report = self.report
+        report.interrupted_runs = [str(r) for r in self.store.mark_interrupted_runs_failed()]
+        if report.interrupted_runs:
+            self.changes.record(
+                SYSTEM.name,
+                "run.interrupted",
+                "run",
+                ",".join(report.interrupted_runs)[:200],
+                f"{len(report.interrupted_runs)} run(s) left unfinished by the previous "
+                "server marked failed",
+            )
+        if self.accounts.count_users() == 0:
+            report.admin_password = self.accounts.ensure_admin(self.settings.admin_password)
+            report.admin_created = True
+        self._load_examples()
+
+    def _load_examples(self) -> None:
+        folder = self.settings.examples_dir
+        if folder is None or self.store.list_sites():
+            return
+        from phactory.model import SiteValidationError, load_site
+
+        for name in EXAMPLE_SITES:
+            path = folder / name
+            if not path.exists():
+                continue
+            try:
+                site = load_site(path)
+            except (SiteValidationError, FileNotFoundError) as exc:
+                log.warning("example %s not loaded: %s", path, exc)
+                self.report.examples_failed.append(name)
+                continue
+            self.workspace.import_site(SYSTEM, site, f"examples/{name}")
+            self.report.examples_loaded.append(site.id)
+
+    def close(self) -> None:
+        """Stop the workers (unfinished runs are marked failed) and close the store."""
+        self.runner.shutdown()
+        self.store.close()

@@ -1,0 +1,72 @@
+"""Errors of the application's service layer; the API maps each to one HTTP status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AppError",
+    "Conflict",
+    "Forbidden",
+    "Invalid",
+    "Missing",
+    "NotAuthenticated",
+    "TooLarge",
+    "Unavailable",
+]
+
+
+class AppError(Exception):
+    """Base of the errors a service raises for a request it refuses; ``status`` is HTTP's."""
+
+    status: int = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotAuthenticated(AppError):
+    """No valid credentials (401)."""
+
+    status = 401
+
+
+class Forbidden(AppError):
+    """Valid credentials without the role the action needs (403)."""
+
+    status = 403
+
+
+class Missing(AppError):
+    """No such site, scenario, run, user or token (404)."""
+
+    status = 404
+
+
+class Conflict(AppError):
+    """The request clashes with what is stored (409), e.g. a user name that exists."""
+
+    status = 409
+
+
+class Invalid(AppError):
+    """Input that is refused (422); ``problems`` locate each fault (file, line, field)."""
+
+    status = 422
+
+    def __init__(self, message: str, problems: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class TooLarge(AppError):
+    """An upload over the size limit (413)."""
+
+    status = 413
+
+
+class Unavailable(AppError):
+    """A feature this installation does not have yet (501), e.g. no scheduler."""
+
+    status = 501

@@ -1,0 +1,1 @@
+"""Alembic environment and revisions of the web application's tables (``app_*``)."""

@@ -1,0 +1,40 @@
+"""Who is asking, and what each role may do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal, get_args
+
+from phactory.app.errors import Forbidden
+
+__all__ = ["ROLES", "Principal", "Role", "require"]
+
+#: ``viewer`` reads; ``engineer`` also changes sites and scenarios and runs jobs;
+#: ``admin`` also manages accounts.
+Role = Literal["viewer", "engineer", "admin"]
+ROLES: Final[tuple[Role, ...]] = get_args(Role)
+_RANK: Final[dict[str, int]] = {r: i for i, r in enumerate(ROLES)}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated user: name and role (and how they authenticated)."""
+
+    name: str
+    role: Role
+    via: Literal["password", "token", "session", "system"] = "token"
+
+    def has(self, role: Role) -> bool:
+        """Whether this user's role is ``role`` or above."""
+        return _RANK[self.role] >= _RANK[role]
+
+    @property
+    def can_change(self) -> bool:
+        """Whether this user may change sites, scenarios and runs (engineer or admin)."""
+        return self.has("engineer")
+
+
+def require(principal: Principal, role: Role, action: str) -> None:
+    """Raise :class:`Forbidden` unless ``principal`` has ``role`` or above."""
+    if not principal.has(role):
+        raise Forbidden(f"{action} needs the {role} role; {principal.name} is a {principal.role}")

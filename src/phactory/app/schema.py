@@ -1,0 +1,104 @@
+"""Tables of the web application: accounts, tokens and sessions, change log, run artifacts.
+
+They share the store's database but have their own Alembic history
+(:mod:`phactory.app.migrations`, version table ``app_alembic_version``), like the batch
+records, so that the store's migrations and its schema test never see them. No foreign
+key points into the store's tables: the change log names store records by id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Uuid,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from phactory.store.schema import NAMING_CONVENTION, UTCDateTime
+
+__all__ = ["AppBase", "ArtifactRow", "ChangeRow", "TokenRow", "UserRow"]
+
+#: Longest user name.
+NAME_LENGTH: Final = 100
+
+
+class AppBase(DeclarativeBase):
+    """Declarative base of the ``app_*`` tables."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UserRow(AppBase):
+    """A local account; never deleted (deactivated instead), so names are never reused."""
+
+    __tablename__ = "app_users"
+
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean)
+    preferences: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TokenRow(AppBase):
+    """An API token (``kind == "api"``) or a browser session (``"session"``).
+
+    Only the HMAC-SHA256 ``digest`` of the secret is kept.
+    """
+
+    __tablename__ = "app_tokens"
+    __table_args__ = (Index(None, "digest", unique=True), Index(None, "user_name"))
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    user_name: Mapped[str] = mapped_column(
+        String(NAME_LENGTH), ForeignKey("app_users.name", ondelete="RESTRICT")
+    )
+    digest: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ChangeRow(AppBase):
+    """One entry of the change log: who changed what, when."""
+
+    __tablename__ = "app_changes"
+    __table_args__ = (Index(None, "entity_kind", "entity_id"), Index(None, "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    action: Mapped[str] = mapped_column(String(64))
+    entity_kind: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ArtifactRow(AppBase):
+    """A large output of a run kept beside it (figures, a schedule's operations)."""
+
+    __tablename__ = "app_run_artifacts"
+
+    run_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,35 @@
+"""The browser UI (NiceGUI), mounted on the API's FastAPI application.
+
+Pages: Dashboard, Equipment, Teams and Shifts, Calendar, Processes, Production Plan,
+Production Schedule, Scenarios, Runs, Parameters, Change log, Users and tokens.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+__all__ = ["mount"]
+
+_FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64">'
+    '<rect width="64" height="64" rx="12" fill="#1d3b5e"/>'
+    '<path d="M18 48V16h16a10 10 0 0 1 0 20H26v12z" fill="#fff"/></svg>'
+)
+
+
+def mount(app: FastAPI) -> None:
+    """Register the pages and mount NiceGUI on ``app`` (once per process)."""
+    from nicegui import ui
+
+    from phactory.app.ui import auth, pages
+
+    pages.register()
+    auth.install_routes(app)
+    ui.run_with(
+        app,
+        title="Phactory",
+        favicon=_FAVICON,
+        show_welcome_message=False,
+        reconnect_timeout=10.0,
+        binding_refresh_interval=0.5,
+    )

@@ -1,0 +1,18 @@
+"""The workspace pages; importing a module registers its pages with NiceGUI."""
+
+from __future__ import annotations
+
+__all__ = ["register"]
+
+
+def register() -> None:
+    """Import every page module (idempotent: NiceGUI keys pages by path)."""
+    from phactory.app.ui.pages import (  # noqa: F401
+        admin,
+        batch_records,
+        dashboard,
+        plan,
+        plant,
+        runs,
+        scenarios,
+    )

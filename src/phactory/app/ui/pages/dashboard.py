@@ -1,0 +1,114 @@
+"""Dashboard: KPIs of the latest (or a chosen) simulation with CIs, and their charts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nicegui import run, ui
+
+from phactory.app.services.workspace import RunInfo
+from phactory.app.ui.layout import PageContext, empty_state, workspace_page
+from phactory.app.ui.widgets import kpi_cards, plot, run_label, run_progress_panel, start_run
+
+#: Charts of the dashboard, in order: artifact name and caption.
+CHARTS = (
+    ("throughput", "Batches completed per day (mean of replications) and cumulative"),
+    ("oee", "OEE per unit: availability × performance × quality"),
+    ("loss_tree", "OEE loss tree of the site (hours)"),
+    ("labour", "Labour load: assigned / on-shift person-hours per team and shift"),
+    ("energy", "Energy per unit (running and idle) and the site's CO2e"),
+    ("time_model", "Utilisation: hours per ISO 22400 state, per unit"),
+    ("bottleneck", "Shifting bottleneck: share of the horizon each unit limits output"),
+)
+
+
+def _fit(figure: dict[str, Any]) -> dict[str, Any]:
+    """A report figure sized for a dashboard card: responsive width, bounded height."""
+    layout = dict(figure.get("layout") or {})
+    layout["height"] = min(int(layout.get("height") or 420), 460)
+    layout["autosize"] = True
+    layout.pop("width", None)
+    title = layout.get("title")
+    if isinstance(title, dict):
+        layout["title"] = {**title, "font": {"size": 13}}
+    return {**figure, "layout": layout, "config": {"displaylogo": False, "responsive": True}}
+
+
+def _figures(pc: PageContext, run_id: Any) -> dict[str, Any]:
+    return pc.workspace.artifact(run_id, "figures") or {}
+
+
+def _fresh_run(pc: PageContext, finished: RunInfo) -> None:
+    if finished.status == "done" and finished.kind == "simulate":
+        ui.navigate.to(f"/?run={finished.id}")
+
+
+@workspace_page("/", "Dashboard")
+async def dashboard(pc: PageContext) -> None:
+    site_id = pc.site_id
+    if site_id is None:
+        return
+    runs = pc.workspace.list_runs(site_id=site_id, kind="simulate", status="done", limit=40)
+    wanted = pc.query("run")
+    selected = next((r for r in runs if str(r.id) == wanted), runs[0] if runs else None)
+    rs = pc.run_settings
+    panel: list[Any] = []
+
+    def simulate() -> None:
+        if start_run(pc, site_id=site_id) is not None and panel:
+            panel[0]()
+
+    with ui.row().classes("w-full items-center gap-4"):
+        name = pc.workspace.site_version(site_id).name or site_id
+        ui.label(name).classes("text-h5 text-primary")
+        if runs:
+            ui.select(
+                {str(r.id): run_label(r) for r in runs},
+                value=str(selected.id) if selected else None,
+                label="Simulation run",
+                on_change=lambda e: ui.navigate.to(f"/?run={e.value}"),
+            ).props("outlined dense options-dense").classes("min-w-[24rem]").props(
+                'data-testid="run-select"'
+            )
+        ui.space()
+        if pc.user.can_change:
+            days = rs["days"]
+            ui.button(
+                f"Simulate {days:g} d × {rs['replications']} replications",
+                icon="play_arrow",
+                on_click=simulate,
+            ).props("unelevated color=accent").props('data-testid="simulate-site"')
+    panel.append(run_progress_panel(pc, site_id=site_id, on_finished=lambda r: _fresh_run(pc, r)))
+    if selected is None:
+        empty_state(
+            "No simulation of this site yet",
+            "Press “Simulate” to run the plant twin with the settings of the Parameters page "
+            "(default 60 days × 2 replications); the KPIs appear here when it finishes.",
+        )
+        return
+    results: dict[str, Any] = await run.io_bound(pc.workspace.results, selected.id) or {}
+    figures: dict[str, Any] = await run.io_bound(_figures, pc, selected.id) or {}
+    p = selected.params
+    bottlenecks = [b for b in results.get("bottleneck_units") or [] if b]
+    top = max(set(bottlenecks), key=bottlenecks.count) if bottlenecks else None
+    with ui.row().classes("items-center gap-2 text-grey-8"):
+        ui.label(
+            f"{p.get('name')}: {results.get('days', 0):g} days × {results.get('replications')} "
+            f"replications, seed {results.get('seed')}, dispatch {results.get('dispatch', 'fifo')}"
+            f" · ran in {results.get('wall_s', 0):.1f} s"
+        ).props('data-testid="run-caption"')
+        if top:
+            ui.badge(f"bottleneck: {top}", color="negative").props("outline")
+        ui.link("event log (CSV)", f"/api/v1/runs/{selected.id}/events.csv", new_tab=True).classes(
+            "q-ml-md"
+        )
+    kpi_cards(results.get("kpis") or {})
+    with ui.grid(columns=2).classes("w-full gap-4"):
+        for name, caption in CHARTS:
+            figure = figures.get(name)
+            with ui.card().classes("w-full q-pa-sm"):
+                ui.label(caption).classes("text-caption text-grey-7")
+                if not figure or "error" in figure:
+                    ui.label("No chart for this run.").classes("text-grey-6")
+                    continue
+                plot(_fit(figure), f"chart-{name}")

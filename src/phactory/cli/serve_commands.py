@@ -1,0 +1,151 @@
+"""``phactory serve`` (the web workspace) and ``phactory user add | token | list``."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from phactory.cli.main import app
+from phactory.cli.output import console, err_console, fail
+
+if TYPE_CHECKING:
+    from phactory.app.context import AppContext
+    from phactory.app.principal import Principal
+
+user_app = typer.Typer(
+    name="user",
+    help="Accounts of the web workspace: add users, issue API tokens.",
+    no_args_is_help=True,
+)
+
+
+@app.command("serve")
+def serve(
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A site file or folder to load (as a new version if changed).", metavar="PATH"
+        ),
+    ] = None,
+    host: Annotated[
+        str, typer.Option("--host", envvar="PHACTORY_HOST", help="Address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", envvar="PHACTORY_PORT", min=1, max=65535, help="Port.")
+    ] = 8080,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Simulation worker processes (default 1)."),
+    ] = None,
+) -> None:
+    """Serve the web workspace and its REST API on one port (SQLite by default).
+
+    The first start loads the example sites and creates the account admin, whose
+    password is printed once (or set PHACTORY_ADMIN_PASSWORD). The database is
+    PHACTORY_DATABASE_URL, else a SQLite file in PHACTORY_HOME.
+    """
+    from phactory.app.server import serve as run_server
+    from phactory.app.settings import AppSettings
+
+    overrides: dict[str, Any] = {"host": host, "port": port}
+    if workers is not None:
+        overrides["job_workers"] = workers
+    try:
+        settings = AppSettings.from_env(**overrides)
+    except ValueError as exc:
+        fail(f"bad settings: {exc}")
+    run_server(settings, path, echo=lambda text: console.print(text, markup=False, highlight=False))
+
+
+def _open() -> AppContext:
+    from phactory.app.context import AppContext
+    from phactory.app.settings import AppSettings
+    from phactory.store import StoreError
+
+    try:
+        return AppContext(AppSettings.from_env(prewarm_workers=False), bootstrap=False)
+    except StoreError as exc:
+        fail(f"cannot open the database: {exc}")
+
+
+def _cli_admin() -> Principal:
+    from phactory.app.principal import Principal
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return Principal(f"cli:{who}"[:100], "admin", via="system")
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="User name (letters, digits, . _ @ -).")],
+    role: Annotated[str, typer.Option("--role", help="viewer, engineer or admin.")] = "viewer",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Add a user; without --password-stdin a password is generated and printed once."""
+    from phactory.app.errors import AppError
+
+    password: str | None = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            fail("no password on standard input")
+    ctx = _open()
+    try:
+        info, generated = ctx.accounts.create_user(_cli_admin(), name, role, password)
+    except AppError as exc:
+        fail(exc.message)
+    finally:
+        ctx.close()
+    console.print(f"Added {info.name} ({info.role})", markup=False)
+    if generated:
+        console.print(f"password: {generated}", markup=False, highlight=False)
+        err_console.print("(shown only now)", style="dim")
+
+
+@user_app.command("token")
+def user_token(
+    name: Annotated[str, typer.Argument(help="The user the token acts as.")],
+    label: Annotated[str, typer.Option("--label", help="What the token is for.")] = "",
+    hours: Annotated[
+        float | None, typer.Option("--hours", min=0.01, help="Lifetime (default: no expiry).")
+    ] = None,
+) -> None:
+    """Issue an API token for NAME; it is printed once (send it as a Bearer token)."""
+    from phactory.app.errors import AppError
+
+    ctx = _open()
+    try:
+        _, secret = ctx.accounts.create_token(
+            _cli_admin(), name, label or "phactory user token", hours=hours
+        )
+    except AppError as exc:
+        fail(exc.message)
+    finally:
+        ctx.close()
+    console.print(secret, markup=False, highlight=False)
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List the accounts."""
+    ctx = _open()
+    try:
+        users = ctx.accounts.list_users(_cli_admin())
+    finally:
+        ctx.close()
+    for u in users:
+        state = "" if u.active else " (inactive)"
+        console.print(f"{u.name:<24} {u.role}{state}", markup=False, highlight=False)
+
+
+if not any(group.name == "user" for group in app.registered_groups):
+    app.add_typer(user_app, name="user")

@@ -1,0 +1,126 @@
+"""A Phactory server in a subprocess on a free loopback port, for restart and browser tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(x) for x in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return out
+
+
+class ServerProcess:
+    """``python -m phactory.app`` with its own data folder; stopped by :meth:`stop`."""
+
+    def __init__(self, home: Path, *, admin_password: str, database_url: str | None = None):
+        self.home = home
+        self.admin_password = admin_password
+        self.database_url = database_url
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = home / "server.log"
+
+    def start(self, timeout: float = 60.0) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PHACTORY_", "NICEGUI_"))}
+        env.update(
+            PHACTORY_HOME=str(self.home),
+            PHACTORY_ADMIN_PASSWORD=self.admin_password,
+            PHACTORY_EXAMPLES=str(ROOT / "examples"),
+            PYTHONUNBUFFERED="1",
+        )
+        if self.database_url:
+            env["PHACTORY_DATABASE_URL"] = self.database_url
+        self.home.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "phactory.app", "--port", str(self.port)],
+                cwd=self.home,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.base}/api/v1/health", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"server did not start: {self.log.read_text()[-3000:]}")
+
+    def token(self, user: str = "admin", password: str | None = None) -> str:
+        response = httpx.post(
+            f"{self.base}/api/v1/auth/token",
+            json={"username": user, "password": password or self.admin_password},
+            timeout=10.0,
+        )
+        response.raise_for_status()
+        return str(response.json()["token"])
+
+    def client(self, token: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.base, headers={"Authorization": f"Bearer {token}"}, timeout=30.0
+        )
+
+    def kill9(self) -> None:
+        """``kill -9`` the server and then its worker processes (as a crash would)."""
+        assert self.proc is not None
+        workers = _children(self.proc.pid)
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.proc = None
+
+    def stop(self) -> None:
+        """Stop gracefully (SIGTERM), or kill after 15 s."""
+        if self.proc is None:
+            return
+        workers = _children(self.proc.pid)
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.proc = None
+
+    def __enter__(self) -> ServerProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()

@@ -1,0 +1,369 @@
+"""The batch-record pages in a real browser (Playwright with Debian's Chromium).
+
+A server in a subprocess serves the workspace with the pages of
+:mod:`phactory.app.ui.pages.batch_records` and the tiny test site, given lots of water
+and a critical temperature entry on its manual ``fill`` phase. The record service has
+one person per role. The flow: a supervisor creates a batch of recipe ``r1``; an
+operator starts, holds and restarts it, does the work instruction (check, scan, an
+out-of-limit entry and its re-entry) and signs it *performed*; a second operator
+verifies; the batch runs to Complete. QA sees only the exceptions, moves the deviation to
+investigation, corrects a value (an override that invalidates the step's signatures) and
+signs the review; the QP's release is refused while the deviation is open. Viewers see
+but cannot act. Screenshots go to ``/tmp/batch_pages_*.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from .server import ROOT, ServerProcess
+
+CHROMIUM = Path("/usr/bin/chromium")
+PASSWORD = "batch-admin-1"
+SHOTS = Path("/tmp")
+TINY = ROOT / "tests" / "data" / "tiny-site.yaml"
+#: user id -> (printed name, role, skills, password), as in tests/records/ebr_world.py
+PEOPLE: dict[str, tuple[str, str, tuple[str, ...], str]] = {
+    "admin": ("Ada Admin", "admin", (), "admin-pass-1"),
+    "sup": ("Sam Supervisor", "supervisor", ("op",), "sup-pass-1"),
+    "op1": ("Olive Operator", "operator", ("op",), "op1-pass-1"),
+    "op2": ("Otto Operator", "operator", ("op",), "op2-pass-1"),
+    "qa": ("Quinn Quality", "qa", (), "qa-pass-1"),
+    "qp": ("Pat Qualified-Person", "qp", (), "qp-pass-1"),
+}
+BATCH = "r1-0001"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+expect = sync_api.expect
+
+#: The server with the batch pages registered before the others (as the one added line
+#: in ``phactory.app.ui.pages.register`` will do).
+LAUNCHER = (
+    "import sys\n"
+    "import phactory.app.ui.pages.batch_records\n"
+    "from phactory.app.server import main\n"
+    "main(sys.argv[1:])\n"
+)
+
+
+class BatchServer(ServerProcess):
+    """``ServerProcess`` serving the batch pages and one site file, fast simulated units."""
+
+    def __init__(self, home: Path, site: Path, database_url: str, time_scale: float = 1e-4) -> None:
+        super().__init__(home, admin_password=PASSWORD, database_url=database_url)
+        self.site = site
+        self.time_scale = time_scale  # 1e-4: 3 h of stirring in about a second
+
+    def start(self, timeout: float = 60.0) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PHACTORY_", "NICEGUI_"))}
+        env.update(
+            PHACTORY_HOME=str(self.home),
+            PHACTORY_ADMIN_PASSWORD=self.admin_password,
+            PHACTORY_EXAMPLES="none",
+            PHACTORY_DATABASE_URL=str(self.database_url),
+            PHACTORY_BATCH_TIME_SCALE=str(self.time_scale),
+            PYTHONUNBUFFERED="1",
+        )
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", LAUNCHER, str(self.site), "--port", str(self.port)],
+                cwd=self.home,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.base}/api/v1/health", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"server did not start: {self.log.read_text()[-3000:]}")
+
+
+def _site_file(folder: Path) -> Path:
+    """tests/data/tiny-site.yaml with water lots and a critical temperature on ``fill``."""
+    data: dict[str, Any] = yaml.safe_load(TINY.read_text())
+    data["lots"] = {
+        "W-001": {"material": "water", "quantity": "1000 L", "status": "released"},
+        "W-Q01": {"material": "water", "quantity": "1000 L", "status": "quarantine"},
+    }
+    phases = data["recipes"]["r1"]["unit_procedures"]["mix"]["operations"]["main"]["phases"]
+    limits = {"setpoint": "20 degC", "low": "15 degC", "high": "25 degC"}
+    phases["fill"]["parameters"] = {"temperature": {**limits, "critical": True}}
+    phases["stir"]["parameters"] = {"temperature": limits}
+    path = folder / "tiny-batch-site.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _people(database_url: str) -> None:
+    from phactory.records import RecordService, default_hasher
+
+    with RecordService(database_url, hasher=default_hasher(fast=True)) as records:
+        name, _, _, password = PEOPLE["admin"]
+        records.bootstrap_admin("admin", name, password)
+        admin = records.login("admin", password)
+        for user_id, (name, role, skills, password) in PEOPLE.items():
+            if user_id != "admin":
+                records.create_user(admin, user_id, name, role, password, skills=skills)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BatchServer]:
+    home = tmp_path_factory.mktemp("batch-pages")
+    url = f"sqlite:///{home / 'phactory.db'}"
+    _people(url)
+    server = BatchServer(home, _site_file(home), url)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield b
+        b.close()
+
+
+def _login(browser: Any, server: BatchServer, user: str, password: str, path: str) -> Any:
+    page = browser.new_page(viewport={"width": 1600, "height": 1100})
+    page.set_default_timeout(15_000)
+    page.goto(f"{server.base}{path}")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.get_by_label("User name").fill(user)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_test_id("whoami")).to_contain_text(user)
+    return page
+
+
+def _shot(page: Any, name: str) -> None:
+    page.wait_for_timeout(400)
+    page.screenshot(path=str(SHOTS / f"batch_pages_{name}.png"), full_page=True)
+
+
+def _identify(page: Any, user_id: str) -> None:
+    """Identify a person of the batch record at this workstation (switching if needed)."""
+    switch = page.get_by_test_id("switch-person")
+    if switch.count():
+        switch.click()
+    page.get_by_test_id("records-user").fill(user_id)
+    page.get_by_test_id("records-password").fill(PEOPLE[user_id][3])
+    page.get_by_test_id("records-identify").click()
+    expect(page.get_by_test_id("acting-as")).to_contain_text(PEOPLE[user_id][0])
+
+
+def _sign(page: Any, user_id: str, *, note: str = "", keep_user: bool = False) -> None:
+    dialog_user = page.get_by_test_id("sign-user")
+    expect(dialog_user).to_be_visible()
+    if not keep_user:
+        dialog_user.fill(user_id)
+    if note:
+        page.get_by_test_id("sign-note").fill(note)
+    page.get_by_test_id("sign-password").fill(PEOPLE[user_id][3])
+    page.get_by_test_id("sign-submit").click()
+
+
+def test_operator_executes_qa_reviews_and_release_is_refused(
+    browser: Any, server: BatchServer
+) -> None:
+    started = time.monotonic()
+    page = _login(browser, server, "admin", PASSWORD, "/batches")
+    base = server.base
+    drawer = page.locator(".q-drawer")
+    expect(drawer.get_by_text("Batch execution")).to_be_visible()
+    expect(drawer.get_by_text("QA review")).to_be_visible()
+
+    # A supervisor creates a batch of r1; it waits Idle for its Start.
+    _identify(page, "sup")
+    expect(page.get_by_test_id("new-batch-recipe")).to_be_visible()
+    page.get_by_test_id("new-batch-create").click()
+    expect(page).to_have_url(re.compile(rf"batch={BATCH}"))
+    expect(page.get_by_test_id("batch-state")).to_have_text("Idle")
+
+    # An operator starts it; the runner brings it to the manual fill phase.
+    _identify(page, "op1")
+    expect(page.get_by_test_id("new-batch-create")).to_have_count(0)  # operators don't create
+    expect(page.get_by_test_id("command-abort")).to_have_count(0)  # nor abort
+    page.get_by_test_id("command-start").click()
+    expect(page.get_by_test_id("batch-state")).to_have_text("Running")
+    wi = page.get_by_test_id("work-instruction")
+    expect(wi).to_be_visible()
+    expect(page.get_by_test_id("current-phase-state")).to_have_text("Running")
+    expect(wi).to_contain_text("Record temperature in degC (limits [15, 25])")
+
+    # Hold (with a reason) and Restart: the phase in flight is held and continues.
+    page.get_by_test_id("command-hold").click()
+    expect(page.get_by_text("Hold needs a reason")).to_be_visible()
+    page.get_by_test_id("command-reason").fill("water supply pressure low")
+    page.get_by_test_id("command-hold").click()
+    expect(page.get_by_test_id("batch-state")).to_have_text("Held")
+    expect(page.get_by_test_id("current-phase-state")).to_have_text("Held")
+    page.get_by_test_id("command-restart").click()
+    expect(page.get_by_test_id("batch-state")).to_have_text("Running")
+    expect(page.get_by_test_id("current-phase-state")).to_have_text("Running")
+
+    # The work instruction: equipment check, material scan, an entry out of limits.
+    page.get_by_test_id("check-unit").fill("T1")
+    page.get_by_test_id("check-clean").click()
+    page.get_by_test_id("check-submit").click()
+    expect(page.get_by_test_id("check-status")).to_have_text("passed")
+    page.get_by_test_id("scan-lot-water").fill("W-001")
+    page.get_by_test_id("scan-submit-water").click()
+    expect(page.get_by_test_id("scan-status-water")).to_contain_text("100 L charged")
+    page.get_by_test_id("entry-temperature").fill("30")
+    page.get_by_test_id("entry-submit-temperature").click()
+    expect(page.get_by_test_id("entry-flag-temperature")).to_contain_text("out of limits")
+    expect(page.get_by_text("DEV-000001")).to_be_visible()
+    _shot(page, "1_operator_out_of_limit")
+
+    # Entered again, with a reason: in limits now (a repeated entry for the review).
+    page.get_by_test_id("entry-temperature").fill("21")
+    page.get_by_test_id("entry-reason-temperature").fill("probe read before it settled")
+    page.get_by_test_id("entry-submit-temperature").click()
+    expect(page.get_by_test_id("entry-flag-temperature")).to_have_text("in limits")
+    expect(page.get_by_test_id("wi-missing")).to_contain_text("signature performed")
+
+    # Signed as performed by the operator, verified by a second person.
+    page.get_by_test_id("sign-step").click()
+    _sign(page, "op1", keep_user=True)
+    expect(page.get_by_test_id("step-signature").first).to_contain_text(
+        "Olive Operator (op1), performed"
+    )
+    page.get_by_test_id("sign-step").click()
+    _sign(page, "op1")  # the performer cannot verify their own step
+    expect(page.get_by_test_id("sign-error")).to_contain_text("different person")
+    _sign(page, "op2")
+    expect(page.get_by_test_id("batch-state")).to_have_text("Complete", timeout=30_000)
+    _shot(page, "2_operator_complete")
+
+    # QA: only the exceptions; the deviation goes to investigation; the review is signed.
+    page.goto(f"{base}/batch-review?batch={BATCH}")
+    _identify(page, "qa")
+    table = page.get_by_test_id("exceptions-table")
+    expect(table).to_contain_text("temperature = 30")
+    expect(page.get_by_test_id("exception-count-deviation")).to_contain_text("deviation: 1")
+    expect(page.get_by_test_id("exception-count-out_of_limit")).to_be_visible()
+    expect(page.get_by_test_id("exception-count-repeated_entry")).to_be_visible()
+    expect(table).not_to_contain_text("phase.state")  # the routine part is not listed
+    expect(page.get_by_test_id("signatures")).to_contain_text("Otto Operator (op2), verified")
+    _shot(page, "3_qa_exceptions")
+    page.get_by_test_id("advance-DEV-000001").click()
+    _sign(page, "qa", note="probe handling on fill; batch impact assessed", keep_user=True)
+    expect(page.get_by_test_id("status-DEV-000001")).to_have_text("investigation")
+    # A correction by QA: listed as an override; the step's signatures no longer hold.
+    page.get_by_test_id("correction-new").fill("21.5")
+    page.get_by_test_id("correction-reason").fill("transcription error, see logbook p. 12")
+    page.get_by_test_id("correction-submit").click()
+    expect(page.get_by_test_id("exception-count-override")).to_be_visible()
+    expect(page.get_by_test_id("exception-count-invalid_signature")).to_contain_text(": 2")
+    page.get_by_test_id("qa-review").click()
+    _sign(page, "qa", keep_user=True)
+    expect(page.get_by_test_id("review-disposition")).to_have_text("reviewed")
+
+    # The QP: release is refused while the deviation is open.
+    _identify(page, "qp")
+    expect(page.get_by_test_id("release-blockers")).to_contain_text("open deviations: DEV-000001")
+    page.get_by_test_id("qp-release").click()
+    _sign(page, "qp", keep_user=True)
+    expect(page.get_by_test_id("sign-error")).to_contain_text("open deviations: DEV-000001")
+    _shot(page, "4_qp_release_refused")
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("review-disposition")).to_have_text("reviewed")
+
+    # The record as HTML, with every signature's manifestation, and as BatchML.
+    html = page.request.get(f"{base}/batch-records/{BATCH}/record.html")
+    assert html.status == 200
+    text = html.text()
+    for manifestation in (
+        "<b>Olive Operator</b> (op1)",
+        "meaning: <b>performed</b>",
+        "<b>Otto Operator</b> (op2)",
+        "meaning: <b>verified</b>",
+        "<b>Quinn Quality</b> (qa)",
+        "meaning: <b>reviewed</b>",
+    ):
+        assert manifestation in text
+    xml = page.request.get(f"{base}/batch-records/{BATCH}/batchml.xml")
+    assert xml.status == 200 and "xml" in xml.headers["content-type"]
+    assert "attachment" in xml.headers["content-disposition"]
+    assert BATCH in xml.text()
+    page.goto(f"{base}/batch-review?batch={BATCH}")
+    page.get_by_text("The batch record as printed").click()
+    page.wait_for_timeout(800)
+    page.evaluate("window.scrollTo(0, 0)")
+    _shot(page, "5_qa_record")
+    page.close()
+    assert time.monotonic() - started < 60
+
+
+def test_records_need_a_login(server: BatchServer) -> None:
+    html = httpx.get(f"{server.base}/batch-records/{BATCH}/record.html")
+    assert html.status_code == 303 and html.headers["location"].startswith("/login")
+    assert httpx.get(f"{server.base}/batch-records/{BATCH}/batchml.xml").status_code == 401
+    page = httpx.get(f"{server.base}/batches")
+    assert page.status_code == 303 and "/login" in page.headers["location"]
+
+
+def _ensure_batch(server: BatchServer) -> None:
+    """A batch to look at, if the flow above did not run (its test run alone)."""
+    from phactory.batch import BatchEngine
+    from phactory.model import load_site
+    from phactory.records import RecordService
+
+    with RecordService(str(server.database_url)) as records:
+        if records.batches():
+            return
+        sup = records.login("sup", PEOPLE["sup"][3])
+        BatchEngine(records).create_batch(sup, load_site(server.site), "r1")
+
+
+def test_viewers_follow_batches_but_cannot_execute_or_sign(
+    browser: Any, server: BatchServer
+) -> None:
+    with server.client(server.token()) as admin:
+        response = admin.post(
+            "/api/v1/users", json={"name": "vic", "role": "viewer", "password": "viewer-pass-1"}
+        )
+    assert response.status_code == 201, response.text
+    _ensure_batch(server)
+    page = _login(browser, server, "vic", "viewer-pass-1", "/batches")
+    expect(page.get_by_test_id("viewer-note")).to_be_visible()
+    expect(page.get_by_test_id("records-user")).to_have_count(0)
+    expect(page.get_by_test_id("batch-title")).to_be_visible()
+    expect(page.get_by_test_id("new-batch-create")).to_have_count(0)
+    expect(page.locator("[data-testid^=command-]")).to_have_count(0)
+    expect(page.get_by_test_id("sign-step")).to_have_count(0)
+    _shot(page, "6_viewer_execution")
+    page.goto(f"{server.base}/batch-review")
+    expect(page.get_by_test_id("exceptions")).to_be_visible()
+    expect(page.get_by_test_id("qa-review")).to_have_count(0)
+    expect(page.get_by_test_id("qp-release")).to_have_count(0)
+    page.close()

@@ -1,0 +1,156 @@
+"""Background runs: progress, cancellation, reproducibility, comparison, scheduling."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import pytest
+
+from phactory.app.services.workspace import scheduler_available, welch
+from phactory.model import load_site
+from phactory.study import run_study
+
+from .conftest import TINY, Api
+
+
+def _start(api: Api, **body: Any) -> dict[str, Any]:
+    response = api.post("/api/v1/runs", json=body)
+    assert response.status_code == 202, response.text
+    run: dict[str, Any] = response.json()
+    return run
+
+
+def _upload(api: Api) -> None:
+    response = api.upload("tiny-site.yaml", TINY.read_bytes())
+    assert response.status_code == 201, response.text
+
+
+def test_examples_are_loaded_on_first_start(run_api: Api) -> None:
+    sites = {s["site_id"] for s in run_api.get("/api/v1/sites").json()}
+    assert {"mab-biologics", "mrna-vaccine", "car-t-autologous"} <= sites
+    created_by = {s["created_by"] for s in run_api.get("/api/v1/sites").json()}
+    assert created_by == {"system"}
+
+
+def test_progress_is_reported_and_a_running_run_can_be_cancelled(run_api: Api) -> None:
+    run = _start(run_api, site_id="mab-biologics", days=365, replications=40)
+    deadline = time.monotonic() + 60
+    seen: list[float] = []
+    while time.monotonic() < deadline:
+        state = run_api.get(f"/api/v1/runs/{run['id']}").json()
+        if state["status"] == "running" and 0.0 < state["progress"] < 1.0:
+            seen.append(state["progress"])
+            if len(seen) >= 2 and seen[-1] > seen[0]:
+                break
+        assert state["status"] in ("queued", "running"), state
+        time.sleep(0.2)
+    assert len(seen) >= 2 and seen[-1] > seen[0], f"no progress seen: {seen}"
+    assert run_api.get(f"/api/v1/runs/{run['id']}/results").status_code == 409
+    cancelled = run_api.post(f"/api/v1/runs/{run['id']}/cancel")
+    assert cancelled.status_code == 200
+    final = run_api.wait(run["id"], timeout=15)
+    assert final["status"] == "cancelled"
+    assert final["finished_at"] is not None
+    again = run_api.post(f"/api/v1/runs/{run['id']}/cancel")
+    assert again.status_code == 409
+
+
+def test_a_queued_run_is_cancelled_before_it_starts(run_api: Api) -> None:
+    first = _start(run_api, site_id="mab-biologics", days=365, replications=40)
+    second = _start(run_api, site_id="mab-biologics", days=30, replications=1)
+    assert run_api.get(f"/api/v1/runs/{second['id']}").json()["status"] == "queued"
+    run_api.post(f"/api/v1/runs/{second['id']}/cancel")
+    run_api.post(f"/api/v1/runs/{first['id']}/cancel")
+    assert run_api.wait(second["id"], timeout=15)["status"] == "cancelled"
+    assert run_api.wait(first["id"], timeout=15)["status"] == "cancelled"
+    assert run_api.get(f"/api/v1/runs/{second['id']}").json()["started_at"] is None
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return (a is None or math.isnan(a)) and (b is None or math.isnan(b))
+    return bool(math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12))
+
+
+def test_results_equal_the_library_study_with_the_same_seed(run_api: Api) -> None:
+    _upload(run_api)
+    run = _start(run_api, site_id="tiny", days=15, replications=3, seed=5)
+    assert run_api.wait(run["id"])["status"] == "done"
+    kpis = run_api.get(f"/api/v1/runs/{run['id']}/kpis").json()
+    expected = run_study(load_site(TINY), 15, 3, 5, processes=1).to_dict()["kpis"]
+    assert set(kpis) == set(expected)
+    for name, value in expected.items():
+        for stat in ("mean", "ci_low", "ci_high"):
+            assert _same(kpis[name][stat], value[stat]), (name, stat, kpis[name], value)
+
+
+def test_two_runs_compare_with_a_welch_interval(run_api: Api) -> None:
+    _upload(run_api)
+    scenario = run_api.post(
+        "/api/v1/scenarios",
+        json={
+            "name": "one operator",
+            "site_id": "tiny",
+            "overrides": {"teams.ops.headcount": 1},
+            "run_settings": {"days": 15, "replications": 3, "seed": 1},
+        },
+    ).json()
+    base = _start(run_api, site_id="tiny", days=15, replications=3, seed=1)
+    other = _start(run_api, scenario_id=scenario["id"])
+    assert run_api.wait(base["id"])["status"] == "done"
+    assert run_api.wait(other["id"])["status"] == "done"
+    assert run_api.get(f"/api/v1/runs/{other['id']}").json()["scenario_id"] == scenario["id"]
+    response = run_api.get("/api/v1/runs/compare", params={"a": base["id"], "b": other["id"]})
+    assert response.status_code == 200, response.text
+    rows = {r["kpi"]: r for r in response.json()["rows"]}
+    oee = rows["oee"]
+    assert oee["a"]["mean"] is not None and oee["b"]["mean"] is not None
+    if oee["diff_ci_low"] is not None:
+        assert oee["diff_ci_low"] <= oee["diff"] <= oee["diff_ci_high"]
+
+
+def test_welch_matches_the_kpi_module_rules() -> None:
+    diff, low, high, p = welch([1.0, 2.0, 3.0], [2.0, 3.0, 4.0])
+    assert diff == pytest.approx(1.0)
+    assert low is not None and high is not None and low < 1.0 < high
+    assert p == pytest.approx(0.2879, abs=1e-3)  # scipy.stats.ttest_ind(equal_var=False)
+    assert welch([1.0], [2.0])[2:] == (None, None)
+    assert welch([1.0, 1.0], [2.0, 2.0])[3] == 0.0
+    assert welch([], [1.0]) == (None, None, None, None)
+
+
+def test_a_site_that_cannot_run_is_refused_at_once(run_api: Api) -> None:
+    _upload(run_api)
+    response = run_api.post(
+        "/api/v1/runs", json={"site_id": "tiny", "days": 5000, "replications": 1}
+    )
+    assert response.status_code == 422
+
+
+@pytest.mark.skipif(not scheduler_available(), reason="phactory.schedule has no solve() yet")
+def test_a_scheduling_run_stores_the_schedule(run_api: Api) -> None:
+    _upload(run_api)
+    run = _start(run_api, kind="schedule", site_id="tiny", days=15, time_limit_s=5)
+    final = run_api.wait(run["id"], timeout=90)
+    assert final["status"] == "done", final
+    results = run_api.get(f"/api/v1/runs/{run['id']}/results").json()
+    assert results["kind"] == "schedule"
+    schedule = run_api.get(f"/api/v1/runs/{run['id']}/schedule").json()
+    assert schedule["operations"]
+    first = schedule["operations"][0]
+    assert {"batch", "procedure", "unit", "start_h", "end_h"} <= set(first)
+    assert run_api.get(f"/api/v1/runs/{run['id']}/kpis").status_code == 409
+
+
+def test_scheduling_without_a_scheduler_is_501(
+    run_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from phactory.app.services import workspace
+
+    monkeypatch.setattr(workspace, "scheduler_available", lambda: False)
+    _upload(run_api)
+    response = run_api.post("/api/v1/runs", json={"kind": "schedule", "site_id": "tiny"})
+    assert response.status_code == 501
+    assert "not available" in response.json()["detail"]
