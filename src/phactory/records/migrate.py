@@ -1,9 +1,9 @@
-"""Schema migrations of the record tables, with their own Alembic history.
+"""Schema migrations of the electronic-batch-record tables (``ebr_*``).
 
-The record tables share the store's database but not its Alembic history: their
-revisions live in :mod:`phactory.records.migrations` and their version in the table
-``ebr_alembic_version``, so the store's migrations and the store's schema test never see
-them. :func:`upgrade` runs when a :class:`phactory.records.RecordService` opens.
+They are upgraded when a :class:`phactory.records.RecordService` opens.
+
+They share the store's database but keep their own Alembic history and version table
+(see :mod:`phactory.store.component_migrations`).
 """
 
 from __future__ import annotations
@@ -11,59 +11,45 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 
-from phactory.store.engine import WRITE_OPTION
+from phactory.store.component_migrations import ComponentMigrations
 
-__all__ = ["MIGRATIONS_DIR", "VERSION_TABLE", "current_revision", "head_revision", "upgrade"]
+__all__ = [
+    "MIGRATIONS",
+    "MIGRATIONS_DIR",
+    "VERSION_TABLE",
+    "current_revision",
+    "head_revision",
+    "upgrade",
+]
 
-#: Folder of the Alembic environment of the record tables.
+#: Folder of the Alembic environment of these tables.
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
-#: Alembic version table of the record tables.
+#: Their Alembic version table.
 VERSION_TABLE: Final = "ebr_alembic_version"
-
-_PG_LOCK: Final = 0x7068616374656272 & 0x7FFFFFFFFFFFFFFF  # "phactebr"
+#: The history itself.
+MIGRATIONS: Final = ComponentMigrations(
+    "record", MIGRATIONS_DIR, VERSION_TABLE, 0x7068616374656272 & 0x7FFFFFFFFFFFFFFF
+)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
-    """The Alembic configuration of the record tables, built in code."""
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
-    if connection is not None:
-        cfg.attributes["connection"] = connection
-    return cfg
+    """The Alembic configuration, built in code."""
+    return MIGRATIONS.alembic_config(connection)
 
 
 def head_revision() -> str:
-    """The newest record-schema revision shipped with this version of Phactory."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None, "no record migrations shipped"
-    return head
+    """The newest revision shipped with this version of Phactory."""
+    return MIGRATIONS.head_revision()
 
 
 def current_revision(connection: Connection) -> str | None:
-    """The record-schema revision of the database; ``None`` if it has no record tables."""
-    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-    return context.get_current_revision()
+    """The database's revision of these tables; ``None`` if it has none."""
+    return MIGRATIONS.current_revision(connection)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the record tables up to ``revision`` in one transaction.
-
-    Concurrent callers wait for each other (``BEGIN IMMEDIATE`` on SQLite, an advisory
-    lock on PostgreSQL), so each migration runs once.
-    """
-    target = head_revision() if revision == "head" else revision
-    with engine.connect() as probe:
-        if current_revision(probe) == target:
-            return
-    with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
-        if current_revision(conn) == target:
-            return
-        command.upgrade(alembic_config(connection=conn), revision)
+    """Bring the tables up to ``revision`` in one transaction (concurrent callers wait)."""
+    MIGRATIONS.upgrade(engine, revision)
