@@ -8,25 +8,19 @@ are skipped with the reason.
 
 from __future__ import annotations
 
-import os
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from psycopg import sql
-from sqlalchemy.engine import URL, make_url
 
 from phactory.app.context import AppContext
 from phactory.app.factory import create_app
 from phactory.app.services.accounts import SYSTEM
 from phactory.app.settings import AppSettings
-from phactory.store import mask_url
 
 DEFAULT_TEST_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -45,40 +39,6 @@ def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
     fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     monkeypatch.setattr(security, "_hasher", lambda: fast)
-
-
-def _conninfo(url: URL) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@dataclass
-class PostgresDatabase:
-    """A throw-away database on the test server; empty schemas in it on demand."""
-
-    url: URL
-
-    def new_schema(self) -> str:
-        name = f"app_{secrets.token_hex(6)}"
-        with psycopg.connect(_conninfo(self.url), autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
-        url = self.url.update_query_dict({"options": f"-csearch_path={name}"})
-        return url.render_as_string(hide_password=False)
-
-
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[PostgresDatabase]:
-    """A fresh database for the session, or a skip with the reason."""
-    raw = os.environ.get("PHACTORY_TEST_POSTGRES_URL", DEFAULT_TEST_POSTGRES_URL)
-    admin = make_url(raw)
-    name = f"phactory_apptest_{secrets.token_hex(6)}"
-    try:
-        with psycopg.connect(_conninfo(admin), autocommit=True, connect_timeout=3) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    except psycopg.Error as exc:
-        pytest.skip(f"PostgreSQL not reachable at {mask_url(raw)}: {exc}".strip())
-    yield PostgresDatabase(admin.set(database=name))
-    with psycopg.connect(_conninfo(admin), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture(params=BACKENDS)
@@ -106,7 +66,7 @@ def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """URL of an empty database on the backend."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'app.db'}"
-    database: PostgresDatabase = request.getfixturevalue("postgres_database")
+    database = request.getfixturevalue("postgres_database")
     return database.new_schema()
 
 

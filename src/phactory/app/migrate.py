@@ -11,9 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from alembic.config import Config
-from sqlalchemy import Connection, Engine
-
 from phactory.store.component_migrations import ComponentMigrations
 
 __all__ = [
@@ -35,21 +32,8 @@ MIGRATIONS: Final = ComponentMigrations(
 )
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
-    """The Alembic configuration, built in code."""
-    return MIGRATIONS.alembic_config(connection)
-
-
-def head_revision() -> str:
-    """The newest revision shipped with this version of Phactory."""
-    return MIGRATIONS.head_revision()
-
-
-def current_revision(connection: Connection) -> str | None:
-    """The database's revision of these tables; ``None`` if it has none."""
-    return MIGRATIONS.current_revision(connection)
-
-
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the tables up to ``revision`` in one transaction (concurrent callers wait)."""
-    MIGRATIONS.upgrade(engine, revision)
+# Module-level names for callers and tests; the behaviour lives in ComponentMigrations.
+alembic_config = MIGRATIONS.alembic_config
+head_revision = MIGRATIONS.head_revision
+current_revision = MIGRATIONS.current_revision
+upgrade = MIGRATIONS.upgrade
