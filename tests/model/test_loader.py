@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -154,13 +153,6 @@ def test_demand_stream_expands_to_patient_orders(tiny_site: Site) -> None:
     assert len(orders) == 7
     assert orders[1].patient == "PAT-PT-00002"
     assert site.to_hours(orders[1].release) == pytest.approx(24.0)  # type: ignore[arg-type]
-
-
-def test_loading_the_largest_example_is_fast() -> None:
-    # Timing belongs to benchmarks/; this only guards against pathological slowness.
-    t0 = time.perf_counter()
-    load_site(EXAMPLES / "car-t-autologous")
-    assert time.perf_counter() - t0 < 30
 
 
 yaml_values = st.recursive(

@@ -580,16 +580,7 @@ class BatchEngine:
         if new in FINAL_STATES:
             values["ended_at"] = self.records.now()
         tx.conn.execute(update(_BATCHES).where(_BATCHES.c.batch_id == batch_id).values(**values))
-        tx.append(
-            user_id=user_id,
-            kind="batch.state",
-            subject=f"batch:{batch_id}",
-            field="state",
-            old=old.value,
-            new=new.value,
-            reason=reason,
-            batch_id=batch_id,
-        )
+        _audit_state(tx, user_id, "batch.state", f"batch:{batch_id}", old, new, reason, batch_id)
 
     def _set_phase_state(
         self,
@@ -611,16 +602,8 @@ class BatchEngine:
             .where(_STEPS.c.batch_id == batch_id, _STEPS.c.step == step)
             .values(**values)
         )
-        tx.append(
-            user_id=user_id,
-            kind="phase.state",
-            subject=f"step:{batch_id}/{step}",
-            field="state",
-            old=old.value,
-            new=new.value,
-            reason=reason,
-            batch_id=batch_id,
-        )
+        subject = f"step:{batch_id}/{step}"
+        _audit_state(tx, user_id, "phase.state", subject, old, new, reason, batch_id)
 
     def _finish_transient(self, batch_id: str, state: State, reason: str) -> TickResult:
         target = {
@@ -1443,3 +1426,26 @@ class BatchEngine:
                 meaning=meaning,
                 batch_id=batch_id,
             )
+
+
+def _audit_state(
+    tx: RecordTx,
+    user_id: str,
+    kind: str,
+    subject: str,
+    old: State,
+    new: State,
+    reason: str,
+    batch_id: str,
+) -> None:
+    """Record an ISA-88 state change of a batch or a step in the audit trail."""
+    tx.append(
+        user_id=user_id,
+        kind=kind,
+        subject=subject,
+        field="state",
+        old=old.value,
+        new=new.value,
+        reason=reason,
+        batch_id=batch_id,
+    )

@@ -738,36 +738,22 @@ class RecordService:
             batch_id=batch_id,
         )
         tx.flush()
-        result = tx.conn.execute(
-            insert(_T["signatures"]).values(
-                batch_id=batch_id,
-                record_type=record_type,
-                record_id=record_id,
-                user_id=session.user_id,
-                printed_name=session.full_name,
-                meaning=meaning,
-                signed_at=signed_at,
-                content_hash=chash,
-                signature_hash=seal,
-                audit_seq=entry.seq,
-            )
-        )
+        row: dict[str, Any] = {
+            "batch_id": batch_id,
+            "record_type": record_type,
+            "record_id": record_id,
+            "user_id": session.user_id,
+            "printed_name": session.full_name,
+            "meaning": meaning,
+            "signed_at": signed_at,
+            "content_hash": chash,
+            "signature_hash": seal,
+            "audit_seq": entry.seq,
+        }
+        result = tx.conn.execute(insert(_T["signatures"]).values(**row))
         session.signed = True
         pk = result.inserted_primary_key
-        return Signature(
-            id=int(pk[0]) if pk else 0,
-            batch_id=batch_id,
-            record_type=record_type,
-            record_id=record_id,
-            user_id=session.user_id,
-            printed_name=session.full_name,
-            meaning=meaning,
-            signed_at=signed_at,
-            content_hash=chash,
-            signature_hash=seal,
-            audit_seq=entry.seq,
-            valid=True,
-        )
+        return Signature(id=int(pk[0]) if pk else 0, **row, valid=True)
 
     def signatures(
         self,
