@@ -42,6 +42,26 @@ def test_same_seed_same_numbers(tiny_site: Site) -> None:
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
+def test_parallel_study_equals_sequential_and_keeps_the_first_logs(tiny_site: Site) -> None:
+    # KPIs are computed where each replication ran; only the first logs come back.
+    seen: list[int] = []
+    par = run_study(
+        tiny_site,
+        days=20,
+        replications=4,
+        seed=9,
+        processes=2,
+        keep_logs=2,
+        progress=lambda done, _total: seen.append(done),
+    )
+    seq = run_study(tiny_site, days=20, replications=4, seed=9, processes=1)
+    a, b = par.to_dict(), seq.to_dict()
+    a.pop("wall_s"), b.pop("wall_s")
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    assert [log.seed for log in par.logs] == [seq.logs[0].seed, par.results[1].seed]
+    assert len(seq.logs) == 1 and seen == [1, 2, 3, 4]
+
+
 def test_simulate_json_has_the_documented_shape(runner: CliRunner, tmp_path: Path) -> None:
     events, timeline, report = tmp_path / "e.csv", tmp_path / "t.csv", tmp_path / "r.html"
     result = runner.invoke(

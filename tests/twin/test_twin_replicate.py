@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from twinsites import START, build, recipe
 
+from phactory.events import EventLog
 from phactory.model import Site
 from phactory.twin import replicate, replication_seeds, simulate
 
@@ -61,3 +62,44 @@ def test_dask_cluster_equals_sequential() -> None:
     same(on_dask, replicate(site, 4, seed=5, processes=1))
     same(by_address, replicate(site, 2, seed=5, processes=1))
     same(via_client, replicate(site, 2, seed=5, processes=1, days=2))
+
+
+def scrapped_and_seed(index: int, log: EventLog, site: Site) -> tuple[int, int | None, str]:
+    """A summary computed where the replication ran (module level: pools pickle it)."""
+    return index, log.seed, f"{site.id}:{int((log.batches['status'] == 'scrapped').sum())}"
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_then_summarises_each_replication_where_it_ran(processes: int) -> None:
+    site = random_site()
+    logs = replicate(site, 4, seed=5, processes=1)
+    seen: list[tuple[int, int]] = []
+    out = replicate(
+        site,
+        4,
+        seed=5,
+        processes=processes,
+        then=scrapped_and_seed,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert out == [scrapped_and_seed(i, log, site) for i, log in enumerate(logs)]
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+def test_then_and_progress_on_dask() -> None:
+    distributed = pytest.importorskip("distributed")
+    site = random_site()
+    seen: list[int] = []
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        out = replicate(
+            site,
+            3,
+            seed=5,
+            cluster=cluster,
+            then=scrapped_and_seed,
+            progress=lambda done, _total: seen.append(done),
+        )
+    assert out == replicate(site, 3, seed=5, processes=1, then=scrapped_and_seed)
+    assert seen == [1, 2, 3]

@@ -6,6 +6,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -44,7 +45,8 @@ class SimulationStudy:
     Attributes
     ----------
     logs
-        One event log per replication, in seed order.
+        The event logs of the first ``keep_logs`` replications (see :func:`run_study`),
+        in seed order; reports and exports show the first.
     results
         :func:`phactory.kpi.compute` of each log.
     wall_s
@@ -125,6 +127,7 @@ def run_study(
     name: str = "",
     progress: Progress | None = None,
     deterministic: bool = False,
+    keep_logs: int = 1,
 ) -> SimulationStudy:
     """Simulate ``replications`` runs of ``site`` and compute their KPIs.
 
@@ -135,7 +138,12 @@ def run_study(
     processes, cluster
         Where replications run (see :func:`phactory.twin.replicate`).
     progress
-        Called as ``progress(done, total)`` after each replication's KPIs are computed.
+        Called as ``progress(done, total)`` as each replication's KPIs are computed.
+    keep_logs
+        How many replications' event logs to keep (the first ones, in seed order); the
+        KPIs of every replication are kept. Each log is computed, summarised and, past
+        this number, dropped where its replication ran, so that a parallel study ships
+        back only KPIs.
 
     Raises
     ------
@@ -143,27 +151,34 @@ def run_study(
         If the plan cannot be simulated.
     """
     from phactory.twin import replicate
+    from phactory.twin.validate import horizon_hours
 
     t0 = time.perf_counter()
-    logs = replicate(
+    out = replicate(
         site,
         replications,
         seed,
         processes=processes,
         cluster=cluster,
+        then=partial(_replication_kpis, keep_logs),
+        progress=progress,
         days=days,
         dispatch=dispatch,
         deterministic=deterministic,
     )
-    results = []
-    for i, log in enumerate(logs):
-        results.append(compute(log, site))
-        if progress is not None:
-            progress(i + 1, len(logs))
-    horizon_d = logs[0].horizon_h / 24.0
+    results = [r for r, _ in out]
+    logs = [log for _, log in out if log is not None]
+    horizon_d = horizon_hours(site, days) / 24.0
     return SimulationStudy(
         site, horizon_d, replications, seed, logs, results, time.perf_counter() - t0, name=name
     )
+
+
+def _replication_kpis(
+    keep_logs: int, index: int, log: EventLog, site: Site
+) -> tuple[KpiResult, EventLog | None]:
+    # Runs where the replication ran (see phactory.twin.replicate's ``then``).
+    return compute(log, site), (log if index < keep_logs else None)
 
 
 def compare_studies(baseline: SimulationStudy, other: SimulationStudy) -> pd.DataFrame:

@@ -21,11 +21,16 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats
 
 from phactory.model import Site, SiteValidationError
+
+if TYPE_CHECKING:
+    from phactory.events import EventLog
 
 __all__ = ["StaffTarget", "StaffingResult", "optimise_staff"]
 
@@ -109,7 +114,6 @@ def optimise_staff(
     ValueError
         For an unknown team or KPI, or a confidence outside (0.5, 1).
     """
-    from phactory.kpi import compute
     from phactory.twin import TwinError, replicate
 
     if not 0.5 < confidence < 1.0:
@@ -127,15 +131,16 @@ def optimise_staff(
         if key not in cache:
             try:
                 variant = site.with_overrides({f"teams.{t}.headcount": n for t, n in crews.items()})
-                logs = replicate(variant, replications, seed, processes=processes, days=days)
+                values = replicate(
+                    variant,
+                    replications,
+                    seed,
+                    processes=processes,
+                    then=partial(_site_kpi, target.kpi),
+                    days=days,
+                )
             except (TwinError, SiteValidationError):  # e.g. a phase needs more than the crew
-                variant, logs = site, []
-            values = [float("nan")] if not logs else []
-            for log in logs:
-                kpis = compute(log, variant).site
-                if target.kpi not in kpis:
-                    raise ValueError(f"unknown KPI {target.kpi!r}; known: {sorted(kpis)}")
-                values.append(float(kpis[target.kpi]))
+                values = [float("nan")]
             cache[key] = values
             ok = target.met(values, confidence)
             evaluations.append(
@@ -185,3 +190,13 @@ def _half(values: list[float], confidence: float) -> float:
     if x.size < 2:
         return 0.0
     return float(stats.t.ppf(confidence, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+
+
+def _site_kpi(name: str, index: int, log: EventLog, site: Site) -> float:
+    """One site KPI of one replication, computed where it ran (``replicate``'s ``then``)."""
+    from phactory.kpi import compute
+
+    kpis = compute(log, site).site
+    if name not in kpis:
+        raise ValueError(f"unknown KPI {name!r}; known: {sorted(kpis)}")
+    return float(kpis[name])
