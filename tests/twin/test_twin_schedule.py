@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from twinsites import START, build, phase, proc, recipe, rows, two_step_site
 
+from phactory.model import Site
 from phactory.twin import Assignment, adherence, simulate
 
 
@@ -77,3 +78,43 @@ def test_schedule_order_decides_who_waits() -> None:
     ]
     assert list(started["batch"]) == ["O1-B02", "O1-B01"]
     assert list(started["t_h"]) == [0.0, 5.0]
+
+
+def hold_limited_site() -> Site:
+    """``make`` (4 h on A) feeds ``fill`` (2 h on B), which must start within 2 h."""
+    recipes = {
+        "r": recipe(
+            "p",
+            {
+                "make": proc("A", {"x": phase(4)}),
+                "fill": proc(
+                    "B",
+                    {"y": phase(2)},
+                    after=[{"procedure": "make", "max_lag": "2 h", "on_breach": "scrap"}],
+                ),
+            },
+        )
+    }
+    orders = [{"id": "O1", "product": "p", "batches": 1, "release": START}]
+    return build({"A": {}, "B": {}}, {"A1": "A", "B1": "B"}, recipes, orders, horizon="1 d")
+
+
+def test_a_hold_limited_step_keeps_its_planned_start_within_the_limit() -> None:
+    # make ends at 6 h; fill planned 1.5 h later, inside its 2 h limit: as planned.
+    schedule = [Assignment("O1-B01", "make", "A1", 2.0), Assignment("O1-B01", "fill", "B1", 7.5)]
+    log = simulate(hold_limited_site(), schedule=schedule, deterministic=True)
+    assert list(adherence(log)["delay_h"]) == [0.0, 0.0]
+    assert log.batches["status"].tolist() == ["completed"]
+
+
+def test_a_hold_limited_step_starts_early_rather_than_lose_the_batch() -> None:
+    # fill is planned 6 h after make ends, past its 2 h hold limit (as when make runs
+    # short): it starts early, 1 h after make (half the limit as slack), not at 12 h.
+    schedule = [Assignment("O1-B01", "make", "A1", 2.0), Assignment("O1-B01", "fill", "B1", 12.0)]
+    log = simulate(hold_limited_site(), schedule=schedule, deterministic=True)
+    log.check()
+    assert log.batches["status"].tolist() == ["completed"]
+    adh = adherence(log).set_index("procedure")
+    assert adh.loc["make", "delay_h"] == 0.0
+    assert adh.loc["fill", "delay_h"] == pytest.approx(7.0 - 12.0)
+    assert not (log.events["kind"] == "deviation").any()

@@ -127,6 +127,7 @@ class ProcState:
         "allocs",
         "batch",
         "claim_at",
+        "claim_event",
         "ctx",
         "end_h",
         "entered",
@@ -166,6 +167,7 @@ class ProcState:
         self.ready = 0.0
         self.expect = 0.0
         self.claim_at = 0.0
+        self.claim_event: simpy.Event | None = None
         self.process: simpy.Process | None = None
         self.entered = False
         self.started = False
@@ -201,7 +203,14 @@ def run_procedure(run: Run, ps: ProcState) -> Generator[simpy.Event, Any, None]:
         spec = ps.spec
         timeout = env.timeout
         if ps.claim_at > env._now + EPS:
-            yield timeout(ps.claim_at - env._now)
+            if ps.planned is not None and spec.claim_ahead:
+                # Under a plan of record its input may come early and wake it sooner.
+                ps.claim_event = simpy.Event(env)
+                run.wake_at(ps.claim_event, ps.claim_at)
+                yield ps.claim_event
+                ps.claim_event = None
+            else:
+                yield timeout(ps.claim_at - env._now)
         if spec.gates and run.lookahead:
             # Secure the units of successors that cannot wait for this one's output.
             for si in spec.gates:

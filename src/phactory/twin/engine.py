@@ -70,6 +70,7 @@ from phactory.model import Site
 from phactory.twin.batch import (
     ACTIVE,
     COMPLETED,
+    EPS,
     LAG_TOL,
     SCRAPPED,
     BatchState,
@@ -128,7 +129,10 @@ class Twin:
         A plan of record to execute (list of :class:`~phactory.twin.Assignment`, see
         :class:`~phactory.twin.PlanOfRecord`); it replaces ``dispatch`` and
         ``unit_policy``. Procedures it does not assign take the unit free the longest
-        and queue behind the assigned ones.
+        and queue behind the assigned ones. A procedure starts no earlier than planned,
+        except one whose input has a hold-time limit (``max_lag``): if its input comes
+        so early that waiting for the planned start would breach the limit, it claims
+        its unit early and starts within the limit.
     lookahead
         Respect hold-time limits (``max_lag``) by looking ahead, as a planner on the
         floor would (see :mod:`phactory.twin.batch`): a procedure with a limited
@@ -344,7 +348,12 @@ class Run:
             for b in self.batches:
                 for ps in b.procs:
                     ps.planned = plan.plan.get((b.id, ps.spec.id))
-                    if ps.planned is not None:
+                    # A procedure whose input has a hold-time limit (``claim_ahead``)
+                    # starts at its planned start or, if its input came early, as late
+                    # as the limit allows (``proc_done``): a plant does not let an
+                    # intermediate expire to keep to the clock. It still takes its
+                    # planned unit in the plan's order.
+                    if ps.planned is not None and not ps.spec.claim_ahead:
                         ps.ready = ps.planned.planned_start
 
         # -- units ----------------------------------------------------------------------
@@ -566,19 +575,31 @@ class Run:
 
     def last_phase_started(self, ps: ProcState, expected_end: float) -> None:
         """``ps`` is in its last phase: successors that claim ahead may now do so."""
-        if not self.lookahead:
-            return
         b = ps.batch
         for link in ps.spec.succs:
             s = b.procs[link.succ]
-            if not s.spec.claim_ahead:
+            if not s.spec.claim_ahead or not (self.lookahead or s.planned is not None):
                 continue
             s.n_hint += 1
             e = expected_end + link.min_lag
             if e > s.expect:
                 s.expect = e
             if s.n_hint == s.spec.n_preds:
-                self.spawn(s, s.expect - s.spec.lead_h)
+                early = s.expect - s.spec.lead_h
+                if s.planned is None:
+                    self.spawn(s, early)
+                elif s.claim_event is not None and early < s.claim_at - EPS:
+                    # Its input comes early: claim and prepare the unit early too.
+                    self.wake_at(s.claim_event, max(early, self.env._now))
+
+    def wake_at(self, event: simpy.Event, t: float) -> None:
+        """Trigger ``event`` at ``t`` [h] unless it has been triggered by then."""
+
+        def wake(_ev: simpy.Event) -> None:
+            if not event.triggered:
+                event.succeed()
+
+        self.env.timeout(t - self.env._now).callbacks.append(wake)
 
     def proc_done(self, ps: ProcState, now: float) -> None:
         """``ps`` is complete: start or wake its successors; complete the batch."""
@@ -594,6 +615,8 @@ class Run:
             if link.max_lag is not None and link.scrap:
                 self._lag_timer(s, link)
             if s.n_done == s.spec.n_preds:
+                if s.planned is not None and s.spec.claim_ahead:
+                    s.ready = max(s.ready, self._start_under_plan(s, s.planned.planned_start))
                 # Already running (it claimed its unit ahead): wake it; else start it.
                 if s.process is not None:
                     ev = s.up_event
@@ -607,6 +630,24 @@ class Run:
             self.rec.events.append(
                 (now, "batch_completed", None, *b.bctx, None, None, b.recipe.batch_size, None)
             )
+
+    def _start_under_plan(self, s: ProcState, planned_start: float) -> float:
+        """When ``s``, whose inputs have hold-time limits, starts under a plan [h].
+
+        At its planned start if that keeps within every limit; else (its input came
+        early) with the slack side branches keep before the earliest limit (half the
+        limit, at most ``PULL_SLACK_H``), so that a short wait for people at the start
+        does not breach it.
+        """
+        procs = s.batch.procs
+        start = planned_start
+        for link in s.spec.preds:
+            lag = link.max_lag
+            if lag is not None:
+                limit = procs[link.pred].end_h + lag
+                if planned_start > limit + LAG_TOL:
+                    start = min(start, limit - min(0.5 * lag, PULL_SLACK_H))
+        return start
 
     def _lag_timer(self, s: ProcState, link: LinkSpec) -> None:
         assert link.max_lag is not None
