@@ -430,7 +430,7 @@ def main() -> None:
     twin_rate = max(t.events_processed_ / t.wall_s_ for t in years)
     loop_rate = max(t.events_processed_ / t.sim_s_ for t in years)
     loop_cpu_rate = max(t.events_processed_ / t.sim_cpu_s_ for t in years)
-    twos = [timed_run(site, 730.0, seed) for seed in range(2)]
+    twos = [timed_run(site, 730.0, seed) for seed in range(3)]  # as many as one-year runs
     two = min(twos, key=lambda t: t.wall_s_)
     year_cpu = min(t.cpu_s_ for t in years)
     two_cpu = min(t.cpu_s_ for t in twos)
