@@ -144,3 +144,99 @@ def test_campaigns_group_products_and_cut_changeovers(tiny_site: Site) -> None:
         assert s.feasible and check_schedule(site, s) == []
     assert grouped.kpis["changeovers"] <= plain.kpis["changeovers"]
     assert "changeovers" in grouped.objective
+
+
+def hold_limited_line(batches: int = 6) -> Site:
+    """A fixed 4 h seed step feeds a variable main step on one reactor within a 1 h hold.
+
+    As in a seed train feeding a production bioreactor: when the previous batch's main
+    step overruns its plan, the reactor is still busy when the next seed is ready, and
+    that batch is lost (on_breach: scrap).
+    """
+    tri = {"distribution": "triangular", "low": "4 h", "mode": "4 h", "high": "10 h"}
+    return Site.model_validate(
+        {
+            "id": "hold-line",
+            "timezone": "UTC",
+            "equipment_classes": {
+                "seed": {"cleaning": {"method": "cip", "cip": "1 h"}},
+                "reactor": {"cleaning": {"method": "cip", "cip": "1 h"}},
+            },
+            "areas": {
+                "a": {
+                    "process_cells": {
+                        "c": {
+                            "units": {
+                                "S1": {"class": "seed"},
+                                "S2": {"class": "seed"},
+                                "R1": {"class": "reactor"},
+                            }
+                        }
+                    }
+                }
+            },
+            "products": {"p": {"recipe": "r"}},
+            "recipes": {
+                "r": {
+                    "product": "p",
+                    "status": "approved",
+                    "batch_size": "100 L",
+                    "unit_procedures": {
+                        "seed": {
+                            "equipment_class": "seed",
+                            "operations": {"op": {"phases": {"grow": {"duration": "4 h"}}}},
+                        },
+                        "main": {
+                            "equipment_class": "reactor",
+                            "after": [
+                                {"procedure": "seed", "max_lag": "1 h", "on_breach": "scrap"}
+                            ],
+                            "operations": {"op": {"phases": {"run": {"duration": tri}}}},
+                        },
+                    },
+                }
+            },
+            "plan": {
+                "start": "2027-01-04T00:00:00",
+                "horizon": "10 d",
+                "orders": [{"id": "O", "product": "p", "batches": batches}],
+            },
+        }
+    )
+
+
+def test_a_p90_plan_loses_fewer_batches_than_a_mean_plan_when_executed() -> None:
+    site = hold_limited_line()
+    plans = {}
+    for q in (None, 0.9):
+        s = Scheduler(objective="makespan", time_limit_s=10, duration_quantile=q).solve(site)
+        assert s.feasible and check_schedule(site, s) == [] and s.duration_quantile == q
+        plans[q] = s
+    # The main phase is planned at its mean (6 h) or its P90, 10 - sqrt(0.1 * 6 * 6)
+    # = 8.10 h, rounded up to the 0.25 h grain.
+    react = {q: s.operations.set_index(["batch", "procedure"]) for q, s in plans.items()}
+    mean_h = (
+        react[None].loc[("O-B01", "main"), "end_h"] - react[None].loc[("O-B01", "main"), "start_h"]
+    )
+    p90_h = (
+        react[0.9].loc[("O-B01", "main"), "end_h"] - react[0.9].loc[("O-B01", "main"), "start_h"]
+    )
+    assert mean_h == 6.0 and p90_h == 8.25
+    lost = {
+        q: execute_schedule(site, s, replications=20, seed=3).summary["batches_scrapped_mean"]
+        for q, s in plans.items()
+    }
+    assert lost[0.9] < 0.5 * lost[None], lost
+
+
+def test_a_schedule_remembers_its_planned_quantile(tmp_path: Path) -> None:
+    site = hold_limited_line(2)
+    s = Scheduler(time_limit_s=5, duration_quantile=0.8).solve(site)
+    path = tmp_path / "p80.json"
+    path.write_text(json.dumps(s.to_dict()))
+    back = type(s).from_json(path)
+    assert back.duration_quantile == 0.8 and check_schedule(site, back) == []
+    # Read as a mean plan, its main phases are too long: the checker says so.
+    back.duration_quantile = None
+    kinds = {v.kind for v in check_schedule(site, back)}
+    assert "duration" in kinds

@@ -50,6 +50,8 @@ def _summary_table(s: Schedule, violations: int | None) -> Table:
     unit = "" if first == "changeovers" else " h"
     t.add_row("status", s.status)
     t.add_row("objective", s.objective)
+    if s.duration_quantile is not None:
+        t.add_row("planned durations", f"P{100 * s.duration_quantile:g} of each phase")
     t.add_row("objective value", _fmt(s.objective_value, unit))
     t.add_row("best bound", _fmt(s.best_bound, unit))
     t.add_row("gap", f"{100 * s.gap:.2f} %" if s.gap is not None else "-")
@@ -122,6 +124,16 @@ def schedule_command(
         bool,
         typer.Option("--campaigns", help="Group same-product batches; minimise changeovers last."),
     ] = False,
+    duration_quantile: Annotated[
+        float | None,
+        typer.Option(
+            "--duration-quantile",
+            min=0.01,
+            max=0.99,
+            help="Plan phases at this quantile of their durations (0.9: a P90 plan that "
+            "holds when durations vary) instead of their means.",
+        ),
+    ] = None,
 ) -> None:
     """Schedule a site's plan with CP-SAT; print status, objective, bound and gap."""
     try:
@@ -149,6 +161,7 @@ def schedule_command(
         warm_start="none" if warm_start == "none" else "heuristic",
         dispatch_orders=orders,
         campaigns=campaigns,
+        duration_quantile=duration_quantile,
     )
     state = {"stage": "", "best": None, "bound": None}
     stop = threading.Event()

@@ -7,6 +7,9 @@ quantity (``"4 h"``) or as a mapping naming a distribution::
 
 All parameters are times, stored in hours. Sampling takes an explicit
 ``numpy.random.Generator`` so that every stochastic run is reproducible from its seed.
+``mean`` is what a plan assumes by default; ``quantile(q)`` gives a planned duration
+with a stated chance of not being overrun (a P90 plan), for schedules that must hold
+under variability.
 
 References
 ----------
@@ -17,6 +20,7 @@ References
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from typing import Annotated, Any, Literal, Protocol
 
 import numpy as np
@@ -33,11 +37,14 @@ __all__ = [
     "Normal",
     "Triangular",
     "Uniform",
+    "planned_hours",
 ]
 
 
 class _Sampler(Protocol):
     def sample(self, rng: np.random.Generator) -> float: ...
+
+    def quantile(self, q: float) -> float: ...
 
 
 class Fixed(ModelBase):
@@ -54,6 +61,11 @@ class Fixed(ModelBase):
     @property
     def minimum(self) -> float:
         """Smallest possible value [h]."""
+        return self.value
+
+    def quantile(self, q: float) -> float:
+        """The value, whatever ``q`` [h]."""
+        _check_q(q)
         return self.value
 
     def sample(self, rng: np.random.Generator) -> float:
@@ -85,6 +97,15 @@ class Triangular(ModelBase):
         """Smallest possible value [h]."""
         return self.low
 
+    def quantile(self, q: float) -> float:
+        """The ``q``-quantile [h] (inverse CDF, Law 2015 §6.2)."""
+        _check_q(q)
+        a, c, b = self.low, self.mode, self.high
+        split = (c - a) / (b - a)
+        if q <= split:
+            return a + math.sqrt(q * (b - a) * (c - a))
+        return b - math.sqrt((1.0 - q) * (b - a) * (b - c))
+
     def sample(self, rng: np.random.Generator) -> float:
         """Draw one duration [h]."""
         return float(rng.triangular(self.low, self.mode, self.high))
@@ -113,6 +134,11 @@ class Uniform(ModelBase):
         """Smallest possible value [h]."""
         return self.low
 
+    def quantile(self, q: float) -> float:
+        """The ``q``-quantile [h]."""
+        _check_q(q)
+        return self.low + q * (self.high - self.low)
+
     def sample(self, rng: np.random.Generator) -> float:
         """Draw one duration [h]."""
         return float(rng.uniform(self.low, self.high))
@@ -134,6 +160,15 @@ class Normal(ModelBase):
     def minimum(self) -> float:
         """Smallest possible value [h]."""
         return 0.0
+
+    def quantile(self, q: float) -> float:
+        """The ``q``-quantile [h] of the normal truncated at zero (as :meth:`sample` draws)."""
+        _check_q(q)
+        if self.sd == 0.0:
+            return self.mean_
+        std = NormalDist(self.mean_, self.sd)
+        below = std.cdf(0.0)
+        return max(std.inv_cdf(below + q * (1.0 - below)), 0.0)
 
     def sample(self, rng: np.random.Generator) -> float:
         """Draw one duration [h], resampling the rare negative draw."""
@@ -164,6 +199,13 @@ class Lognormal(ModelBase):
         """Smallest possible value [h]."""
         return 0.0
 
+    def quantile(self, q: float) -> float:
+        """The ``q``-quantile [h]: exp(mu + sigma z_q)."""
+        _check_q(q)
+        s2 = math.log1p((self.sd / self.mean_) ** 2)
+        z = NormalDist().inv_cdf(q)
+        return math.exp(math.log(self.mean_) - s2 / 2.0 + math.sqrt(s2) * z)
+
     def sample(self, rng: np.random.Generator) -> float:
         """Draw one duration [h]."""
         s2 = math.log1p((self.sd / self.mean_) ** 2)
@@ -186,9 +228,24 @@ class Exponential(ModelBase):
         """Smallest possible value [h]."""
         return 0.0
 
+    def quantile(self, q: float) -> float:
+        """The ``q``-quantile [h]: -mean ln(1 - q)."""
+        _check_q(q)
+        return -self.mean_ * math.log1p(-q)
+
     def sample(self, rng: np.random.Generator) -> float:
         """Draw one duration [h]."""
         return float(rng.exponential(self.mean_))
+
+
+def planned_hours(spec: DurationSpec, quantile: float | None = None) -> float:
+    """The duration a plan assumes [h]: the mean, or the ``quantile`` if one is given."""
+    return spec.mean if quantile is None else spec.quantile(quantile)
+
+
+def _check_q(q: float) -> None:
+    if not 0.0 < q < 1.0:
+        raise ValueError(f"a quantile needs 0 < q < 1, got {q!r}")
 
 
 def _fixed_shorthand(value: Any) -> Any:

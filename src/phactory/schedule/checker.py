@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from phactory.model import Site
+from phactory.model.distribution import planned_hours
 from phactory.schedule.schedule import Schedule, parse_crew
 
 __all__ = ["ScheduleViolationError", "Violation", "ViolationKind", "assert_valid", "check_schedule"]
@@ -478,12 +479,14 @@ def check_schedule(
                 )
             prev_end = max(float(sg["end_h"]) for sg in mine)
             worked = sum(float(sg["end_h"]) - float(sg["start_h"]) for sg in mine)
-            mean = ph.duration.mean
+            q = schedule.duration_quantile
+            mean = planned_hours(ph.duration, q)
             if worked < mean - tol or worked > mean + grain + tol:
+                basis = "recipe mean" if q is None else f"P{100 * q:g} planned duration"
                 out.append(
                     Violation(
                         "duration",
-                        f"{bid}/{pid}: phase {name!r} runs {worked:g} h, its recipe mean is "
+                        f"{bid}/{pid}: phase {name!r} runs {worked:g} h, its {basis} is "
                         f"{mean:g} h (grain {grain:g} h)",
                         bid,
                         pid,

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from phactory.model import Site
+from phactory.model.distribution import planned_hours
 from phactory.model.procedural import changeover_hours
 from phactory.schedule.calendar import (
     Grain,
@@ -272,6 +273,7 @@ class Problem:
     pad: dict[tuple[int, str], int]
     downtime: list[tuple[str, float, float, str]]
     products_by_class: dict[str, set[str]]
+    duration_quantile: float | None = None
     _demand_cache: dict[tuple[CrewNeed, ...], list[tuple[int, int]]] = field(default_factory=dict)
 
     def changeover(self, equipment_class: str, from_product: str | None, to_product: str) -> int:
@@ -420,6 +422,7 @@ def _template(
     grain: Grain,
     stretch: Mapping[tuple[str, int], float],
     allow_waits: bool,
+    duration_quantile: float | None,
 ) -> OpTemplate:
     up = site.recipes[recipe_id].unit_procedures[proc_id]
     pieces: list[Piece] = []
@@ -438,7 +441,7 @@ def _template(
         for ph in op.phases.values():
             pid = f"{op.id}/{ph.id}" if len(up.operations) > 1 else ph.id
             phase_ids.append(pid)
-            d = max(grain.up(ph.duration.mean), 1)
+            d = max(grain.up(planned_hours(ph.duration, duration_quantile)), 1)
             reqs: list[tuple[CrewNeed, int]] = []
             for lab in ph.labour:
                 portion = d if lab.scope == "phase" or lab.setup is None else grain.up(lab.setup)
@@ -490,6 +493,7 @@ def build_problem(
     frozen: Mapping[tuple[str, str], FrozenOp] | None = None,
     start_after_h: float = 0.0,
     horizon_h: float | None = None,
+    duration_quantile: float | None = None,
 ) -> Problem:
     """Extract the scheduling problem of ``site``'s plan.
 
@@ -521,6 +525,10 @@ def build_problem(
         Operations that are not frozen start at or after this time [h].
     horizon_h
         Length of the calendars [h]; by default generous enough for any sensible plan.
+    duration_quantile
+        Plan each phase at this quantile of its duration distribution (``0.9``: a P90
+        plan, overrun one time in ten) instead of its mean: buffers that let a
+        schedule hold under variability, at the cost of a longer plan.
 
     Returns
     -------
@@ -528,6 +536,8 @@ def build_problem(
     """
     if site.plan is None:
         raise PlanError("the site has no production plan")
+    if duration_quantile is not None and not 0.0 < duration_quantile < 1.0:
+        raise PlanError(f"duration_quantile must lie in (0, 1), got {duration_quantile!r}")
     grain = Grain(grain_h)
     chosen = _select_orders(site, days, orders)
     if not chosen:
@@ -654,7 +664,9 @@ def build_problem(
                 up = rec.unit_procedures[pid]
                 tkey = (rec.id, pid)
                 if tkey not in templates:
-                    templates[tkey] = _template(site, rec.id, pid, grain, stretch, allow_waits)
+                    templates[tkey] = _template(
+                        site, rec.id, pid, grain, stretch, allow_waits, duration_quantile
+                    )
                 eq = site.equipment_classes.get(up.equipment_class)
                 if eq is None or not groups_of_class.get(up.equipment_class):
                     raise PlanError(
@@ -766,6 +778,7 @@ def build_problem(
         pad=pad,
         downtime=list(downtime),
         products_by_class=products_by_class,
+        duration_quantile=duration_quantile,
     )
 
 

@@ -203,6 +203,7 @@ def reschedule(
         workers=workers,
         grain_h=g,
         deadlines=schedule.deadlines,
+        duration_quantile=schedule.duration_quantile,
         **scheduler,
     )
     problem = build_problem(
@@ -215,6 +216,7 @@ def reschedule(
         downtime=downtime,
         frozen=frozen,
         start_after_h=breakdown.at_h,
+        duration_quantile=schedule.duration_quantile,
     )
     new = sched.solve(site, problem=problem, progress=progress, on_stage=on_stage)
     if not new.feasible:

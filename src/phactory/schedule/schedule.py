@@ -188,6 +188,7 @@ class _File(BaseModel):
     gap: float | None = None
     solve_time_s: float = 0.0
     deadlines: bool = False
+    duration_quantile: float | None = Field(default=None, gt=0, lt=1)
     kpis: dict[str, float | None] = Field(default_factory=dict)
     stages: list[_Stage] = Field(default_factory=list)
     downtime: list[_Down] = Field(default_factory=list)
@@ -229,6 +230,8 @@ class Schedule:
     gap: float | None = None
     solve_time_s: float = 0.0
     deadlines: bool = False
+    #: Phases planned at this quantile of their duration (None: at their mean).
+    duration_quantile: float | None = None
     kpis: dict[str, float | None] = field(default_factory=dict)
     stages: list[StageResult] = field(default_factory=list)
     downtime: list[Downtime] = field(default_factory=list)
@@ -294,6 +297,7 @@ class Schedule:
             "gap": _clean(self.gap),
             "solve_time_s": round(self.solve_time_s, 3),
             "deadlines": self.deadlines,
+            "duration_quantile": self.duration_quantile,
             "kpis": {k: _clean(v) for k, v in self.kpis.items()},
             "stages": [
                 {
@@ -364,6 +368,7 @@ class Schedule:
             gap=f.gap,
             solve_time_s=f.solve_time_s,
             deadlines=f.deadlines,
+            duration_quantile=f.duration_quantile,
             kpis=dict(f.kpis),
             stages=[
                 StageResult(s.objective, s.status, s.value, s.bound, s.seconds) for s in f.stages

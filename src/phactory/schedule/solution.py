@@ -194,6 +194,7 @@ def to_schedule(
         gap=gap,
         solve_time_s=solve_time_s,
         deadlines=problem.deadlines,
+        duration_quantile=problem.duration_quantile,
         kpis=dict(kpis(problem, timings, units)),
         stages=list(stages),
         downtime=[Downtime(u, a, b, r) for u, a, b, r in problem.downtime],

@@ -346,6 +346,10 @@ class Scheduler:
         batches grouped by product (each product in order of its first release), and
         the number of changeovers becomes the last lexicographic objective, so product
         switches are minimised once the other objectives are at their best.
+    duration_quantile
+        Plan every phase at this quantile of its duration distribution (e.g. ``0.9``)
+        instead of its mean, so that the schedule holds when durations vary (see
+        :func:`phactory.schedule.problem.build_problem`); recorded in the schedule.
     seed
         CP-SAT random seed.
     check
@@ -367,6 +371,7 @@ class Scheduler:
     warm_start: str | Schedule = "heuristic"
     dispatch_orders: tuple[DispatchOrder | tuple[str, ...], ...] | None = None
     campaigns: bool = False
+    duration_quantile: float | None = None
     seed: int = 0
     check: bool = True
     log: bool = False
@@ -384,6 +389,7 @@ class Scheduler:
             max_pause_h=self.max_pause_h,
             circuit_limit=self.circuit_limit,
             deadlines=self.deadlines,
+            duration_quantile=self.duration_quantile,
         )
 
     def solve(
