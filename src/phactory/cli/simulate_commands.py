@@ -93,7 +93,8 @@ def _fmt(v: float) -> str:
 
 def kpi_table(studies: list[SimulationStudy], title: str = "KPIs (mean and 95% CI)") -> Table:
     """Site KPIs of one or more studies side by side."""
-    table = Table(title=title, title_justify="left")
+    # As wide as its title, so that the title does not wrap onto a second line.
+    table = Table(title=title, title_justify="left", min_width=min(len(title), 100))
     table.add_column("KPI")
     for s in studies:
         table.add_column(s.name or s.site.id, justify="right")
