@@ -81,8 +81,10 @@ class Api:
     def headers(self, role: str = "engineer") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
 
-    def get(self, path: str, role: str = "viewer", **kw: Any) -> Any:
-        return self.client.get(path, headers=self.headers(role), **kw)
+    def get(
+        self, path: str, role: str = "viewer", headers: dict[str, str] | None = None, **kw: Any
+    ) -> Any:
+        return self.client.get(path, headers={**self.headers(role), **(headers or {})}, **kw)
 
     def post(self, path: str, role: str = "engineer", **kw: Any) -> Any:
         return self.client.post(path, headers=self.headers(role), **kw)

@@ -232,3 +232,55 @@ def test_a_wrong_password_stays_on_the_login_page(browser: Any, server: ServerPr
     expect(page.get_by_text("wrong user name or password")).to_be_visible()
     expect(page).to_have_url(re.compile(r"/login"))
     page.close()
+
+
+def test_one_navigation_drawer_that_the_menu_button_toggles(
+    browser: Any, server: ServerProcess
+) -> None:
+    page = _login(browser, server, "admin", PASSWORD)
+    drawers = page.locator(".q-drawer")
+    expect(drawers).to_have_count(1)
+    nav = page.get_by_test_id("nav-drawer")
+    expect(nav.get_by_text("Production Schedule")).to_be_visible()
+    page.locator("header button").first.click()  # the menu button
+    expect(nav.get_by_text("Production Schedule")).to_be_hidden()
+    page.locator("header button").first.click()
+    expect(nav.get_by_text("Production Schedule")).to_be_visible()
+    page.close()
+
+
+def test_an_open_page_stops_working_when_its_session_ends(
+    browser: Any, server: ServerProcess
+) -> None:
+    page = _login(browser, server, "admin", PASSWORD)
+    page.goto(f"{server.base}/runs")
+    expect(page.get_by_test_id("whoami")).to_contain_text("admin")
+    # Log out through the API with the same session cookie (as another tab would).
+    cookie = next(c for c in page.context.cookies() if c["name"] == "phactory_session")
+    import httpx
+
+    httpx.get(
+        f"{server.base}/auth/logout",
+        cookies={"phactory_session": cookie["value"]},
+        follow_redirects=False,
+    )
+    # The open page's next check (at most SESSION_CHECK_S later) sends it to the login page.
+    expect(page).to_have_url(re.compile(r"/login"), timeout=20_000)
+    page.close()
+
+
+def test_a_new_token_shows_at_once_and_can_be_revoked(
+    browser: Any, server: ServerProcess, shots: Path
+) -> None:
+    page = _login(browser, server, "admin", PASSWORD)
+    page.goto(f"{server.base}/admin")
+    page.get_by_label("Label").fill("browser-made token")
+    page.get_by_role("button", name="Create token").click()
+    expect(page.get_by_test_id("secret-value")).to_be_visible()
+    page.get_by_role("button", name="Done").click()
+    row = page.locator(".q-card").filter(has_text="My API tokens")
+    expect(row.get_by_text("browser-made token")).to_be_visible()
+    row.get_by_role("button", name="Revoke").last.click()
+    expect(row.get_by_text("revoked").last).to_be_visible()
+    _shot(page, shots, "24-admin-tokens")
+    page.close()

@@ -154,3 +154,33 @@ def test_scheduling_without_a_scheduler_is_501(
     response = run_api.post("/api/v1/runs", json={"kind": "schedule", "site_id": "tiny"})
     assert response.status_code == 501
     assert "not available" in response.json()["detail"]
+
+
+def test_simulations_run_in_a_separate_lower_priority_process(run_api: Api) -> None:
+    """The server's interpreter lock stays free for requests while a simulation runs."""
+    import os
+
+    run = _start(run_api, site_id="mab-biologics", days=10, replications=1)
+    assert run_api.wait(run["id"])["status"] == "done"
+    workers = [s.process for s in run_api.ctx.runner._slots if s.process is not None]
+    assert workers, "no worker process"
+    for process in workers:
+        assert process.pid is not None and process.pid != os.getpid()
+        assert process.is_alive()
+        assert os.getpriority(os.PRIO_PROCESS, process.pid) > os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def test_a_running_runs_progress_is_read_fresh_through_the_read_cache(run_api: Api) -> None:
+    run = _start(run_api, site_id="mab-biologics", days=365, replications=20)
+    seen: set[float] = set()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(seen) < 3:
+        state = run_api.get(f"/api/v1/runs/{run['id']}").json()
+        seen.add(state["progress"])
+        if state["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.1)
+    assert len(seen) >= 3, seen  # progress moves although the answers are cached
+    run_api.post(f"/api/v1/runs/{run['id']}/cancel")
+    final = run_api.wait(run["id"])
+    assert run_api.get(f"/api/v1/runs/{run['id']}").json()["status"] == final["status"]

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from phactory.app.readcache import DataVersion
 from phactory.app.services.accounts import SYSTEM, AccountService
 from phactory.app.services.changes import ChangeLog
 from phactory.app.services.db import AppDatabase
@@ -48,6 +49,9 @@ class AppContext:
         self.store = Store(settings=settings.store_settings, user="system")
         try:
             migrate.upgrade(self.store.engine)
+            #: Changes with every write, for the API's read cache (:mod:`phactory.app.readcache`).
+            self.data_version = DataVersion()
+            self.data_version.watch(self.store.engine)
             self.db = AppDatabase(self.store.engine)
             self.changes = ChangeLog(self.db)
             self.accounts = AccountService(
@@ -58,6 +62,7 @@ class AppContext:
                 self._save_output,
                 settings.job_workers,
                 prewarm=settings.prewarm_workers,
+                on_change=self.data_version.bump,
             )
             self.workspace = Workspace(self.store, self.db, self.changes, self.runner)
             self.report = StartupReport()
@@ -74,16 +79,18 @@ class AppContext:
 
     def _bootstrap(self) -> None:
         report = self.report
-        report.interrupted_runs = [str(r) for r in self.store.mark_interrupted_runs_failed()]
-        if report.interrupted_runs:
-            self.changes.record(
-                SYSTEM.name,
-                "run.interrupted",
-                "run",
-                ",".join(report.interrupted_runs)[:200],
-                f"{len(report.interrupted_runs)} run(s) left unfinished by the previous "
-                "server marked failed",
-            )
+        with self.db.together(self.store) as (store, tx):
+            report.interrupted_runs = [str(r) for r in store.mark_interrupted_runs_failed()]
+            if report.interrupted_runs:
+                self.changes.record(
+                    SYSTEM.name,
+                    "run.interrupted",
+                    "run",
+                    ",".join(report.interrupted_runs)[:200],
+                    f"{len(report.interrupted_runs)} run(s) left unfinished by the previous "
+                    "server marked failed",
+                    session=tx,
+                )
         if self.accounts.count_users() == 0:
             report.admin_password = self.accounts.ensure_admin(self.settings.admin_password)
             report.admin_created = True

@@ -9,6 +9,7 @@ __all__ = [
     "Conflict",
     "Forbidden",
     "Invalid",
+    "LockedOut",
     "Missing",
     "NotAuthenticated",
     "TooLarge",
@@ -30,6 +31,16 @@ class NotAuthenticated(AppError):
     """No valid credentials (401)."""
 
     status = 401
+
+
+class LockedOut(NotAuthenticated):
+    """Too many failed logins for an account (429); ``retry_after_s`` until it may try."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class Forbidden(AppError):

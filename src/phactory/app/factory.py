@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from phactory.app.context import AppContext
+from phactory.app.readcache import ReadCache
 from phactory.app.settings import AppSettings
 
 __all__ = ["create_app"]
@@ -23,6 +24,10 @@ Authenticate with an API token: `Authorization: Bearer phy_...`. Get one with
 `phactory user token NAME`, or POST a user name and password to `/api/v1/auth/token`.
 Viewers read; engineers also upload sites, create scenarios and start runs; admins also
 manage users. Every change is recorded in `/api/v1/changes` with who and when.
+
+Reads of sites, scenarios and runs carry an `ETag`: send it back in `If-None-Match` to
+get `304 Not Modified` while nothing changed. Five failed logins of an account within
+15 minutes lock it for 15 minutes (`429`, with `Retry-After`).
 """
 
 
@@ -119,6 +124,8 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(UploadLimit, limit=lambda: _upload_limit(app))
+    # Added last, so it runs first: a kept answer skips routing, validation and the database.
+    app.add_middleware(ReadCache, context=lambda: getattr(app.state, "ctx", None))
     app.include_router(build_router())
     if ui:
         from phactory.app.ui import mount

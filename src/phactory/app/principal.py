@@ -7,7 +7,10 @@ from typing import Final, Literal, get_args
 
 from phactory.app.errors import Forbidden
 
-__all__ = ["ROLES", "Principal", "Role", "require"]
+__all__ = ["ROLES", "SESSION_COOKIE", "Principal", "Role", "require"]
+
+#: Name of the browser session cookie (set by the login page).
+SESSION_COOKIE: Final = "phactory_session"
 
 #: ``viewer`` reads; ``engineer`` also changes sites and scenarios and runs jobs;
 #: ``admin`` also manages accounts.

@@ -8,7 +8,7 @@ from fastapi import APIRouter, status
 
 from phactory.app.api import public
 from phactory.app.api.deps import Ctx, User
-from phactory.app.api.errors import ERROR_RESPONSES
+from phactory.app.api.errors import ERROR_RESPONSES, LOGIN_RESPONSES
 from phactory.app.schemas import (
     LoginRequest,
     TokenCreate,
@@ -29,6 +29,7 @@ router = APIRouter(responses=ERROR_RESPONSES)
     status_code=status.HTTP_201_CREATED,
     tags=["auth"],
     summary="Exchange a user name and password for an API token",
+    responses=LOGIN_RESPONSES,
 )
 def login_for_token(ctx: Ctx, body: LoginRequest) -> TokenCreated:
     who = ctx.accounts.authenticate(body.username, body.password)

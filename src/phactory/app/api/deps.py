@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from phactory.app.context import AppContext
 from phactory.app.errors import NotAuthenticated
-from phactory.app.principal import Principal
+from phactory.app.principal import SESSION_COOKIE, Principal
 
 __all__ = ["SESSION_COOKIE", "Ctx", "User", "context", "principal"]
-
-#: Name of the browser session cookie (set by the login page).
-SESSION_COOKIE: Final = "phactory_session"
 
 _bearer = HTTPBearer(
     auto_error=False,

@@ -7,16 +7,23 @@ request-validation errors and site-file errors the same way.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from phactory.app.errors import AppError, Invalid, NotAuthenticated
+from phactory.app.errors import AppError, Invalid, LockedOut, NotAuthenticated
 from phactory.store import InvalidInput, NotFound, StoreError
 
-__all__ = ["ERROR_RESPONSES", "ErrorPublic", "install_error_handlers", "invalid_detail"]
+__all__ = [
+    "ERROR_RESPONSES",
+    "LOGIN_RESPONSES",
+    "ErrorPublic",
+    "install_error_handlers",
+    "invalid_detail",
+]
 
 
 class ErrorPublic(BaseModel):
@@ -33,6 +40,7 @@ def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         404: "Not found",
         409: "Conflicts with the stored state",
         413: "Upload too large",
+        429: "Too many failed logins: the account is locked for a while",
         501: "Not available in this installation",
         503: "The database failed",
     }
@@ -43,6 +51,7 @@ def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = _responses(400, 401, 403, 404, 409, 503)
 UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = _responses(413)
 UNAVAILABLE_RESPONSES: dict[int | str, dict[str, Any]] = _responses(501)
+LOGIN_RESPONSES: dict[int | str, dict[str, Any]] = _responses(429)
 
 
 def invalid_detail(exc: Invalid) -> list[dict[str, Any]]:
@@ -78,6 +87,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, Invalid):
             return JSONResponse({"detail": invalid_detail(exc)}, status_code=422)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+        if isinstance(exc, LockedOut):
+            headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
         return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=headers)
 
     async def not_found(request: Request, exc: Exception) -> JSONResponse:

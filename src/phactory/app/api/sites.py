@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Query, UploadFile, status
 from phactory.app.api import public
 from phactory.app.api.deps import Ctx, User
 from phactory.app.api.errors import ERROR_RESPONSES, UPLOAD_RESPONSES
-from phactory.app.errors import TooLarge
+from phactory.app.errors import Missing, TooLarge
 from phactory.app.schemas import (
     ProblemPublic,
     SiteDetail,
@@ -80,9 +80,14 @@ def get_site(
     site_id: str,
     version: Annotated[int | None, Query(ge=1, description="default: the latest")] = None,
 ) -> SiteDetail:
-    record = ctx.workspace.site_version(site_id, version)
+    every = ctx.workspace.site_versions(site_id)  # one query gives the record too
+    record = (
+        every[-1] if version is None else next((v for v in every if v.version == version), None)
+    )
+    if record is None:
+        raise Missing(f"site version {site_id} v{version} not found in the store")
     summary = ctx.workspace.site_summary(site_id, record.version)
-    versions = [v.version for v in ctx.workspace.site_versions(site_id)]
+    versions = [v.version for v in every]
     return SiteDetail(**public.site(record).model_dump(), summary=summary, versions=versions)
 
 

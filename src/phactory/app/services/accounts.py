@@ -7,17 +7,26 @@ database keeps their HMAC digest (:mod:`phactory.app.security`).
 
 from __future__ import annotations
 
+import logging
+import math
 import re
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, cast
 
 from sqlalchemy import func, select
 
-from phactory.app.errors import Conflict, Forbidden, Invalid, Missing, NotAuthenticated
+from phactory.app.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    LockedOut,
+    Missing,
+    NotAuthenticated,
+)
 from phactory.app.principal import ROLES, Principal, Role, require
 from phactory.app.schema import TokenRow, UserRow
 from phactory.app.security import (
@@ -43,8 +52,21 @@ _CACHE_S: Final = 5.0
 _TOUCH_S: Final = 60.0
 #: Pause after a failed password, to slow guessing [s].
 _FAIL_DELAY_S: Final = 0.2
+#: Failed logins of one account within :data:`LOCKOUT_WINDOW_S` that lock it.
+LOCKOUT_FAILURES: Final = 5
+#: The window of failed logins counted, and how long a locked account stays locked [s].
+LOCKOUT_WINDOW_S: Final = 15 * 60.0
+
+log = logging.getLogger("phactory.app.accounts")
 
 TokenKind = Literal["api", "session"]
+#: How each kind of secret starts.
+_PREFIXES: Final[dict[str, str]] = {"api": "phy_", "session": "phs_"}
+
+
+def _aware(moment: datetime) -> datetime:
+    """``moment`` as an aware datetime (SQLite gives naive UTC back)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +180,10 @@ class AccountService:
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, Principal, uuid.UUID]] = {}
         self._touched: dict[uuid.UUID, float] = {}
+        # Failed logins per account name (times [s, monotonic]), and lock ends; kept in
+        # memory: a restart forgives, which an attacker cannot cause from outside.
+        self._failures: dict[str, list[float]] = {}
+        self._locked: dict[str, float] = {}
 
     # -- users -------------------------------------------------------------------------
 
@@ -200,9 +226,14 @@ class AccountService:
             s.add(row)
             s.flush()
             info = _user(row)
-        self._changes.record(
-            actor.name, "user.create", "user", name, f"created user {name} ({checked_role})"
-        )
+            self._changes.record(
+                actor.name,
+                "user.create",
+                "user",
+                name,
+                f"created user {name} ({checked_role})",
+                session=s,
+            )
         return info, generated
 
     def get_user(self, name: str) -> UserInfo:
@@ -267,12 +298,21 @@ class AccountService:
                 row.password_hash = digest
             if changed:
                 row.updated_at = now()
+                self._changes.record(
+                    actor.name,
+                    "user.update",
+                    "user",
+                    name,
+                    f"user {name}: {', '.join(changed)}",
+                    session=s,
+                )
             info = _user(row)
         if changed:
             self._forget_user(name)
-            self._changes.record(
-                actor.name, "user.update", "user", name, f"user {name}: {', '.join(changed)}"
-            )
+            if digest is not None:  # a new password ends a lockout
+                with self._lock:
+                    self._locked.pop(name, None)
+                    self._failures.pop(name, None)
         return info
 
     def set_preferences(self, actor: Principal, values: dict[str, Any]) -> UserInfo:
@@ -304,7 +344,20 @@ class AccountService:
     # -- authentication ----------------------------------------------------------------
 
     def authenticate(self, name: str, password: str) -> Principal:
-        """The principal for a name and password; :class:`NotAuthenticated` otherwise."""
+        """The principal for a name and password.
+
+        After :data:`LOCKOUT_FAILURES` failed attempts on one name within
+        :data:`LOCKOUT_WINDOW_S`, the name is locked for that long (even the right
+        password is refused), which is logged and recorded in the change log.
+
+        Raises
+        ------
+        LockedOut
+            If the name is locked.
+        NotAuthenticated
+            If the name or password is wrong or the account inactive.
+        """
+        self._check_lock(name, time.monotonic())
         with self._db.session() as s:
             row = s.get(UserRow, name) if name else None
             stored = row.password_hash if row is not None else None
@@ -312,8 +365,52 @@ class AccountService:
             role = row.role if row is not None else "viewer"
         if stored is None or not verify_password(stored, password) or not active:
             time.sleep(_FAIL_DELAY_S)
+            self._failed(name, time.monotonic())
             raise NotAuthenticated("wrong user name or password, or the account is inactive")
+        with self._lock:
+            self._failures.pop(name, None)
         return Principal(name, cast(Role, role), via="password")
+
+    def _check_lock(self, name: str, t: float) -> None:
+        with self._lock:
+            until = self._locked.get(name)
+            if until is not None and until <= t:
+                del self._locked[name]
+                until = None
+        if until is not None:
+            minutes = max(1, math.ceil((until - t) / 60.0))
+            raise LockedOut(
+                f"too many failed logins for {name}: try again in {minutes} minute(s), "
+                "or ask an administrator to set a new password",
+                until - t,
+            )
+
+    def _failed(self, name: str, t: float) -> None:
+        with self._lock:
+            if len(self._failures) > 10_000:  # a flood of made-up names: forget the oldest
+                self._failures.clear()
+            recent = [x for x in self._failures.get(name, []) if t - x < LOCKOUT_WINDOW_S]
+            recent.append(t)
+            self._failures[name] = recent
+            locking = len(recent) >= LOCKOUT_FAILURES
+            if locking:
+                self._locked[name] = t + LOCKOUT_WINDOW_S
+                del self._failures[name]
+        if locking:
+            log.warning(
+                "login locked for %r for %.0f min after %d failed attempts",
+                name,
+                LOCKOUT_WINDOW_S / 60.0,
+                LOCKOUT_FAILURES,
+            )
+            self._changes.record(
+                SYSTEM.name,
+                "user.lockout",
+                "user",
+                name[:200],
+                f"logins for {name} locked for {LOCKOUT_WINDOW_S / 60.0:.0f} min after "
+                f"{LOCKOUT_FAILURES} failed attempts",
+            )
 
     def create_token(
         self,
@@ -333,7 +430,7 @@ class AccountService:
         """
         if actor.name != user_name:
             require(actor, "admin", "creating tokens for other users")
-        secret = new_token("phy_" if kind == "api" else "phs_")
+        secret = new_token(_PREFIXES[kind])
         created = now()
         with self._db.session(write=True) as s:
             user = s.get(UserRow, user_name)
@@ -356,14 +453,19 @@ class AccountService:
             s.add(row)
             s.flush()
             info = _token(row)
-        if kind == "api":
-            self._changes.record(
-                actor.name,
-                "token.create",
-                "token",
-                str(info.id),
-                f"API token {label or info.id} for {user_name}",
-            )
+            if kind == "api":
+                self._changes.record(
+                    actor.name,
+                    "token.create",
+                    "token",
+                    str(info.id),
+                    f"API token {label or info.id} for {user_name}",
+                    session=s,
+                )
+            else:
+                self._changes.record(
+                    user_name, "user.login", "user", user_name, f"{user_name} logged in", session=s
+                )
         return info, secret
 
     def login(self, name: str, password: str) -> tuple[Principal, str]:
@@ -372,22 +474,18 @@ class AccountService:
         _, secret = self.create_token(
             principal, name, "browser session", kind="session", hours=self._session_hours
         )
-        self._changes.record(name, "user.login", "user", name, f"{name} logged in")
         return Principal(principal.name, principal.role, via="session"), secret
 
     def resolve(self, secret: str, kind: TokenKind | None = None) -> Principal | None:
         """The principal a token or session secret stands for, or ``None``."""
         if not secret or len(secret) > 200:
             return None
-        if kind == "session" and not secret.startswith("phs_"):
-            return None
-        if kind == "api" and not secret.startswith("phy_"):
+        if kind is not None and not secret.startswith(_PREFIXES[kind]):
             return None
         digest = token_digest(self._secret, secret)
         t = time.monotonic()
-        with self._lock:
-            hit = self._cache.get(digest)
-        if hit is not None and hit[0] > t:
+        hit = self._cached(digest, t)
+        if hit is not None:
             self._touch(hit[2], t)
             return hit[1]
         with self._db.session() as s:
@@ -408,13 +506,35 @@ class AccountService:
                 return None
             via: Literal["token", "session"] = "session" if token.kind == "session" else "token"
             principal = Principal(user.name, cast(Role, user.role), via=via)
-            token_id = token.id
+            token_id, expires = token.id, token.expires_at
+        until = t + _CACHE_S
+        if expires is not None:  # never trust a token past its expiry
+            until = min(until, t + (_aware(expires) - moment).total_seconds())
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[digest] = (t + _CACHE_S, principal, token_id)
+            self._cache[digest] = (until, principal, token_id)
         self._touch(token_id, t)
         return principal
+
+    def cached_principal(self, secret: str, kind: TokenKind) -> Principal | None:
+        """The principal of ``secret`` if it was verified in the last few seconds, else
+        ``None``; no database access, so that it can run on the event loop.
+
+        Revoking a token, ending a session and changing or deactivating a user remove
+        their entries at once; :meth:`resolve` checks the database again otherwise.
+        """
+        if not secret or len(secret) > 200 or not secret.startswith(_PREFIXES[kind]):
+            return None
+        hit = self._cached(token_digest(self._secret, secret), time.monotonic())
+        if hit is None or hit[1].via != ("session" if kind == "session" else "token"):
+            return None
+        return hit[1]
+
+    def _cached(self, digest: str, t: float) -> tuple[float, Principal, uuid.UUID] | None:
+        with self._lock:
+            hit = self._cache.get(digest)
+        return hit if hit is not None and hit[0] > t else None
 
     def _touch(self, token_id: uuid.UUID, t: float) -> None:
         with self._lock:
@@ -422,7 +542,7 @@ class AccountService:
             if t - last < _TOUCH_S:
                 return
             self._touched[token_id] = t
-        with self._db.session(write=True) as s:
+        with self._db.session(write=True, quiet=True) as s:
             row = s.get(TokenRow, token_id)
             if row is not None:
                 row.last_used_at = now()
@@ -470,9 +590,14 @@ class AccountService:
             if row.revoked_at is None:
                 row.revoked_at = now()
             info = _token(row)
+            self._changes.record(
+                actor.name,
+                "token.revoke",
+                "token",
+                str(key),
+                f"revoked token of {info.user_name}",
+                session=s,
+            )
         with self._lock:
             self._cache = {k: v for k, v in self._cache.items() if v[2] != key}
-        self._changes.record(
-            actor.name, "token.revoke", "token", str(key), f"revoked token of {info.user_name}"
-        )
         return info

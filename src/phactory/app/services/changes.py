@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from phactory.app.schema import ChangeRow
 from phactory.app.services.db import AppDatabase, now
@@ -55,18 +56,29 @@ class ChangeLog:
         entity_id: str,
         summary: str,
         detail: dict[str, Any] | None = None,
+        *,
+        session: Session | None = None,
     ) -> Change:
-        """Append one entry; ``action`` is a verb like ``"scenario.create"``."""
+        """Append one entry; ``action`` is a verb like ``"scenario.create"``.
+
+        Give the ``session`` of the change itself, so that both are stored or neither;
+        without one the entry is its own transaction (for events that change nothing
+        else, such as a lockout).
+        """
+        row = ChangeRow(
+            at=now(),
+            actor=actor[:100],
+            action=action[:64],
+            entity_kind=entity_kind[:32],
+            entity_id=str(entity_id)[:200],
+            summary=summary,
+            detail=detail or {},
+        )
+        if session is not None:
+            session.add(row)
+            session.flush()
+            return _change(row)
         with self._db.session(write=True) as s:
-            row = ChangeRow(
-                at=now(),
-                actor=actor[:100],
-                action=action[:64],
-                entity_kind=entity_kind[:32],
-                entity_id=str(entity_id)[:200],
-                summary=summary,
-                detail=detail or {},
-            )
             s.add(row)
             s.flush()
             return _change(row)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from phactory.store import StoreError, mask_url
+from phactory.app.readcache import QUIET
+from phactory.store import Store, StoreError, mask_url
 from phactory.store.engine import WRITE_OPTION, describe_cause
 
 __all__ = ["AppDatabase", "now"]
@@ -29,16 +31,59 @@ class AppDatabase:
         self.engine = engine
         self._url = mask_url(str(engine.url.render_as_string(hide_password=True)))
         self._read = sessionmaker(engine, expire_on_commit=False)
-        self._write = sessionmaker(
-            engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
+        self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
+        self._write = sessionmaker(self._write_engine, expire_on_commit=False)
+        self._quiet = sessionmaker(
+            engine.execution_options(**{WRITE_OPTION: True, QUIET: True}),
+            expire_on_commit=False,
         )
 
     @contextmanager
-    def session(self, *, write: bool = False) -> Iterator[Session]:
-        """One transaction; committed on success, rolled back on any error."""
-        maker = self._write if write else self._read
+    def session(self, *, write: bool = False, quiet: bool = False) -> Iterator[Session]:
+        """One transaction; committed on success, rolled back on any error.
+
+        ``quiet`` writes are bookkeeping that no cached read shows (they leave the
+        :class:`~phactory.app.readcache.DataVersion` as it is).
+        """
+        maker = (self._quiet if quiet else self._write) if write else self._read
         try:
             with maker.begin() as s:
                 yield s
+        except DBAPIError as exc:
+            raise StoreError(f"database {self._url} failed: {describe_cause(exc)}") from exc
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for a few read queries (SQLAlchemy Core: a fraction of an ORM
+        session's cost, for the reads the API answers most)."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except DBAPIError as exc:
+            raise StoreError(f"database {self._url} failed: {describe_cause(exc)}") from exc
+
+    @contextmanager
+    def together(self, store: Store) -> Iterator[tuple[Store, Session]]:
+        """One write transaction for a store change and the app tables' rows about it.
+
+        Yields a view of ``store`` whose methods run in this transaction, and a session
+        for the ``app_*`` rows (the change-log entry); both are committed together at the
+        end, or neither if anything fails, so that the change log never misses a change
+        nor records one that did not happen.
+
+        The store opens its own sessions; its view gets a session factory bound to this
+        transaction's connection that joins it (``rollback_only``: the store's commits
+        leave it open, its rollbacks end it). The store itself is not changed, so other
+        threads using it are not affected.
+        """
+        try:
+            with self._write_engine.connect() as conn, conn.begin():
+                joined = sessionmaker(
+                    bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only"
+                )
+                view = copy.copy(store)
+                view._read = view._write = joined
+                with joined.begin() as s:
+                    yield view, s
         except DBAPIError as exc:
             raise StoreError(f"database {self._url} failed: {describe_cause(exc)}") from exc

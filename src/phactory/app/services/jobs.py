@@ -191,13 +191,23 @@ class JobRunner:
         Number of jobs that run at once (one process each).
     prewarm
         Start the worker processes when the runner starts rather than with the first job.
+    on_change
+        Called when the set of active jobs changes (what :meth:`active` shows is not in
+        the database).
     """
 
     def __init__(
-        self, store: Store, save_output: SaveOutput, workers: int = 1, *, prewarm: bool = False
+        self,
+        store: Store,
+        save_output: SaveOutput,
+        workers: int = 1,
+        *,
+        prewarm: bool = False,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.prewarm = prewarm
+        self._on_change = on_change
         self._save_output = save_output
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._jobs: dict[uuid.UUID, Job] = {}
@@ -264,6 +274,8 @@ class JobRunner:
     def forget(self, job: Job) -> None:
         with self._lock:
             self._jobs.pop(job.run_id, None)
+        if self._on_change is not None:
+            self._on_change()
 
     def mark_running(self, job: Job) -> bool:
         try:

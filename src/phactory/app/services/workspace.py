@@ -6,7 +6,6 @@ role, records ``created_by`` on the store record and appends a change-log entry.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -167,8 +166,8 @@ class Workspace:
                 & (SiteVersionRow.version == latest.c.version),
             )
         ).order_by(SiteVersionRow.site_id)
-        with self._db.session() as s:
-            return [_site_version(r) for r in s.execute(stmt)]
+        with self._db.read() as c:
+            return [_site_version(r) for r in c.execute(stmt)]
 
     def site_version(self, site_id: str, version: int | None = None) -> SiteVersion:
         """The record of a site version (default the latest)."""
@@ -177,8 +176,8 @@ class Workspace:
             stmt = stmt.order_by(SiteVersionRow.version.desc()).limit(1)
         else:
             stmt = stmt.where(SiteVersionRow.version == version)
-        with self._db.session() as s:
-            row = s.execute(stmt).first()
+        with self._db.read() as c:
+            row = c.execute(stmt).first()
         if row is None:
             what = f"site {site_id}" if version is None else f"site version {site_id} v{version}"
             raise Missing(f"{what} not found in the store")
@@ -189,8 +188,8 @@ class Workspace:
         stmt = _SITE_COLUMNS.where(SiteVersionRow.site_id == site_id).order_by(
             SiteVersionRow.version
         )
-        with self._db.session() as s:
-            rows = [_site_version(r) for r in s.execute(stmt)]
+        with self._db.read() as c:
+            rows = [_site_version(r) for r in c.execute(stmt)]
         if not rows:
             raise Missing(f"site {site_id} not found in the store")
         return rows
@@ -274,33 +273,37 @@ class Workspace:
                 problem_dicts(problems),
             )
         before = self._latest_version(site.id)
-        version = self.store.save_site(site, created_by=actor.name)
-        if version.version == before:  # the same content as the latest version
-            return version
-        self._changes.record(
-            actor.name,
-            "site.upload",
-            "site",
-            site.id,
-            f"uploaded {filename} as {site.id} v{version.version}",
-            {"version": version.version, "content_hash": version.content_hash},
-        )
+        with self._db.together(self.store) as (store, tx):
+            version = store.save_site(site, created_by=actor.name)
+            if version.version == before:  # the same content as the latest version
+                return version
+            self._changes.record(
+                actor.name,
+                "site.upload",
+                "site",
+                site.id,
+                f"uploaded {filename} as {site.id} v{version.version}",
+                {"version": version.version, "content_hash": version.content_hash},
+                session=tx,
+            )
         return version
 
     def import_site(self, actor: Principal, site: Site, source: str) -> SiteVersion:
         """Store an already-validated site (example sites on first start)."""
         before = self._latest_version(site.id)
-        version = self.store.save_site(site, created_by=actor.name)
-        if version.version == before:  # the same content as the latest version
-            return version
-        self._changes.record(
-            actor.name,
-            "site.import",
-            "site",
-            site.id,
-            f"imported {source} as {site.id} v{version.version}",
-            {"version": version.version},
-        )
+        with self._db.together(self.store) as (store, tx):
+            version = store.save_site(site, created_by=actor.name)
+            if version.version == before:  # the same content as the latest version
+                return version
+            self._changes.record(
+                actor.name,
+                "site.import",
+                "site",
+                site.id,
+                f"imported {source} as {site.id} v{version.version}",
+                {"version": version.version},
+                session=tx,
+            )
         return version
 
     def _latest_version(self, site_id: str) -> int | None:
@@ -337,17 +340,24 @@ class Workspace:
         require(actor, "engineer", "changing sites")
         base = self.site_version(site_id, base_version)
         site = self.apply_overrides(site_id, base.version, overrides)
-        version = self.store.save_site(site, created_by=actor.name)
-        if version.version == base.version:
-            raise Conflict(f"the changes leave {site_id} v{base.version} as it is")
-        self._changes.record(
-            actor.name,
-            "site.update",
-            "site",
-            site_id,
-            f"{site_id} v{version.version} from v{base.version}" + (f": {note}" if note else ""),
-            {"base_version": base.version, "version": version.version, "overrides": overrides},
-        )
+        with self._db.together(self.store) as (store, tx):
+            version = store.save_site(site, created_by=actor.name)
+            if version.version == base.version:
+                raise Conflict(f"the changes leave {site_id} v{base.version} as it is")
+            self._changes.record(
+                actor.name,
+                "site.update",
+                "site",
+                site_id,
+                f"{site_id} v{version.version} from v{base.version}"
+                + (f": {note}" if note else ""),
+                {
+                    "base_version": base.version,
+                    "version": version.version,
+                    "overrides": overrides,
+                },
+                session=tx,
+            )
         return version
 
     # -- scenarios ---------------------------------------------------------------------
@@ -358,26 +368,28 @@ class Workspace:
         base = self.site_version(body.site_id, body.site_version)
         self.apply_overrides(base.site_id, base.version, body.overrides)
         try:
-            record = self.store.create_scenario(
-                body.name,
-                base.site_id,
-                base.version,
-                overrides=body.overrides,
-                run_settings=body.run_settings.model_dump(),
-                description=body.description,
-                created_by=actor.name,
-                validate=False,
-            )
+            with self._db.together(self.store) as (store, tx):
+                record = store.create_scenario(
+                    body.name,
+                    base.site_id,
+                    base.version,
+                    overrides=body.overrides,
+                    run_settings=body.run_settings.model_dump(),
+                    description=body.description,
+                    created_by=actor.name,
+                    validate=False,
+                )
+                self._changes.record(
+                    actor.name,
+                    "scenario.create",
+                    "scenario",
+                    str(record.id),
+                    f"scenario {record.name!r} on {record.site_id} v{record.site_version}",
+                    {"overrides": body.overrides, "run_settings": record.run_settings},
+                    session=tx,
+                )
         except InvalidInput as exc:
             raise Invalid(str(exc)) from None
-        self._changes.record(
-            actor.name,
-            "scenario.create",
-            "scenario",
-            str(record.id),
-            f"scenario {record.name!r} on {record.site_id} v{record.site_version}",
-            {"overrides": body.overrides, "run_settings": record.run_settings},
-        )
         return record
 
     def get_scenario(self, scenario_id: uuid.UUID | str) -> ScenarioRecord:
@@ -396,16 +408,18 @@ class Workspace:
         require(actor, "engineer", "deleting scenarios")
         record = self.get_scenario(scenario_id)
         try:
-            self.store.delete_scenario(record.id)
+            with self._db.together(self.store) as (store, tx):
+                store.delete_scenario(record.id)
+                self._changes.record(
+                    actor.name,
+                    "scenario.delete",
+                    "scenario",
+                    str(record.id),
+                    f"deleted scenario {record.name!r}",
+                    session=tx,
+                )
         except NotFound as exc:
             raise _store_missing(exc) from None
-        self._changes.record(
-            actor.name,
-            "scenario.delete",
-            "scenario",
-            str(record.id),
-            f"deleted scenario {record.name!r}",
-        )
 
     # -- runs --------------------------------------------------------------------------
 
@@ -448,26 +462,28 @@ class Workspace:
             params.update(days=days, objective=body.objective, time_limit_s=body.time_limit_s)
         self._check_runnable(site, days)
         try:
-            record = self.store.create_run(
-                body.kind,
-                site_id=site_id,
-                site_version=version,
-                scenario_id=scenario.id if scenario else None,
-                params=params,
-                created_by=actor.name,
-            )
+            with self._db.together(self.store) as (store, tx):
+                record = store.create_run(
+                    body.kind,
+                    site_id=site_id,
+                    site_version=version,
+                    scenario_id=scenario.id if scenario else None,
+                    params=params,
+                    created_by=actor.name,
+                )
+                self._changes.record(
+                    actor.name,
+                    "run.start",
+                    "run",
+                    str(record.id),
+                    f"{body.kind} run of {params['name']} ({site_id} v{version})",
+                    {"params": params, "scenario_id": str(scenario.id) if scenario else None},
+                    session=tx,
+                )
         except NotFound as exc:
             raise _store_missing(exc) from None
         except InvalidInput as exc:
             raise Invalid(str(exc)) from None
-        self._changes.record(
-            actor.name,
-            "run.start",
-            "run",
-            str(record.id),
-            f"{body.kind} run of {params['name']} ({site_id} v{version})",
-            {"params": params, "scenario_id": str(scenario.id) if scenario else None},
-        )
         payload = {**params, "site": site.model_dump(mode="json", by_alias=True)}
         try:
             self.runner.submit(record.id, body.kind, payload)
@@ -495,8 +511,8 @@ class Workspace:
     def get_run(self, run_id: uuid.UUID | str) -> RunInfo:
         """A run, without its results."""
         key = _run_key(run_id)
-        with self._db.session() as s:
-            row = s.execute(_RUN_COLUMNS.where(RunRow.id == key)).first()
+        with self._db.read() as c:
+            row = c.execute(_RUN_COLUMNS.where(RunRow.id == key)).first()
         if row is None:
             raise Missing(f"run {run_id} not found in the store")
         return _run_info(row, self.runner.active().get(key, ""))
@@ -528,8 +544,8 @@ class Workspace:
         if status is not None:
             stmt = stmt.where(RunRow.status == status)
         active = self.runner.active()
-        with self._db.session() as s:
-            return [_run_info(r, active.get(r.id, "")) for r in s.execute(stmt)]
+        with self._db.read() as c:
+            return [_run_info(r, active.get(r.id, "")) for r in c.execute(stmt)]
 
     def latest_run(
         self,
@@ -557,11 +573,21 @@ class Workspace:
         run = self.get_run(run_id)
         if run.is_final:
             raise Conflict(f"run {run.id} is {run.status}; it cannot be cancelled")
-        if not self.runner.cancel(run.id):
-            # Not ours (left by an earlier server life): cancel the record directly.
-            with contextlib.suppress(InvalidInput):
-                self.store.cancel_run(run.id)
-        self._changes.record(actor.name, "run.cancel", "run", str(run.id), "cancel requested")
+        ours = run.id in self.runner.active()
+        try:
+            with self._db.together(self.store) as (store, tx):
+                if not ours:
+                    # Left by an earlier server life: cancel the record directly.
+                    store.cancel_run(run.id)
+                # For a job of ours, the request is what is recorded; the job stops and
+                # writes its status a moment later.
+                self._changes.record(
+                    actor.name, "run.cancel", "run", str(run.id), "cancel requested", session=tx
+                )
+        except InvalidInput:
+            raise Conflict(f"run {run.id} ended meanwhile; it cannot be cancelled") from None
+        if ours:
+            self.runner.cancel(run.id)
         return self.get_run(run.id)
 
     def results(self, run_id: uuid.UUID | str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ session cookie the browser is sent to ``/login`` and back afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from nicegui import ui
 
 from phactory.app.api.deps import SESSION_COOKIE
 from phactory.app.context import AppContext
+from phactory.app.errors import NotAuthenticated
 from phactory.app.principal import Principal, Role
 from phactory.app.services.workspace import Workspace
 from phactory.app.ui import state
@@ -40,6 +42,9 @@ NAV: Final[tuple[tuple[str, str, str, Role], ...]] = (
     ("/admin", "Users and tokens", "admin_panel_settings", "viewer"),
 )
 
+#: How often an open page checks that its session is still valid [s].
+SESSION_CHECK_S: Final = 10.0
+
 #: Defaults of the run settings on the Parameters page.
 DEFAULT_RUN: Final[dict[str, Any]] = {
     "days": 60.0,
@@ -53,13 +58,36 @@ DEFAULT_RUN: Final[dict[str, Any]] = {
 
 @dataclass
 class PageContext:
-    """What a page builder gets: the services, the user, the request, the chosen site."""
+    """What a page builder gets: the services, the user, the request, the chosen site.
+
+    A page stays open (and its buttons work) long after it was loaded, so :attr:`user`
+    checks the browser session again each time it is used: once the session is ended
+    or revoked, or the account deactivated, the next action sends the browser to the
+    login page instead of acting.
+    """
 
     app: AppContext
-    user: Principal
+    first_user: Principal
     request: Request
     site_id: str | None
     prefs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def user(self) -> Principal:
+        """The logged-in user, checked again now.
+
+        Raises
+        ------
+        NotAuthenticated
+            If the session is no longer valid (the browser is sent to the login page).
+        """
+        current = _session_user(self.app, self.request)
+        if current is None:
+            with contextlib.suppress(RuntimeError):  # outside a page's client: no browser
+                ui.notify("Your session has ended; please log in again.", type="warning")
+                ui.navigate.to(f"/login?next={quote(self.request.url.path)}")
+            raise NotAuthenticated("your session has ended; please log in again")
+        return current
 
     @property
     def workspace(self) -> Workspace:
@@ -102,8 +130,9 @@ def _frame(pc: PageContext, title: str, path: str) -> None:
     sites = pc.workspace.list_sites()
     ui.colors(primary="#1d3b5e", secondary="#2b6cb0", accent="#0f9d8a")
     ui.query("body").classes("bg-grey-1")
+    # The one navigation drawer; made before the header so that the menu button toggles it.
     drawer = ui.left_drawer(value=True, bordered=True).classes("bg-white q-pa-none")
-    drawer.props("width=230")
+    drawer.props('width=230 data-testid="nav-drawer"')
     with ui.header(elevated=True).classes("items-center justify-between px-4 py-1 bg-primary"):
         with ui.row().classes("items-center gap-3"):
             ui.button(icon="menu", on_click=drawer.toggle).props("flat round dense color=white")
@@ -127,11 +156,7 @@ def _frame(pc: PageContext, title: str, path: str) -> None:
             ui.button("Log out", on_click=lambda: ui.navigate.to("/auth/logout")).props(
                 "flat dense color=white"
             )
-    with (
-        ui.left_drawer(value=True, bordered=True)
-        .classes("bg-white q-pa-none")
-        .props("width=230") as drawer
-    ):
+    with drawer:
         with ui.list().props("padding").classes("w-full"):
             for href, label, icon, role in NAV:
                 if not pc.user.has(role):
@@ -148,6 +173,13 @@ def _frame(pc: PageContext, title: str, path: str) -> None:
                         ui.item_label(label).classes("text-weight-medium" if active else "")
         ui.separator()
         ui.label("Open-source smart manufacturing").classes("text-caption text-grey-6 q-pa-md")
+
+    def check_session() -> None:
+        # A page left open must not go on showing data once its session has ended.
+        with contextlib.suppress(NotAuthenticated):
+            _ = pc.user
+
+    ui.timer(SESSION_CHECK_S, check_session)
 
 
 def workspace_page(path: str, title: str) -> Callable[[Builder], Callable[..., Any]]:

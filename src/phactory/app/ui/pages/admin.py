@@ -1,4 +1,8 @@
-"""Users and tokens: accounts and roles (admins), API tokens (everyone, for themselves)."""
+"""Users and tokens: accounts and roles (admins), API tokens (everyone, for themselves).
+
+The lists are refreshed in place after each change, so that a new user or token shows at
+once (a failed toggle also snaps back to what is stored).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from phactory.app.ui.layout import PageContext, section, workspace_page
 
 
 def _secret_dialog(title: str, secret: str, note: str) -> None:
-    with ui.dialog() as dialog, ui.card().classes("q-pa-lg"):
+    with ui.dialog().props("persistent") as dialog, ui.card().classes("q-pa-lg"):
         ui.label(title).classes("text-h6")
         ui.input(value=secret).props("readonly outlined").classes("w-[32rem] font-mono").props(
             'data-testid="secret-value"'
@@ -30,30 +34,10 @@ def admin_page(pc: PageContext) -> None:
 
 
 def _users(pc: PageContext) -> None:
-    users = pc.app.accounts.list_users(pc.user)
+    # One refreshable per page, so that a refresh redraws this page only.
+    rows = ui.refreshable(_user_rows)
     with section("Users", "viewer: reads · engineer: also changes and runs · admin: also users"):
-        for u in users:
-            with ui.row().classes("w-full items-center gap-3 border-b q-py-xs"):
-                ui.label(u.name).classes("w-40 text-weight-bold")
-
-                def set_role(e: Any, name: str = u.name) -> None:
-                    try:
-                        pc.app.accounts.update_user(pc.user, name, role=e.value)
-                        ui.notify(f"{name} is now {e.value}", type="positive")
-                    except AppError as exc:
-                        ui.notify(exc.message, type="negative")
-
-                def toggle(e: Any, name: str = u.name) -> None:
-                    try:
-                        pc.app.accounts.update_user(pc.user, name, active=bool(e.value))
-                    except AppError as exc:
-                        ui.notify(exc.message, type="negative")
-
-                ui.select(list(ROLES), value=u.role, on_change=set_role).props("dense outlined")
-                ui.switch("active", value=u.active, on_change=toggle)
-                ui.label(f"created {u.created_at:%Y-%m-%d} by {u.created_by}").classes(
-                    "text-caption text-grey-7"
-                )
+        rows(pc, rows)
         with ui.row().classes("items-center gap-3 q-mt-md"):
             name = (
                 ui.input("New user name")
@@ -61,8 +45,10 @@ def _users(pc: PageContext) -> None:
                 .props('data-testid="new-user-name"')
             )
             role = ui.select(list(ROLES), value="viewer", label="Role").props("outlined dense")
-            password = ui.input("Password (empty: generate one)", password=True).props(
-                "outlined dense"
+            password = (
+                ui.input("Password (empty: generate one)", password=True)
+                .props("outlined dense")
+                .classes("w-64")
             )
 
             def create() -> None:
@@ -73,6 +59,9 @@ def _users(pc: PageContext) -> None:
                 except AppError as exc:
                     ui.notify(exc.message, type="negative", multi_line=True)
                     return
+                name.set_value("")
+                password.set_value("")
+                rows.refresh()
                 if generated:
                     _secret_dialog(
                         f"Password of {info.name}", generated, "Shown only now: pass it on."
@@ -85,34 +74,45 @@ def _users(pc: PageContext) -> None:
             )
 
 
+def _user_rows(pc: PageContext, rows: Any) -> None:
+    for u in pc.app.accounts.list_users(pc.user):
+        with ui.row().classes("w-full items-center gap-3 border-b q-py-xs"):
+            ui.label(u.name).classes("w-40 text-weight-bold")
+
+            def set_role(e: Any, name: str = u.name) -> None:
+                try:
+                    pc.app.accounts.update_user(pc.user, name, role=e.value)
+                    ui.notify(f"{name} is now {e.value}", type="positive")
+                except AppError as exc:
+                    ui.notify(exc.message, type="negative")
+                    rows.refresh()
+
+            def toggle(e: Any, name: str = u.name) -> None:
+                try:
+                    pc.app.accounts.update_user(pc.user, name, active=bool(e.value))
+                except AppError as exc:
+                    ui.notify(exc.message, type="negative")
+                    rows.refresh()
+
+            ui.select(list(ROLES), value=u.role, on_change=set_role).props("dense outlined")
+            ui.switch("active", value=u.active, on_change=toggle)
+            ui.label(f"created {u.created_at:%Y-%m-%d} by {u.created_by}").classes(
+                "text-caption text-grey-7"
+            )
+
+
 def _tokens(pc: PageContext) -> None:
-    tokens = pc.app.accounts.list_tokens(pc.user)
     with section(
         "My API tokens",
         "For scripts: send “Authorization: Bearer <token>” to /api/v1 (docs at /docs)",
     ):
-        for t in tokens:
-            with ui.row().classes("w-full items-center gap-3 border-b q-py-xs"):
-                ui.label(t.label or "(no label)").classes("w-48")
-                ui.label(f"created {t.created_at:%Y-%m-%d %H:%M}").classes("text-caption")
-                last = f"last used {t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "unused"
-                ui.label(last).classes("text-caption text-grey-7")
-                if t.revoked_at is not None:
-                    ui.badge("revoked", color="grey")
-                else:
-
-                    def revoke(token_id: Any = t.id) -> None:
-                        try:
-                            pc.app.accounts.revoke_token(pc.user, token_id)
-                        except AppError as exc:
-                            ui.notify(exc.message, type="negative")
-                            return
-                        ui.navigate.to("/admin")
-
-                    ui.button("Revoke", on_click=revoke).props("flat dense color=negative")
+        rows = ui.refreshable(_token_rows)
+        rows(pc, rows)
         with ui.row().classes("items-center gap-3 q-mt-md"):
-            label = ui.input("Label", placeholder="e.g. nightly report script").props(
-                "outlined dense"
+            label = (
+                ui.input("Label", placeholder="e.g. nightly report script")
+                .props("outlined dense")
+                .classes("w-64")
             )
 
             def create() -> None:
@@ -121,6 +121,33 @@ def _tokens(pc: PageContext) -> None:
                 except AppError as exc:
                     ui.notify(exc.message, type="negative")
                     return
+                label.set_value("")
+                rows.refresh()
                 _secret_dialog("New API token", secret, "Shown only now: copy it somewhere safe.")
 
             ui.button("Create token", icon="key", on_click=create).props("unelevated color=primary")
+
+
+def _token_rows(pc: PageContext, rows: Any) -> None:
+    tokens = pc.app.accounts.list_tokens(pc.user)
+    if not tokens:
+        ui.label("No API tokens yet.").classes("text-grey-7")
+    for t in tokens:
+        with ui.row().classes("w-full items-center gap-3 border-b q-py-xs"):
+            ui.label(t.label or "(no label)").classes("w-48")
+            ui.label(f"created {t.created_at:%Y-%m-%d %H:%M}").classes("text-caption")
+            last = f"last used {t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "unused"
+            ui.label(last).classes("text-caption text-grey-7")
+            if t.revoked_at is not None:
+                ui.badge("revoked", color="grey")
+                continue
+
+            def revoke(token_id: Any = t.id) -> None:
+                try:
+                    pc.app.accounts.revoke_token(pc.user, token_id)
+                except AppError as exc:
+                    ui.notify(exc.message, type="negative")
+                    return
+                rows.refresh()
+
+            ui.button("Revoke", on_click=revoke).props("flat dense color=negative")

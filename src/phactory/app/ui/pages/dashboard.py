@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from nicegui import run, ui
 
@@ -22,15 +22,39 @@ CHARTS = (
 )
 
 
-def _fit(figure: dict[str, Any]) -> dict[str, Any]:
-    """A report figure sized for a dashboard card: responsive width, bounded height."""
+#: Charts that get the whole width of the dashboard (a sunburst needs room for its rings
+#: and labels; at half width Plotly shrinks it and cuts its title).
+WIDE: Final = frozenset({"loss_tree"})
+#: Longest title line in a chart card [characters]; Plotly does not wrap titles.
+_TITLE_CHARS: Final = 70
+
+
+def _wrap(text: str, width: int = _TITLE_CHARS) -> str:
+    """``text`` broken into lines of at most about ``width`` characters (``<br>``)."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
+
+
+def _fit(figure: dict[str, Any], *, wide: bool = False) -> dict[str, Any]:
+    """A report figure sized for a dashboard card: responsive width, bounded height, a
+    title that fits, and room above the plot for it."""
     layout = dict(figure.get("layout") or {})
-    layout["height"] = min(int(layout.get("height") or 420), 460)
+    layout["height"] = min(int(layout.get("height") or 420), 560 if wide else 460)
     layout["autosize"] = True
     layout.pop("width", None)
     title = layout.get("title")
     if isinstance(title, dict):
-        layout["title"] = {**title, "font": {"size": 13}}
+        text = str(title.get("text") or "")
+        wrapped = _wrap(text, 2 * _TITLE_CHARS if wide else _TITLE_CHARS)
+        layout["title"] = {**title, "text": wrapped, "font": {"size": 13}}
+        margin = dict(layout.get("margin") or {})
+        margin["t"] = max(int(margin.get("t") or 0), 40 + 18 * wrapped.count("<br>"))
+        layout["margin"] = margin
     return {**figure, "layout": layout, "config": {"displaylogo": False, "responsive": True}}
 
 
@@ -106,9 +130,10 @@ async def dashboard(pc: PageContext) -> None:
     with ui.grid(columns=2).classes("w-full gap-4"):
         for name, caption in CHARTS:
             figure = figures.get(name)
-            with ui.card().classes("w-full q-pa-sm"):
+            wide = name in WIDE
+            with ui.card().classes("w-full q-pa-sm" + (" col-span-2" if wide else "")):
                 ui.label(caption).classes("text-caption text-grey-7")
                 if not figure or "error" in figure:
                     ui.label("No chart for this run.").classes("text-grey-6")
                     continue
-                plot(_fit(figure), f"chart-{name}")
+                plot(_fit(figure, wide=wide), f"chart-{name}")
