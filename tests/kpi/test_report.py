@@ -80,3 +80,27 @@ def test_report_with_site_and_no_logs(tmp_path: Path) -> None:
     assert "Gantt chart" not in _check(path)
     with pytest.raises(ValueError):
         write_html(tmp_path / "x.html", None, [], [])
+
+
+def test_error_bars_stop_at_the_range_of_the_kpi() -> None:
+    from phactory.report.figures import _error_bars
+
+    bars = _error_bars([0.02, 0.5, 0.97], [0.1, 0.1, 0.1], True, high=1.0)
+    assert bars["arrayminus"] == pytest.approx([0.02, 0.1, 0.1])
+    assert bars["array"] == pytest.approx([0.1, 0.1, 0.03])
+
+
+def test_charted_intervals_never_leave_0_to_100_percent() -> None:
+    from phactory.report.figures import labour_figure, oee_figure
+
+    site = mab_site()
+    results = [compute(synthetic_log(site, seed=s, horizon_h=24 * 60), site) for s in (1, 2, 3)]
+    for fig in (labour_figure(results), oee_figure(results)):
+        for trace in fig.data:
+            err = trace.error_y
+            if err is None or err.array is None or not err.visible:
+                continue
+            for y, up, down in zip(trace.y, err.array, err.arrayminus, strict=True):
+                assert y - down >= -1e-12
+                if trace.name == "OEE":
+                    assert y + up <= 1 + 1e-12

@@ -7,6 +7,7 @@ mean across replications; error bars are Student-t 95 % confidence half-widths.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -86,6 +87,28 @@ def _mean_ci(
         pd.DataFrame(mean, index=index, columns=columns),
         pd.DataFrame(half, index=index, columns=columns),
     )
+
+
+def _error_bars(
+    mean: Any, half: Any, visible: bool, low: float = 0.0, high: float = math.inf
+) -> dict[str, Any]:
+    """Plotly ``error_y`` of a 95 % CI clipped to the KPI's range ``[low, high]``.
+
+    As in the KPI tables (:func:`phactory.kpi.summarise`): a share cannot go below 0 or
+    above 1, so the bars stop there rather than draw impossible values.
+    """
+    m = np.asarray(mean, dtype=float)
+    h = np.asarray(half, dtype=float)
+    with np.errstate(invalid="ignore"):
+        up = np.minimum(h, np.maximum(high - m, 0.0))
+        down = np.minimum(h, np.maximum(m - low, 0.0))
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": up.tolist(),
+        "arrayminus": down.tolist(),
+        "visible": visible,
+    }
 
 
 def gantt_figure(log: EventLog, title: str = "Unit Gantt chart (replication 1)") -> go.Figure:
@@ -192,11 +215,12 @@ def oee_figure(results: Sequence[KpiResult]) -> go.Figure:
             y=[site_mean["oee"], *mean["oee"]],
             name="OEE",
             marker_color="#2ca02c",
-            error_y={
-                "type": "data",
-                "array": [site_half["oee"], *half["oee"]],
-                "visible": len(results) > 1,
-            },
+            error_y=_error_bars(
+                [site_mean["oee"], *mean["oee"]],
+                [site_half["oee"], *half["oee"]],
+                len(results) > 1,
+                high=1.0,
+            ),
             hovertemplate="%{x}: OEE %{y:.1%}<extra></extra>",
         )
     )
@@ -393,7 +417,7 @@ def labour_figure(results: Sequence[KpiResult]) -> go.Figure:
                 x=[teams, ["all shifts" if s == "all" else s for s in shifts]],
                 y=mean["utilisation"],
                 marker_color=["#1f3b57" if s == "all" else "#6fa8dc" for s in shifts],
-                error_y={"type": "data", "array": half["utilisation"], "visible": len(results) > 1},
+                error_y=_error_bars(mean["utilisation"], half["utilisation"], len(results) > 1),
                 customdata=np.column_stack([mean["assigned_person_h"], mean["available_person_h"]]),
                 hovertemplate=(
                     "%{x}: %{y:.1%}<br>%{customdata[0]:,.0f} of "
