@@ -144,6 +144,23 @@ def test_a_scheduling_run_stores_the_schedule(run_api: Api) -> None:
     assert run_api.get(f"/api/v1/runs/{run['id']}/kpis").status_code == 409
 
 
+@pytest.mark.skipif(not scheduler_available(), reason="phactory.schedule has no solve() yet")
+def test_a_scheduling_run_can_plan_at_a_duration_quantile(run_api: Api) -> None:
+    _upload(run_api)
+    bad = run_api.post(
+        "/api/v1/runs", json={"kind": "schedule", "site_id": "tiny", "duration_quantile": 1.5}
+    )
+    assert bad.status_code == 422 and "duration_quantile" in bad.text
+    run = _start(
+        run_api, kind="schedule", site_id="tiny", days=15, time_limit_s=5, duration_quantile=0.9
+    )
+    final = run_api.wait(run["id"], timeout=90)
+    assert final["status"] == "done", final
+    assert final["params"]["duration_quantile"] == 0.9
+    results = run_api.get(f"/api/v1/runs/{run['id']}/results").json()
+    assert results["duration_quantile"] == 0.9
+
+
 def test_scheduling_without_a_scheduler_is_501(
     run_api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:

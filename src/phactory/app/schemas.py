@@ -170,6 +170,13 @@ class RunCreate(BaseModel):
         description="scheduling objective",
     )
     time_limit_s: float = Field(default=30.0, gt=0, le=3600, description="solver budget [s]")
+    duration_quantile: float | None = Field(
+        default=None,
+        ge=0.5,
+        le=0.99,
+        description="plan phases at this quantile of their durations (e.g. 0.9 for a P90 "
+        "plan that holds under variability) instead of their means",
+    )
 
     @model_validator(mode="after")
     def _target(self) -> RunCreate:

@@ -197,6 +197,8 @@ def schedule_job(payload: dict[str, Any], channel: Any) -> dict[str, Any]:
     options["time_limit_s"] = limit
     if payload.get("days") is not None:
         options["days"] = float(payload["days"])
+    if payload.get("duration_quantile") is not None:
+        options["duration_quantile"] = float(payload["duration_quantile"])
     channel.progress(0.02, "building the model")
     t0 = time.monotonic()
     done = threading.Event()

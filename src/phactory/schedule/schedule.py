@@ -273,6 +273,7 @@ class Schedule:
             "best_bound": self.best_bound,
             "gap": self.gap,
             "solve_time_s": round(self.solve_time_s, 3),
+            "duration_quantile": self.duration_quantile,
             "batches": int(self.operations["batch"].nunique()) if len(self.operations) else 0,
             "operations": len(self.operations),
             **{k: v for k, v in self.kpis.items()},

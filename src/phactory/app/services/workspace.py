@@ -459,7 +459,12 @@ class Workspace:
                 dispatch=body.dispatch,
             )
         else:
-            params.update(days=days, objective=body.objective, time_limit_s=body.time_limit_s)
+            params.update(
+                days=days,
+                objective=body.objective,
+                time_limit_s=body.time_limit_s,
+                duration_quantile=body.duration_quantile,
+            )
         self._check_runnable(site, days)
         try:
             with self._db.together(self.store) as (store, tx):

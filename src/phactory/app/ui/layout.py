@@ -53,6 +53,7 @@ DEFAULT_RUN: Final[dict[str, Any]] = {
     "dispatch": "fifo",
     "objective": "makespan",
     "time_limit_s": 20.0,
+    "duration_quantile": None,
 }
 
 

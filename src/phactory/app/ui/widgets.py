@@ -139,6 +139,7 @@ def start_run(
             dispatch=rs["dispatch"],
             objective=rs["objective"],
             time_limit_s=rs["time_limit_s"],
+            duration_quantile=rs.get("duration_quantile"),
         )
         run = pc.workspace.start_run(pc.user, body)
     except AppError as exc:

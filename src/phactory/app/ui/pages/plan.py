@@ -294,7 +294,9 @@ async def schedule_page(pc: PageContext) -> None:
         if pc.user.can_change:
             button = (
                 ui.button(
-                    f"Run scheduler ({rs['objective']}, {rs['time_limit_s']:g} s)",
+                    f"Run scheduler ({rs['objective']}, {rs['time_limit_s']:g} s"
+                    + (f", P{100 * q:g}" if (q := rs.get("duration_quantile")) else "")
+                    + ")",
                     icon="auto_fix_high",
                     on_click=lambda: schedule(),
                 )

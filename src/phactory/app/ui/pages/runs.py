@@ -100,6 +100,15 @@ def parameters_page(pc: PageContext) -> None:
                 .props("outlined")
                 .classes("w-40")
             )
+            quantile = ui.select(
+                {0: "mean", 0.8: "P80", 0.9: "P90", 0.95: "P95"},
+                value=rs.get("duration_quantile") or 0,
+                label="Planned phase durations",
+            ).props("outlined").classes("w-56")  # fmt: skip
+        ui.label(
+            "A P90 plan schedules each phase at the duration it meets 9 times in 10: longer, "
+            "but it holds when durations vary (hold-time limits are kept)."
+        ).classes("text-caption text-grey-7")
         if not scheduler_available():
             ui.label("The CP-SAT scheduler is not available in this installation yet.").classes(
                 "text-orange-9 text-caption"
@@ -113,6 +122,7 @@ def parameters_page(pc: PageContext) -> None:
             "dispatch": dispatch.value,
             "objective": objective.value,
             "time_limit_s": float(limit.value or DEFAULT_RUN["time_limit_s"]),
+            "duration_quantile": float(quantile.value) if quantile.value else None,
         }
         try:
             pc.app.accounts.set_preferences(pc.user, {"run": values})
