@@ -6,8 +6,13 @@ Measures, in one process on this machine (wall-clock time; the machines are shar
   :class:`phactory.records.AuditWriter` (hash chain, lock, insert), on SQLite (a file,
   WAL) and on PostgreSQL (the local server), each
 
-  * ``single``: one entry per transaction, as the batch engine writes a state change
-    (bar: >= 1,000/s);
+  * ``single``: one entry per transaction from one session, as the batch engine writes a
+    state change (bar: >= 1,000/s); each append waits for its own durable commit;
+  * ``concurrent_8`` / ``concurrent_32``: 8 or 32 threads (batches, operators) appending
+    at once through the record service's group-commit writer
+    (:class:`phactory.records.GroupCommitWriter`): each call returns only once its entry
+    is committed and chained, so the rate counts durable, acknowledged entries; with
+    ``entries_per_commit``, the mean group size;
   * ``batched``: 1,000 entries per transaction, as the engine writes a burst of process
     values;
   * on PostgreSQL also ``single_async_commit``: one entry per transaction with
@@ -35,6 +40,7 @@ import os
 import secrets
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -44,6 +50,7 @@ from psycopg import sql
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from phactory.records import RecordService
 from phactory.records.audit import AuditWriter, verify_chain
 from phactory.records.migrate import upgrade
 from phactory.store.engine import WRITE_OPTION, build_engine
@@ -54,14 +61,14 @@ PG_URL = os.environ.get(
 )
 
 
-def _entry(writer: AuditWriter, i: int) -> None:
-    writer.append(
-        user_id="SYSTEM",
-        kind="value",
-        subject="step:B-0001/production/fed-batch/culture",
-        field="temperature",
-        new=36.5 + (i % 7) * 0.01,
-        data={
+def _entry_fields(i: int) -> dict[str, Any]:
+    return {
+        "user_id": "SYSTEM",
+        "kind": "value",
+        "subject": "step:B-0001/production/fed-batch/culture",
+        "field": "temperature",
+        "new": 36.5 + (i % 7) * 0.01,
+        "data": {
             "unit": "degC",
             "low": 36.0,
             "high": 37.0,
@@ -69,8 +76,12 @@ def _entry(writer: AuditWriter, i: int) -> None:
             "sample": i,
             "out_of_limit": False,
         },
-        batch_id="B-0001",
-    )
+        "batch_id": "B-0001",
+    }
+
+
+def _entry(writer: AuditWriter, i: int) -> None:
+    writer.append(**_entry_fields(i))
 
 
 def append_single(engine: Engine, n: int) -> float:
@@ -98,6 +109,45 @@ def append_batched(engine: Engine, n: int, per_tx: int = 1000) -> float:
             w.flush()
         done = min(n, done + per_tx)
     return n / (time.perf_counter() - t0)
+
+
+def append_concurrent(url: str, threads: int, per_thread: int) -> dict[str, Any]:
+    """Durable entries per second with ``threads`` concurrent appenders (group commit)."""
+    records = RecordService(url)
+    try:
+        writer = records.group_writer()
+        writer.append(**_entry_fields(0))  # start the writer and its connection
+        groups0, subs0 = writer.groups, writer.submissions
+        errors: list[BaseException] = []
+        start = threading.Barrier(threads + 1)
+
+        def work(k: int) -> None:
+            start.wait()
+            try:
+                for i in range(per_thread):
+                    writer.append(**_entry_fields(k * per_thread + i))
+            except BaseException as exc:  # reported below, not lost in the thread
+                errors.append(exc)
+
+        pool = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+        for t in pool:
+            t.start()
+        start.wait()
+        t0 = time.perf_counter()
+        for t in pool:
+            t.join()
+        elapsed = time.perf_counter() - t0
+        if errors:
+            raise errors[0]
+        n = threads * per_thread
+        groups = writer.groups - groups0
+        return {
+            "per_s": round(n / elapsed),
+            "entries": n,
+            "entries_per_commit": round((writer.submissions - subs0) / max(groups, 1), 1),
+        }
+    finally:
+        records.close()
 
 
 def verify(engine: Engine) -> dict[str, Any]:
@@ -146,17 +196,24 @@ def run_backend(url: str, chain: int, single: int) -> dict[str, Any]:
             finally:
                 async_engine.dispose()
         single_rate = append_single(engine, single)
+        concurrent = {
+            f"concurrent_{threads}": append_concurrent(url, threads, per_thread)
+            for threads, per_thread in ((8, 500), (32, 250))
+        }
         t0 = time.perf_counter()
-        already = single * (2 if "single_async_commit" in extra else 1)
+        with engine.connect() as conn:
+            already = int(conn.exec_driver_sql("SELECT count(*) FROM ebr_audit").scalar_one())
         batched_rate = append_batched(engine, chain - already)
         build_s = time.perf_counter() - t0
         result = verify(engine)
         return {
             "append_per_s": {
                 "single": round(single_rate),
+                **{k: v["per_s"] for k, v in concurrent.items()},
                 "batched": round(batched_rate),
                 **extra,
             },
+            "concurrent": concurrent,
             "chain_build_s": round(build_s, 1),
             f"verify_{chain // 1000}k": result,
         }
@@ -186,7 +243,12 @@ def main() -> None:
     quick = "--quick" in sys.argv
     chain = 100_000 if quick else 1_000_000
     single = 2_000
-    out: dict[str, Any] = {"cpus": os.cpu_count(), "chain_entries": chain}
+    out: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "chain_entries": chain,
+        "note": "wall-clock rates on a machine shared with other jobs: noisy",
+    }
     with tempfile.TemporaryDirectory() as tmp:
         out["sqlite"] = run_backend(f"sqlite:///{Path(tmp) / 'bench.db'}", chain, single)
     pg = _pg_database()
@@ -203,6 +265,12 @@ def main() -> None:
         "sqlite_single_append_ge_1000_per_s": out["sqlite"]["append_per_s"]["single"] >= 1000,
         "postgresql_single_append_ge_1000_per_s": (
             out["postgresql"].get("append_per_s", {}).get("single", 0) >= 1000
+        ),
+        "postgresql_concurrent_8_append_ge_1000_per_s": (
+            out["postgresql"].get("append_per_s", {}).get("concurrent_8", 0) >= 1000
+        ),
+        "postgresql_concurrent_32_append_ge_1000_per_s": (
+            out["postgresql"].get("append_per_s", {}).get("concurrent_32", 0) >= 1000
         ),
         "postgresql_batched_append_ge_1000_per_s": (
             out["postgresql"].get("append_per_s", {}).get("batched", 0) >= 1000

@@ -7,9 +7,10 @@ one person per role. The flow: a supervisor creates a batch of recipe ``r1``; an
 operator starts, holds and restarts it, does the work instruction (check, scan, an
 out-of-limit entry and its re-entry) and signs it *performed*; a second operator
 verifies; the batch runs to Complete. QA sees only the exceptions, moves the deviation to
-investigation, corrects a value (an override that invalidates the step's signatures) and
-signs the review; the QP's release is refused while the deviation is open. Viewers see
-but cannot act. Screenshots go to ``/tmp/batch_pages_*.png``.
+investigation, corrects a value (an override that invalidates the step's signatures), the
+two operators re-sign the corrected step, and QA signs the review; the QP's release is
+refused while the deviation is open. Viewers see but cannot act. Screenshots go to
+``/tmp/batch_pages_*.png``.
 """
 
 from __future__ import annotations
@@ -284,6 +285,21 @@ def test_operator_executes_qa_reviews_and_release_is_refused(
     page.get_by_test_id("correction-submit").click()
     expect(page.get_by_test_id("exception-count-override")).to_be_visible()
     expect(page.get_by_test_id("exception-count-invalid_signature")).to_contain_text(": 2")
+    # The review waits for the re-signatures: the performer, then a second person.
+    expect(page.get_by_test_id("resign-status-performed-mix-main-fill")).to_have_text(
+        "signature invalidated, re-signature required"
+    )
+    expect(page.get_by_test_id("disposition")).to_contain_text("re-signature required")
+    _identify(page, "op1")
+    page.get_by_test_id("resign-performed-mix-main-fill").click()
+    _sign(page, "op1", keep_user=True)
+    expect(page.get_by_test_id("resign-performed-mix-main-fill")).to_have_count(0)
+    page.get_by_test_id("resign-verified-mix-main-fill").click()
+    _sign(page, "op2")
+    expect(page.get_by_test_id("resign")).to_have_count(0)
+    expect(page.get_by_test_id("exception-count-resignature")).to_contain_text(": 2")
+    expect(page.get_by_test_id("signatures")).to_contain_text("re-signature")
+    _identify(page, "qa")
     page.get_by_test_id("qa-review").click()
     _sign(page, "qa", keep_user=True)
     expect(page.get_by_test_id("review-disposition")).to_have_text("reviewed")

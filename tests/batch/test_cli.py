@@ -96,12 +96,12 @@ def test_batch_start_run_status_export_and_verify(runner: CliRunner, tmp_path: P
     }
     result = _invoke(runner, ["batch", "status", "--db", db])
     assert "B1" in result.output
-    html, xml = tmp_path / "b1.html", tmp_path / "b1.xml"
-    result = _invoke(
-        runner, ["batch", "export", "B1", "--html", str(html), "--batchml", str(xml), "--db", db]
-    )
+    html, xml, pdf = tmp_path / "b1.html", tmp_path / "b1.xml", tmp_path / "b1.pdf"
+    export = ["batch", "export", "B1", "--html", str(html), "--batchml", str(xml)]
+    result = _invoke(runner, [*export, "--pdf", str(pdf), "--db", db])
     assert result.exit_code == 0, result.output
     assert "meaning: <b>verified</b>" in html.read_text()
+    assert pdf.read_bytes().startswith(b"%PDF-") and f"wrote {pdf}" in result.output
     assert 'xmlns="http://www.mesa.org/xml/B2MML"' in xml.read_text()
     result = _invoke(runner, ["audit", "verify", "--db", db])
     assert result.exit_code == 0 and "OK:" in result.output

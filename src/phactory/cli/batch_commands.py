@@ -291,7 +291,12 @@ def status(
                             {"id": d.deviation_id, "kind": d.kind, "status": d.status} for d in devs
                         ],
                         "signatures": [
-                            {"manifestation": s.manifestation(), "valid": s.valid} for s in sigs
+                            {
+                                "manifestation": s.manifestation(),
+                                "valid": s.valid,
+                                "status": s.status,
+                            }
+                            for s in sigs
                         ],
                     },
                     indent=2,
@@ -310,6 +315,8 @@ def status(
             console.print(f"deviation {d.deviation_id} [{d.status}] {d.kind}: {d.description}")
         for sig in sigs:
             mark = "" if sig.valid else f"  [red]INVALID: {sig.problem}[/red]"
+            if sig.status not in ("valid", "invalid"):
+                mark += f"  [yellow]({sig.status})[/yellow]"
             console.print(
                 f"signature {sig.record_type}:{sig.record_id}: {sig.manifestation()}{mark}"
             )
@@ -321,19 +328,23 @@ def status(
 def export(
     batch_id: Annotated[str, typer.Argument(help="The batch.")],
     html: Annotated[Path | None, typer.Option("--html", help="Write the HTML record here.")] = None,
+    pdf: Annotated[Path | None, typer.Option("--pdf", help="Write the PDF record here.")] = None,
     batchml: Annotated[Path | None, typer.Option("--batchml", help="Write BatchML here.")] = None,
     db: Db = None,
 ) -> None:
-    """Export a batch record as HTML (with signature manifestations) and/or BatchML."""
-    from phactory.records import batch_record_batchml, batch_record_html
+    """Export a batch record as HTML or PDF (with signature manifestations) and/or BatchML."""
+    from phactory.records import batch_record_batchml, batch_record_html, batch_record_pdf
 
-    if html is None and batchml is None:
-        fail("give --html and/or --batchml")
+    if html is None and pdf is None and batchml is None:
+        fail("give --html, --pdf and/or --batchml")
     with _records(db) as records:
         record = records.batch_record(batch_id)
         if html is not None:
             html.write_text(batch_record_html(record), encoding="utf-8")
             console.print(f"wrote {html}")
+        if pdf is not None:
+            pdf.write_bytes(batch_record_pdf(record))
+            console.print(f"wrote {pdf}")
         if batchml is not None:
             batchml.write_text(batch_record_batchml(record), encoding="utf-8")
             console.print(f"wrote {batchml}")

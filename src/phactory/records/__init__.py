@@ -35,6 +35,8 @@ from phactory.records.export import (
     record_events,
 )
 from phactory.records.genealogy import Genealogy, TraceEdge, chain_of_identity_problem
+from phactory.records.group_commit import GroupCommitWriter
+from phactory.records.pdf_export import batch_record_pdf
 from phactory.records.record import BatchInfo, BatchRecord, LotInfo, StepInfo
 from phactory.records.review import ReviewItem
 from phactory.records.roles import HUMAN_ROLES, ROLE_MATRIX, Action, allowed
@@ -61,6 +63,7 @@ __all__ = [
     "ChainReport",
     "Deviation",
     "Genealogy",
+    "GroupCommitWriter",
     "LotInfo",
     "PermissionDenied",
     "RecordError",
@@ -78,6 +81,7 @@ __all__ = [
     "allowed",
     "batch_record_batchml",
     "batch_record_html",
+    "batch_record_pdf",
     "chain_of_identity_problem",
     "default_hasher",
     "entry_hash",

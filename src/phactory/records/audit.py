@@ -22,7 +22,11 @@ first entry has ``seq`` 1 and ``prev_hash`` 64 zeros. Times are
 
 Concurrency: appends take the chain head under a lock (``BEGIN IMMEDIATE`` on SQLite, a
 transaction-scoped advisory lock on PostgreSQL), so the chain is one sequence across all
-processes writing to the database.
+processes writing to the database. On PostgreSQL the lock and the head read go to the
+server in one pipelined round trip and rows are inserted with a prepared statement; the
+hash is always computed here, in Python (:func:`entry_hash`), the one definition that
+:func:`verify_chain` checks against. Many concurrent writers of one process share
+commits through :class:`phactory.records.group_commit.GroupCommitWriter`.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
-from sqlalchemy import Connection, Engine, Table, select, text
+from sqlalchemy import Connection, Engine, Table, select
 
 from phactory.records.errors import Refused
 from phactory.records.schema import AuditRow
@@ -194,6 +198,30 @@ def _check_text(name: str, value: str | None) -> None:
         raise Refused(f"{name} is longer than {limit} characters: {value[:40]!r}...")
 
 
+_INSERT_COLUMNS: Final = (*HASHED_COLUMNS, "hash")
+_PG_INSERT: Final = (
+    f"INSERT INTO ebr_audit ({', '.join(_INSERT_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(_INSERT_COLUMNS))})"
+)
+_PG_HEAD: Final = "SELECT seq, hash, ts FROM ebr_audit ORDER BY seq DESC LIMIT 1"
+
+
+def _pg_lock_and_head(connection: Connection) -> Sequence[Any] | None:
+    """Take the chain lock and read the head in one round trip (PostgreSQL).
+
+    Both statements go in one pipeline: the server runs them in order, and under READ
+    COMMITTED the head query takes its snapshot only once the lock is held, so it sees
+    every entry the previous holder committed.
+    """
+    raw: Any = connection.connection.driver_connection
+    with raw.pipeline():
+        lock = raw.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK,), prepare=True)
+        head = raw.execute(_PG_HEAD, prepare=True)
+    lock.fetchall()
+    row: Sequence[Any] | None = head.fetchone()
+    return row
+
+
 class AuditWriter:
     """Appends entries to the chain inside one write transaction.
 
@@ -212,11 +240,16 @@ class AuditWriter:
     def __init__(self, connection: Connection, clock: Callable[[], datetime] | None = None) -> None:
         self._conn = connection
         self._clock = clock or (lambda: datetime.now(UTC))
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK})
-        head = connection.execute(
-            select(_TABLE.c.seq, _TABLE.c.hash, _TABLE.c.ts).order_by(_TABLE.c.seq.desc()).limit(1)
-        ).first()
+        self._pg = connection.dialect.name == "postgresql"
+        head: Sequence[Any] | None
+        if self._pg:
+            head = _pg_lock_and_head(connection)
+        else:
+            head = connection.execute(
+                select(_TABLE.c.seq, _TABLE.c.hash, _TABLE.c.ts)
+                .order_by(_TABLE.c.seq.desc())
+                .limit(1)
+            ).first()
         if head is None:
             self._seq, self._hash, self._ts = 0, GENESIS_HASH, ""
         else:
@@ -270,22 +303,17 @@ class AuditWriter:
         Refused
             If a change has no reason, or a value is not JSON or not storable text.
         """
-        if not kind:
-            raise Refused("an audit entry needs a kind")
-        if old is not NO_VALUE and not reason.strip():
-            raise Refused(f"a reason is required to change {subject} {field}".strip())
-        for name, value in (
-            ("user_id", user_id),
-            ("batch_id", batch_id),
-            ("kind", kind),
-            ("subject", subject),
-            ("field", field),
-            ("reason", reason),
-        ):
-            _check_text(name, value)
-        old_text = None if old is NO_VALUE else canonical_json(old)
-        new_text = None if new is NO_VALUE else canonical_json(new)
-        data_text = canonical_json(data or {})
+        old_text, new_text, data_text = self.check(
+            user_id=user_id,
+            kind=kind,
+            subject=subject,
+            field=field,
+            old=old,
+            new=new,
+            reason=reason,
+            data=data,
+            batch_id=batch_id,
+        )
         ts = format_ts(self._clock())
         if ts < self._ts:  # the clock went back: keep the trail in time order
             ts = self._ts
@@ -311,11 +339,76 @@ class AuditWriter:
         self._seq, self._hash, self._ts = seq, digest, ts
         return entry
 
+    @staticmethod
+    def check(
+        *,
+        user_id: str,
+        kind: str,
+        subject: str,
+        field: str = "",
+        old: Any = NO_VALUE,
+        new: Any = NO_VALUE,
+        reason: str = "",
+        data: dict[str, Any] | None = None,
+        batch_id: str | None = None,
+    ) -> tuple[str | None, str | None, str]:
+        """Validate an entry as :meth:`append` would; return its stored value texts.
+
+        Returns
+        -------
+        tuple
+            ``(old_value, new_value, data)`` as canonical JSON text.
+
+        Raises
+        ------
+        Refused
+            As :meth:`append`.
+        """
+        if not kind:
+            raise Refused("an audit entry needs a kind")
+        if old is not NO_VALUE and not reason.strip():
+            raise Refused(f"a reason is required to change {subject} {field}".strip())
+        for name, value in (
+            ("user_id", user_id),
+            ("batch_id", batch_id),
+            ("kind", kind),
+            ("subject", subject),
+            ("field", field),
+            ("reason", reason),
+        ):
+            _check_text(name, value)
+        old_text = None if old is NO_VALUE else canonical_json(old)
+        new_text = None if new is NO_VALUE else canonical_json(new)
+        return old_text, new_text, canonical_json(data or {})
+
+    def mark(self) -> tuple[int, str, str, int]:
+        """Flush, then a point to :meth:`rewind` to (for a savepoint rolled back)."""
+        self.flush()
+        return self._seq, self._hash, self._ts, len(self.appended)
+
+    def rewind(self, mark: tuple[int, str, str, int]) -> None:
+        """Forget the entries appended since ``mark``, whose rows were rolled back."""
+        self._seq, self._hash, self._ts, count = mark
+        del self.appended[count:]
+        self._pending = []
+
     def flush(self) -> None:
         """Insert the buffered entries."""
-        if self._pending:
+        if not self._pending:
+            return
+        if self._pg:
+            # Straight through the driver: one prepared statement, rows pipelined by
+            # executemany; no SQL compilation per append.
+            raw: Any = self._conn.connection.driver_connection
+            rows = [tuple(r[c] for c in _INSERT_COLUMNS) for r in self._pending]
+            with raw.cursor() as cur:
+                if len(rows) == 1:
+                    cur.execute(_PG_INSERT, rows[0], prepare=True)
+                else:
+                    cur.executemany(_PG_INSERT, rows)
+        else:
             self._conn.execute(_TABLE.insert(), self._pending)
-            self._pending = []
+        self._pending = []
 
 
 def _entry(row: Sequence[Any]) -> AuditEntry:

@@ -58,6 +58,10 @@ def _e(value: object) -> str:
 def _sig_cell(sig: Signature) -> str:
     cls = "sig" if sig.valid else "bad"
     note = "" if sig.valid else f"<br><b>INVALID:</b> {_e(sig.problem)}"
+    if sig.content_changed:
+        note += f" &middot; <b>{_e(sig.status)}</b>"
+    elif sig.resigns is not None:
+        note = f" &middot; <b>re-signature</b> after a correction (replaces #{sig.resigns})"
     return (
         f'<div class="{cls}">Signed by <b>{_e(sig.printed_name)}</b> ({_e(sig.user_id)})'
         f" &middot; {_e(sig.signed_at.replace('T', ' ')[:19])} UTC &middot; meaning: "

@@ -3,11 +3,14 @@
 QA does not read every line of an electronic batch record: the system proves the
 routine part (limits, sequence, signatures, the audit chain) and lists only the
 exceptions (:func:`review_exceptions`): deviations, out-of-limit values, manual overrides
-and corrections, repeated entries, failed checks, alarms, comments and signatures that
-no longer hold. QA then signs the review (meaning *reviewed*) and the Qualified Person
+and corrections, repeated entries, failed checks, alarms, comments, signatures that
+no longer hold and the re-signatures that replaced them after a correction. QA then
+signs the review (meaning *reviewed*) and the Qualified Person
 certifies the batch with a signature (meaning *released*); a batch with a deviation that
-is not closed, an invalid signature or that did not complete cannot be released (EU GMP
-Annex 11 §15, Annex 16 §1.7; 21 CFR 211.192).
+is not closed, an invalid signature (unless a valid re-signature replaced it after a
+correction) or that did not complete cannot be released (EU GMP Annex 11 §15, Annex 16
+§1.7; 21 CFR 211.192), and QA does not sign the review of a record whose re-signatures
+are still outstanding.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ __all__ = [
     "release_blockers",
     "review_blockers",
     "review_exceptions",
+    "signature_blockers",
 ]
 
 Disposition = Literal["in_progress", "reviewed", "released", "rejected"]
@@ -42,6 +46,7 @@ EXCEPTION_CATEGORIES: Final = (
     "alarm",
     "comment",
     "invalid_signature",
+    "resignature",
 )
 
 
@@ -154,13 +159,36 @@ def review_exceptions(
             )
         if e.kind == "comment":
             items.append(ReviewItem("comment", e.subject, str(e.new), e.seq, e.ts, e.user_id))
+    by_id = {s.id: s for s in signatures}
     for s in signatures:
         if not s.valid:
+            if s.superseded_by is not None and s.superseded_by in by_id:
+                fate = (
+                    "invalidated by a correction; re-signed by "
+                    f"{by_id[s.superseded_by].manifestation()}"
+                )
+            elif s.content_changed:
+                fate = "invalidated by a correction; re-signature required"
+            else:
+                fate = str(s.problem)
             items.append(
                 ReviewItem(
                     "invalid_signature",
                     f"{s.record_type}:{s.record_id}",
-                    f"{s.manifestation()}: {s.problem}",
+                    f"{s.manifestation()}: {fate}",
+                    s.audit_seq,
+                    s.signed_at,
+                    s.user_id,
+                )
+            )
+        elif s.resigns is not None:
+            old = by_id.get(s.resigns)
+            items.append(
+                ReviewItem(
+                    "resignature",
+                    f"{s.record_type}:{s.record_id}",
+                    f"{s.manifestation()}: re-signed after a correction"
+                    + (f", replacing {old.manifestation()}" if old is not None else ""),
                     s.audit_seq,
                     s.signed_at,
                     s.user_id,
@@ -170,14 +198,32 @@ def review_exceptions(
     return sorted(items, key=lambda i: (order[i.category], i.ts))
 
 
-def review_blockers(state: str, disposition: str) -> list[str]:
+def signature_blockers(signatures: Sequence[Signature]) -> list[str]:
+    """Signatures that stand in the way of a disposition, for people.
+
+    A signature invalidated by a correction blocks until a valid re-signature replaces
+    it; a signature that fails its seal (altered or copied) blocks for good.
+    """
+    problems = []
+    pending = [s.manifestation() for s in signatures if s.needs_resignature]
+    if pending:
+        problems.append(f"signature invalidated, re-signature required: {'; '.join(pending)}")
+    broken = [s.manifestation() for s in signatures if not s.valid and not s.content_changed]
+    if broken:
+        problems.append(f"invalid signatures: {'; '.join(broken)}")
+    return problems
+
+
+def review_blockers(
+    state: str, disposition: str, signatures: Sequence[Signature] = ()
+) -> list[str]:
     """Why QA cannot sign the review of a batch in this state, if anything."""
     problems = []
     if state not in ("Complete", "Stopped", "Aborted"):
         problems.append(f"the batch is {state}, not finished")
     if disposition != "in_progress":
         problems.append(f"the batch record is already {disposition}")
-    return problems
+    return problems + signature_blockers(signatures)
 
 
 def release_blockers(
@@ -195,7 +241,4 @@ def release_blockers(
     still_open = [d.deviation_id for d in deviations if d.is_open]
     if still_open:
         problems.append(f"open deviations: {', '.join(still_open)}")
-    invalid = [s.manifestation() for s in signatures if not s.valid]
-    if invalid:
-        problems.append(f"invalid signatures: {'; '.join(invalid)}")
-    return problems
+    return problems + signature_blockers(signatures)

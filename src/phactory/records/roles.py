@@ -16,8 +16,8 @@ record.entry           x         x
 record.correct                   x           x
 record.comment         x         x           x     x
 record.automatic                                                 x
-sign.performed         x         x
-sign.verified          x         x           x
+sign.performed (+re-)  x         x
+sign.verified (+re-)   x         x           x
 deviation.raise        x         x           x                   x
 deviation.investigate            x           x
 deviation.capa                               x

@@ -14,6 +14,16 @@ its own fields (:func:`signature_hash`), so that
 The content of a record is the chain hashes of its audit entries, in chain order (less
 the kinds of :func:`unsigned_kinds`): every value, entry, correction and comment of the
 record, with who made it and when.
+
+Re-signature after a correction
+-------------------------------
+A GMP correction of a signed record leaves the original signature where it is, but
+*invalidated* (its content hash no longer matches): the record shows "signature
+invalidated, re-signature required" until someone entitled signs it again with the same
+meaning, bound to the new content hash. That later signature *supersedes* the
+invalidated one (:attr:`Signature.superseded_by`, :attr:`Signature.resigns`): both stay
+in the record and in the review by exception. Only a signature whose seal is intact can
+be superseded; a signature altered or copied by hand stays invalid for good.
 """
 
 from __future__ import annotations
@@ -21,7 +31,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import pairwise
 from typing import Any, Final, Literal, cast, get_args
 
 from sqlalchemy import Connection, Table, select
@@ -29,16 +40,24 @@ from sqlalchemy import Connection, Table, select
 from phactory.records.schema import AuditRow, SignatureRow
 
 __all__ = [
+    "CONTENT_CHANGED",
     "MEANINGS",
+    "SEAL_BROKEN",
     "UNSIGNED_KINDS",
     "Meaning",
     "Signature",
     "content_hash",
+    "link_resignatures",
     "record_content",
     "signature_hash",
     "signatures_for",
     "unsigned_kinds",
 ]
+
+#: The problem of a signature whose record changed after signing (it can be re-signed).
+CONTENT_CHANGED: Final = "the record changed after it was signed: sign it again"
+#: The problem of a signature whose own fields no longer match its seal.
+SEAL_BROKEN: Final = "signature fields do not match its seal (altered or copied)"
 
 Meaning = Literal["performed", "verified", "reviewed", "approved", "released"]
 #: The meanings a signature can carry (21 CFR 11.50(a)(3)).
@@ -132,6 +151,11 @@ class Signature:
         Whether the signature verifies against the record as it is now.
     problem
         Why not, if it does not.
+    superseded_by
+        For a signature invalidated by a change of its record: the id of the valid
+        re-signature (same record, same meaning) that took its place, else ``None``.
+    resigns
+        For a re-signature: the id of the invalidated signature it replaces.
     """
 
     id: int
@@ -147,6 +171,30 @@ class Signature:
     audit_seq: int
     valid: bool
     problem: str | None = None
+    superseded_by: int | None = None
+    resigns: int | None = None
+
+    @property
+    def content_changed(self) -> bool:
+        """Whether it is invalid only because its record changed afterwards."""
+        return not self.valid and self.problem == CONTENT_CHANGED
+
+    @property
+    def needs_resignature(self) -> bool:
+        """Invalidated by a change of its record and not yet re-signed."""
+        return self.content_changed and self.superseded_by is None
+
+    @property
+    def status(self) -> str:
+        """For people: ``valid``, ``re-signature``, ``signature invalidated, re-signed``,
+        ``signature invalidated, re-signature required`` or ``invalid``."""
+        if self.valid:
+            return "valid" if self.resigns is None else "re-signature"
+        if self.content_changed:
+            if self.superseded_by is None:
+                return "signature invalidated, re-signature required"
+            return "signature invalidated, re-signed"
+        return "invalid"
 
     def manifestation(self) -> str:
         """``Jane Doe (jdoe), performed, 2027-01-04 08:00:00 UTC``."""
@@ -166,13 +214,36 @@ def _check(connection: Connection, row: Any) -> tuple[bool, str | None]:
         content_hash=row.content_hash,
     )
     if sealed != row.signature_hash:
-        return False, "signature fields do not match its seal (altered or copied)"
+        return False, SEAL_BROKEN
     now = content_hash(
         row.record_type, row.record_id, record_content(connection, row.record_type, row.record_id)
     )
     if now != row.content_hash:
-        return False, "the record changed after it was signed: sign it again"
+        return False, CONTENT_CHANGED
     return True, None
+
+
+def link_resignatures(signatures: Sequence[Signature]) -> list[Signature]:
+    """Link each signature invalidated by a change to the signature that replaced it.
+
+    Per record and meaning, each signature with an intact seal that was invalidated by a
+    change of its record is superseded by the next one signed after it (itself valid,
+    or invalidated in turn by a later correction). Signatures whose seal is broken take
+    no part: they are never superseded and supersede nothing.
+    """
+    out = list(signatures)
+    index = {s.id: i for i, s in enumerate(out)}
+    series: dict[tuple[str, str, str], list[Signature]] = {}
+    for sig in sorted(out, key=lambda s: s.id):
+        if sig.valid or sig.content_changed:
+            series.setdefault((sig.record_type, sig.record_id, sig.meaning), []).append(sig)
+    for chain in series.values():
+        for old, new in pairwise(chain):
+            if not old.content_changed:
+                continue
+            out[index[old.id]] = replace(out[index[old.id]], superseded_by=new.id)
+            out[index[new.id]] = replace(out[index[new.id]], resigns=old.id)
+    return out
 
 
 def signatures_for(
@@ -210,4 +281,4 @@ def signatures_for(
                 problem=problem,
             )
         )
-    return out
+    return link_resignatures(out)

@@ -158,6 +158,7 @@ _CATEGORY_LABELS: Final[dict[str, str]] = {
     "alarm": "alarm",
     "comment": "comment",
     "invalid_signature": "invalid signature",
+    "resignature": "re-signature after correction",
 }
 #: Commands in the order of the buttons.
 _COMMANDS: Final = (
@@ -611,6 +612,7 @@ def _fingerprint(desk: BatchDesk, batch_id: str, status: BatchStatus | None = No
         info.status,
         tuple((s.state, round(s.elapsed_h, 2), s.blocked_by) for s in steps),
         len(desk.records.deviations(batch_id)),
+        tuple(sig.id for sig in desk.records.pending_resignatures(batch_id)),
         desk.errors.get(batch_id),
     )
 
@@ -762,6 +764,7 @@ def _batch_detail(
                         ).classes("text-grey-8")
             else:
                 _current_step(pc, desk, who, status, current, after)
+            _resign_card(pc, desk, who, batch_id, after)
             _deviations_card(desk, batch_id)
 
 
@@ -1192,6 +1195,8 @@ def _wi_signatures(s: _Step) -> None:
                 record_type="step", record_id=f"{batch_id}/{wi.step}"
             ):
                 problem = "" if sig.valid else f" INVALID: {sig.problem}"
+                if sig.status not in ("valid", "invalid"):
+                    problem += f" ({sig.status})"
                 ui.label(sig.manifestation() + problem).classes(
                     "text-positive" if sig.valid else "text-negative"
                 ).props('data-testid="step-signature"')
@@ -1238,6 +1243,68 @@ def _wi_signatures(s: _Step) -> None:
     ui.button("Sign", icon="draw", on_click=sign).props(
         'unelevated color=accent data-testid="sign-step"'
     )
+
+
+def _resign_card(
+    pc: PageContext,
+    desk: BatchDesk,
+    who: UserSession | None,
+    batch_id: str,
+    after: Callable[[str], None],
+) -> None:
+    """Step signatures a correction invalidated, each with its "re-sign" action.
+
+    The performer re-signs *performed*; a second person, neither the performer nor
+    whoever corrected the step, re-signs *verified* (the engine enforces who may).
+    """
+    pending = desk.records.pending_resignatures(batch_id, record_type="step")
+    if not pending:
+        return
+    with section(
+        "Re-signature required",
+        "A correction changed these signed steps: their signatures no longer hold until "
+        "they are signed again, bound to the corrected record",
+    ).props('data-testid="resign"'):
+        for sig in pending:
+            step = sig.record_id.split("/", 1)[1]
+            slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{sig.meaning}-{step}").strip("-")
+            with ui.row().classes("w-full items-center gap-2"):
+                ui.icon("draw", color="negative")
+                ui.label(f"Step {step}").classes("text-weight-medium")
+                ui.label(f"{sig.manifestation()}").classes("text-grey-8")
+                ui.badge("signature invalidated, re-signature required", color="orange-9").props(
+                    f'outline data-testid="resign-status-{slug}"'
+                )
+                ui.space()
+                action = (
+                    Action.SIGN_PERFORMED if sig.meaning == "performed" else Action.SIGN_VERIFIED
+                )
+                if who is None or not pc.user.can_change or not allowed(who.role, action):
+                    continue
+
+                def on_sign(
+                    user_id: str, password: str, meaning: str, _note: str, step: str = step
+                ) -> str:
+                    with desk.signer(who, user_id, password) as session:
+                        desk.engine.resign_step(
+                            session, batch_id, step, meaning, password=password, user_id=user_id
+                        )
+                        return f"Step {step} re-signed ({meaning}) by {session.full_name}"
+
+                def resign(sig: Signature = sig, step: str = step) -> None:
+                    _sign_dialog(
+                        f"Re-sign step {step} ({sig.meaning})",
+                        f"Batch {batch_id}: the step was corrected after "
+                        f"{sig.manifestation()}. Your signature attests the corrected record.",
+                        default_user=who.user_id if sig.meaning == "performed" else "",
+                        meaning=sig.meaning,
+                        on_sign=on_sign,
+                        on_done=after,
+                    )
+
+                ui.button("Re-sign", icon="draw", on_click=resign).props(
+                    f'unelevated color=accent data-testid="resign-{slug}"'
+                )
 
 
 def _wi_deviation(s: _Step) -> None:
@@ -1339,6 +1406,7 @@ async def qa_review_page(pc: PageContext) -> None:
         with ui.column().classes("grow gap-4 min-w-0"):
             _exceptions_card(exceptions)
             _qa_deviations(pc, desk, who if acting else None, record.deviations, done)
+            _resign_card(pc, desk, who if acting else None, batch_id, done)
             _signatures_card(record.signatures)
         with ui.column().classes("w-[26rem] shrink-0 gap-4"):
             _disposition_card(pc, desk, who if acting else None, record, done)
@@ -1561,6 +1629,10 @@ def _signatures_card(signatures: list[Signature]) -> None:
                 ui.label(s.manifestation()).classes("text-weight-medium")
                 if not s.valid:
                     ui.label(f"INVALID: {s.problem}").classes("text-negative")
+                if s.status not in ("valid", "invalid"):
+                    ui.badge(s.status, color="orange-9" if s.needs_resignature else "grey-7").props(
+                        f'outline data-testid="signature-status-{s.id}"'
+                    )
 
 
 def _disposition_card(
@@ -1572,7 +1644,7 @@ def _disposition_card(
 ) -> None:
     info = record.batch
     batch_id = info.batch_id
-    to_review = review_blockers(info.state, info.status)
+    to_review = review_blockers(info.state, info.status, record.signatures)
     to_release = release_blockers(info.state, info.status, record.deviations, record.signatures)
     with section("Disposition", "QA signs the review; the Qualified Person releases").props(
         'data-testid="disposition"'

@@ -1,0 +1,53 @@
+"""The batch record as PDF: a valid PDF showing every signature's manifestation
+(21 CFR 11.10(b), 11.50; EU GMP Annex 11 §8.1, §8.2), read back with pypdf."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import pytest
+from ebr_world import FILL, World, completed_batch
+
+from phactory.records import batch_record_pdf
+
+pypdf = pytest.importorskip("pypdf", reason="pypdf (a dev dependency) is not installed")
+
+
+def _text(data: bytes) -> str:
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+def test_11_10_b_pdf_copy_shows_every_signature_manifestation(sqlite_world: World) -> None:
+    world = sqlite_world
+    engine, batch_id = completed_batch(world)
+    world.records.correct(
+        world["sup"],
+        batch_id=batch_id,
+        subject=f"step:{batch_id}/{FILL}",
+        field="temperature",
+        new=21.5,
+        reason="transcription error",
+    )
+    engine.resign_step(world["op1"], batch_id, FILL, "performed", password=world.password("op1"))
+    record = world.records.batch_record(batch_id)
+    data = batch_record_pdf(record, printed_at=datetime(2027, 1, 4, 8, 0, tzinfo=UTC))
+    assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    assert len(reader.pages) >= 2 and reader.metadata.title == f"Electronic batch record {batch_id}"
+    text = " ".join(_text(data).split())
+    assert f"Electronic batch record {batch_id}" in text
+    assert "Printed: 2027-01-04 08:00:00 UTC" in text
+    assert len(record.signatures) == 3
+    for sig in record.signatures:
+        when = sig.signed_at.replace("T", " ")[:19]
+        manifestation = (
+            f"Signed by {sig.printed_name} ({sig.user_id}) - {when} UTC - meaning: {sig.meaning}"
+        )
+        assert manifestation in text
+    assert "INVALID: the record changed after it was signed" in text
+    assert "signature invalidated, re-signature required" in text  # the verifier's
+    assert "signature invalidated, re-signed" in text  # the performer's
+    assert "re-signature after a correction" in text
+    assert "transcription error" in text  # the correction and its reason
