@@ -8,11 +8,12 @@ Measures, in one process on this machine (wall-clock time; the machines are shar
 
   * ``single``: one entry per transaction from one session, as the batch engine writes a
     state change (bar: >= 1,000/s); each append waits for its own durable commit;
-  * ``concurrent_8`` / ``concurrent_32``: 8 or 32 threads (batches, operators) appending
-    at once through the record service's group-commit writer
-    (:class:`phactory.records.GroupCommitWriter`): each call returns only once its entry
-    is committed and chained, so the rate counts durable, acknowledged entries; with
-    ``entries_per_commit``, the mean group size;
+  * ``concurrent_8`` / ``concurrent_32``: 8 or 32 threads (batches, operators) each
+    writing one record-service transaction per entry at once, as the web server's
+    record service does (``RecordService(group_commit=True)``, see
+    :class:`phactory.records.group_commit.SharedTransaction`): each transaction returns
+    only once its entry is committed and chained, so the rate counts durable,
+    acknowledged entries; with ``entries_per_commit``, the mean group size;
   * ``batched``: 1,000 entries per transaction, as the engine writes a burst of process
     values;
   * on PostgreSQL also ``single_async_commit``: one entry per transaction with
@@ -112,11 +113,16 @@ def append_batched(engine: Engine, n: int, per_tx: int = 1000) -> float:
 
 
 def append_concurrent(url: str, threads: int, per_thread: int) -> dict[str, Any]:
-    """Durable entries per second with ``threads`` concurrent appenders (group commit)."""
-    records = RecordService(url)
+    """Durable entries per second with ``threads`` concurrent appenders (group commit).
+
+    Each appender writes as the batch engine and the web server do: one write
+    transaction of the record service per entry (``RecordService(group_commit=True)``).
+    """
+    records = RecordService(url, group_commit=True)
     try:
-        writer = records.group_writer()
-        writer.append(**_entry_fields(0))  # start the writer and its connection
+        with records.transaction() as tx:  # start the writer and its connection
+            tx.append(**_entry_fields(0))
+        writer = records._shared_transaction()  # its commit counters
         groups0, subs0 = writer.groups, writer.submissions
         errors: list[BaseException] = []
         start = threading.Barrier(threads + 1)
@@ -125,7 +131,8 @@ def append_concurrent(url: str, threads: int, per_thread: int) -> dict[str, Any]
             start.wait()
             try:
                 for i in range(per_thread):
-                    writer.append(**_entry_fields(k * per_thread + i))
+                    with records.transaction() as tx:
+                        tx.append(**_entry_fields(k * per_thread + i))
             except BaseException as exc:  # reported below, not lost in the thread
                 errors.append(exc)
 

@@ -8,6 +8,7 @@ knows what was committed before it kills this process with SIGKILL.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from phactory.batch import BatchEngine, SimulatedOperator, SimulatedUnit, State
@@ -19,7 +20,11 @@ PASSWORDS = {"sup": "sup-pass-1", "op1": "op1-pass-1", "op2": "op2-pass-1"}
 
 
 def main(url: str, batch_id: str) -> None:
-    records = RecordService(url, hasher=default_hasher(fast=True))
+    records = RecordService(
+        url,
+        hasher=default_hasher(fast=True),
+        group_commit=os.environ.get("PHACTORY_TEST_GROUP_COMMIT") == "1",
+    )
 
     def committed(seq: int) -> None:
         print(f"committed {seq}", flush=True)

@@ -129,13 +129,16 @@ CRASH_SITE = {
 class Child:
     """A crash_runner.py process and the audit seqs it reported as committed."""
 
-    def __init__(self, url: str, batch_id: str) -> None:
+    def __init__(self, url: str, batch_id: str, group_commit: bool = False) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if group_commit:
+            env["PHACTORY_TEST_GROUP_COMMIT"] = "1"
         self.proc = subprocess.Popen(
             [sys.executable, str(RUNNER), url, batch_id],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env=env,
         )
         self.ready = threading.Event()
         self.committed = 0
@@ -198,7 +201,8 @@ def _check_complete(records: RecordService, batch_id: str) -> None:
 
 
 @pytest.mark.slow
-def test_kill_9_at_random_moments_loses_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("group_commit", [False, True], ids=["commit-each", "group-commit"])
+def test_kill_9_at_random_moments_loses_nothing(tmp_path: Path, group_commit: bool) -> None:
     url = f"sqlite:///{tmp_path / 'crash.db'}"
     records = RecordService(url, hasher=default_hasher(fast=True))
     records.bootstrap_admin("admin", PEOPLE["admin"][0], PEOPLE["admin"][3])
@@ -211,7 +215,7 @@ def test_kill_9_at_random_moments_loses_nothing(tmp_path: Path) -> None:
     rng = random.Random(20261127)
     kills = 0
     while kills < KILLS:
-        child = Child(url, batches[-1])
+        child = Child(url, batches[-1], group_commit)
         assert child.ready.wait(60), child.proc.stderr.read() if child.proc.stderr else ""
         time.sleep(rng.uniform(0.0, 1.2))
         if child.proc.poll() is None:
@@ -225,7 +229,7 @@ def test_kill_9_at_random_moments_loses_nothing(tmp_path: Path) -> None:
         assert report.ok, report.describe()
         if State(records.batch(batches[-1]).state) is State.COMPLETE:
             batches.append(_new_batch(records, site))
-    child = Child(url, batches[-1])
+    child = Child(url, batches[-1], group_commit)
     assert child.wait() == 0, child.proc.stderr.read() if child.proc.stderr else ""
     assert child.finished == "Complete"
     for batch_id in batches:

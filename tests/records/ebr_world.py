@@ -105,9 +105,15 @@ class World:
         return self.sessions[user_id]
 
 
-def make_world(url: str) -> World:
-    """Open a record service on ``url`` and create the test accounts."""
-    records = RecordService(url, hasher=default_hasher(fast=True))
+def make_world(url: str, *, group_commit: bool | None = None) -> World:
+    """Open a record service on ``url`` and create the test accounts.
+
+    ``group_commit`` defaults to ``PHACTORY_TEST_GROUP_COMMIT=1`` in the environment, so
+    that the whole suite can be run with every write going through group commit.
+    """
+    if group_commit is None:
+        group_commit = os.environ.get("PHACTORY_TEST_GROUP_COMMIT") == "1"
+    records = RecordService(url, hasher=default_hasher(fast=True), group_commit=group_commit)
     name, _, _, password = PEOPLE["admin"]
     records.bootstrap_admin("admin", name, password)
     world = World(records, url)
@@ -117,10 +123,12 @@ def make_world(url: str) -> World:
     return world
 
 
-@pytest.fixture
-def world(db_url: str) -> Iterator[World]:
-    """A record service with people, on each backend."""
-    w = make_world(db_url)
+@pytest.fixture(params=["commit-each", "group-commit"])
+def world(db_url: str, request: pytest.FixtureRequest) -> Iterator[World]:
+    """A record service with people, on each backend, writing with a commit per
+    transaction and with group commit (``RecordService(group_commit=True)``)."""
+    group = request.param == "group-commit" or None
+    w = make_world(db_url, group_commit=group)
     try:
         yield w
     finally:

@@ -5,10 +5,11 @@ linear and verifiable, and each caller returns only once its entry is committed
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from ebr_world import World
+from ebr_world import World, make_world
 from sqlalchemy import text
 
 from phactory.records import AuditEntry, GroupCommitWriter, RecordTx, Refused
@@ -110,3 +111,76 @@ def test_a_database_error_in_one_unit_of_work_spares_the_group(world: World) -> 
     assert [e.batch_id for e in world.records.entries() if e.kind == "value"] == ["G-7"]
     assert entry.seq == world.records.entries()[-1].seq
     assert world.records.verify_audit().ok
+
+
+@pytest.fixture
+def grouped(db_url: str) -> Iterator[World]:
+    """A record service whose every write transaction goes through group commit."""
+    w = make_world(db_url, group_commit=True)
+    try:
+        yield w
+    finally:
+        w.records.close()
+
+
+def test_11_10_e_service_transactions_of_many_threads_share_commits(grouped: World) -> None:
+    records = grouped.records
+    threads, each = 8, 20
+    errors: list[BaseException] = []
+    start = threading.Barrier(threads)
+
+    def work(who: int) -> None:
+        start.wait()
+        try:
+            for i in range(each):
+                with records.transaction() as tx:
+                    tx.append(**_value(i, who))
+        except BaseException as exc:
+            errors.append(exc)
+
+    pool = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    assert not errors, errors
+    report = records.verify_audit()
+    assert report.ok, report.describe()
+    mine = [e for e in records.entries() if e.batch_id and e.batch_id.startswith("G-")]
+    assert len(mine) == threads * each
+    for who in range(threads):  # each thread's entries in its own order
+        assert [e.new for e in mine if e.batch_id == f"G-{who}"] == [20.0 + i for i in range(each)]
+    shared = records._shared_transaction()
+    assert shared.submissions >= threads * each
+    assert shared.groups < shared.submissions  # some commits served several writers
+
+
+def test_a_failing_block_under_group_commit_rolls_back_alone(grouped: World) -> None:
+    records = grouped.records
+    before = len(records.entries())
+    with records.transaction() as tx:
+        tx.append(**_value(0, 1))
+    with pytest.raises(RuntimeError, match="boom"), records.transaction() as tx:
+        tx.append(**_value(1, 2))
+        tx.flush()
+        tx.conn.execute(text("SELECT 1"))
+        raise RuntimeError("boom")
+    with records.transaction() as tx:
+        tx.append(**_value(2, 3))
+    entries = records.entries()[before:]
+    assert [e.batch_id for e in entries] == ["G-1", "G-3"]
+    assert records.verify_audit().ok
+    # A refusal inside the service (a user id used before) leaves nothing behind either.
+    with pytest.raises(Refused):
+        records.create_user(grouped["admin"], "op1", "Someone Else", "operator", "pw-123456!")
+    assert records.verify_audit().ok
+
+
+def test_a_transaction_inside_a_group_turn_is_refused_not_deadlocked(grouped: World) -> None:
+    records = grouped.records
+    outer = records.transaction()
+    with pytest.raises(RuntimeError, match="inside another"), outer, records.transaction():
+        pass
+    with records.transaction() as tx:  # the service goes on
+        tx.append(**_value(0, 9))
+    assert records.verify_audit().ok

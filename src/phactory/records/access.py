@@ -28,7 +28,7 @@ from phactory.records.errors import (
     AuthenticationFailed,
     PermissionDenied,
 )
-from phactory.records.group_commit import GroupCommitWriter
+from phactory.records.group_commit import GroupCommitWriter, SharedTransaction
 from phactory.records.migrate import upgrade as _upgrade
 from phactory.records.roles import Action, allowed, roles_for
 from phactory.records.rows import TABLES as _T
@@ -104,6 +104,7 @@ class AccessControl:
         max_failures: int = DEFAULT_MAX_FAILURES,
         session_timeout_s: float = DEFAULT_SESSION_TIMEOUT_S,
         clock: Callable[[], datetime] | None = None,
+        group_commit: bool = False,
     ) -> None:
         self._own_store = not isinstance(store, Store)
         self.store = store if isinstance(store, Store) else Store(store)
@@ -115,8 +116,12 @@ class AccessControl:
         self._write_engine = self.store.engine.execution_options(**{WRITE_OPTION: True})
         self._sessions: dict[str, UserSession] = {}
         self._group: GroupCommitWriter | None = None
+        self._shared: SharedTransaction | None = None
         self._group_lock = threading.Lock()
+        self.group_commit = False
         self._ensure_system_user()
+        # After the start-up writes, so that they do not start the writer thread.
+        self.group_commit = group_commit
 
     @property
     def engine(self) -> Engine:
@@ -129,8 +134,17 @@ class AccessControl:
         if self._group is not None:
             self._group.close()
             self._group = None
+        if self._shared is not None:
+            self._shared.close()
+            self._shared = None
         if self._own_store:
             self.store.close()
+
+    def _shared_transaction(self) -> SharedTransaction:
+        with self._group_lock:
+            if self._shared is None:
+                self._shared = SharedTransaction(self)
+            return self._shared
 
     def group_writer(self) -> GroupCommitWriter:
         """The service's group-commit writer, started on first use.
@@ -162,8 +176,15 @@ class AccessControl:
         ----------
         connection
             A connection of :meth:`write_connection` to run it on (a writer that keeps
-            one, as the group-commit writer does); default one from the pool.
+            one, as the group-commit writer does); default one from the pool, or, with
+            ``group_commit``, a turn on the open shared transaction
+            (:class:`~phactory.records.group_commit.SharedTransaction`: concurrent
+            callers then share durable commits).
         """
+        if connection is None and self.group_commit:
+            with self._shared_transaction().transaction() as tx:
+                yield tx
+            return
         if connection is not None:
             with connection.begin():
                 tx = RecordTx(connection, AuditWriter(connection, self._clock))

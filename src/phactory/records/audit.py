@@ -392,22 +392,33 @@ class AuditWriter:
         del self.appended[count:]
         self._pending = []
 
-    def flush(self) -> None:
-        """Insert the buffered entries."""
-        if not self._pending:
-            return
+    def flush(self, then: str | None = None) -> None:
+        """Insert the buffered entries.
+
+        ``then``: a statement without parameters to run right after, in the same round
+        trip on PostgreSQL (the next ``SAVEPOINT`` of a shared transaction).
+        """
         if self._pg:
             # Straight through the driver: one prepared statement, rows pipelined by
             # executemany; no SQL compilation per append.
             raw: Any = self._conn.connection.driver_connection
             rows = [tuple(r[c] for c in _INSERT_COLUMNS) for r in self._pending]
-            with raw.cursor() as cur:
-                if len(rows) == 1:
+            if then is not None:
+                with raw.pipeline(), raw.cursor() as cur:
+                    for row in rows:
+                        cur.execute(_PG_INSERT, row, prepare=True)
+                    cur.execute(then)
+            elif len(rows) == 1:
+                with raw.cursor() as cur:
                     cur.execute(_PG_INSERT, rows[0], prepare=True)
-                else:
+            elif rows:
+                with raw.cursor() as cur:
                     cur.executemany(_PG_INSERT, rows)
         else:
-            self._conn.execute(_TABLE.insert(), self._pending)
+            if self._pending:
+                self._conn.execute(_TABLE.insert(), self._pending)
+            if then is not None:
+                self._conn.exec_driver_sql(then)
         self._pending = []
 
 

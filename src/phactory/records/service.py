@@ -78,6 +78,11 @@ class RecordService(LotKeeping):
         Idle time that ends a session [s].
     clock
         Current time (aware), for tests; default the system clock in UTC.
+    group_commit
+        Route every write transaction through the group-commit writer
+        (:mod:`phactory.records.group_commit`): concurrent users, batches and engines
+        share durable commits instead of paying one disk flush each. For servers with
+        many writers; a single writer gains nothing.
     """
 
     def batch(self, batch_id: str) -> BatchInfo:

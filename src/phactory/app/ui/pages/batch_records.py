@@ -213,7 +213,8 @@ class BatchDesk:
 
     def __init__(self, app: AppContext, *, time_scale: float | None = None) -> None:
         self.app = app
-        self.records = RecordService(app.store)
+        # Many operators and batches write at once: they share durable commits.
+        self.records = RecordService(app.store, group_commit=True)
         self.time_scale = _time_scale() if time_scale is None else time_scale
         self.engine = BatchEngine(self.records, time_scale=self.time_scale, tick_s=0.05)
         self.errors: dict[str, str] = {}
