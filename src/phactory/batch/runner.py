@@ -1,31 +1,12 @@
 """The runner: drives a batch through its phases and acts on commands.
 
-A batch is a procedure of unit procedures > operations > phases (ANSI/ISA-88.00.01-2010
-§4.2), run one phase after the other in the order of the control recipe. The batch and
-each phase follow the state machine of :mod:`phactory.batch.states`; commands (Start,
-Pause, Resume, Hold, Restart, Stop, Abort, Reset) come from people through
-:meth:`BatchEngine.command`, from any process, and the runner (:meth:`BatchEngine.run`)
-acts on them: Pause takes effect at the next phase boundary, Hold at once (the phase in
-flight is held), Stop and Abort end the phase in flight.
-
-Automatic phases run through a phase driver (:mod:`phactory.batch.drivers`); manual
-phases are electronic work instructions (:mod:`phactory.batch.instructions`). Every
-state change, value, entry, material movement, equipment use, alarm and deviation is
-written to the electronic batch record (:mod:`phactory.records`) in the same database
-transaction as the state it changes, so the record is never behind the batch.
-
-Crash safety
-------------
-All state lives in the database; the runner holds a lease on the batch (``host:pid``
-and a heartbeat). When a runner attaches to a batch (after ``kill -9``, a power cut or
-a normal exit), an automatic phase that was in flight comes back **Held** and the batch
-**Held** (EU GMP Annex 11 §16 business continuity): a person must Restart it, and the
-driver continues from the last recorded sample. Nothing committed is lost, and nothing is
-recorded twice: samples are numbered and the progress is saved with them.
-
-Time base: wall-clock UTC for every record; recipe hours for phase progress and hold
-times, with ``time_scale`` = wall-clock duration / recipe duration (as the simulated
-unit).
+Commands (Start, Pause, Resume, Hold, Restart, Stop, Abort, Reset) come from people
+through :meth:`BatchEngine.command`, from any process; :meth:`BatchEngine.run` acts on
+them: Pause takes effect at the next phase boundary, Hold at once (the phase in flight
+is held), Stop and Abort end the phase in flight. The runner holds a lease on the batch
+(``host:pid`` and a heartbeat) and, attaching after a crash, brings a phase that was in
+flight back Held. The execution model, crash safety and time base are described in
+:mod:`phactory.batch.engine`.
 """
 
 from __future__ import annotations
