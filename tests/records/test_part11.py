@@ -347,7 +347,7 @@ def test_annex11_8_2_printout_shows_changes_and_broken_signatures(world: World) 
     )
     page = batch_record_html(world.records.batch_record(batch_id))
     assert "probe recalibrated" in page and "<td>20.0</td><td>19.0</td>" in page
-    assert "INVALID:</b> the record changed after it was signed" in page
+    assert "<b>INVALID: the record changed after it was signed: sign it again</b>" in page
 
 
 def test_annex11_9_audit_trail_of_gmp_changes_is_complete_and_chained(world: World) -> None:

@@ -162,6 +162,8 @@ def test_annex11_9_review_lists_the_correction_and_the_resignatures(world: World
     assert all("re-signed after a correction, replacing" in t for t in by_cat["resignature"])
     page = batch_record_html(world.records.batch_record(batch_id))
     assert "signature invalidated, re-signed" in page and "re-signature</b> after" in page
+    # Replaced signatures no longer ask for a signature that has been given.
+    assert "re-signed since" in page and "sign it again" not in page
 
 
 def test_11_70_a_second_correction_needs_a_second_resignature(world: World) -> None:

@@ -57,7 +57,7 @@ def _e(value: object) -> str:
 
 def _sig_cell(sig: Signature) -> str:
     cls = "sig" if sig.valid else "bad"
-    note = "" if sig.valid else f"<br><b>INVALID:</b> {_e(sig.problem)}"
+    note = "" if sig.notice is None else f"<br><b>{_e(sig.notice)}</b>"
     if sig.content_changed:
         note += f" &middot; <b>{_e(sig.status)}</b>"
     elif sig.resigns is not None:

@@ -46,8 +46,8 @@ def _t(value: object) -> str:
 def _manifestation(sig: Signature) -> str:
     when = sig.signed_at.replace("T", " ")[:19]
     text = f"Signed by {sig.printed_name} ({sig.user_id}) - {when} UTC - meaning: {sig.meaning}"
-    if not sig.valid:
-        text += f" - INVALID: {sig.problem}"
+    if sig.notice is not None:
+        text += f" - {sig.notice}"
         if sig.content_changed:
             text += f" ({sig.status})"
     elif sig.resigns is not None:

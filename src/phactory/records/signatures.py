@@ -196,6 +196,20 @@ class Signature:
             return "signature invalidated, re-signed"
         return "invalid"
 
+    @property
+    def notice(self) -> str | None:
+        """What a reader must be told about this signature, or ``None`` if it is valid.
+
+        The one wording used wherever a signature is shown (HTML, PDF, web pages): a
+        signature invalidated by a correction and since replaced says so, instead of
+        asking for a re-signature that has been given.
+        """
+        if self.valid:
+            return None
+        if self.content_changed and self.superseded_by is not None:
+            return "INVALID: the record changed after it was signed; re-signed since"
+        return f"INVALID: {self.problem}"
+
     def manifestation(self) -> str:
         """``Jane Doe (jdoe), performed, 2027-01-04 08:00:00 UTC``."""
         when = self.signed_at.replace("T", " ")[:19] + " UTC"

@@ -1195,7 +1195,7 @@ def _wi_signatures(s: _Step) -> None:
             for sig in s.desk.records.signatures(
                 record_type="step", record_id=f"{batch_id}/{wi.step}"
             ):
-                problem = "" if sig.valid else f" INVALID: {sig.problem}"
+                problem = "" if sig.notice is None else f" {sig.notice}"
                 if sig.status not in ("valid", "invalid"):
                     problem += f" ({sig.status})"
                 ui.label(sig.manifestation() + problem).classes(
@@ -1628,8 +1628,8 @@ def _signatures_card(signatures: list[Signature]) -> None:
                 ui.icon("draw", color="positive" if s.valid else "negative")
                 ui.label(f"{s.record_type} {s.record_id}").classes("text-caption text-grey-7 w-64")
                 ui.label(s.manifestation()).classes("text-weight-medium")
-                if not s.valid:
-                    ui.label(f"INVALID: {s.problem}").classes("text-negative")
+                if s.notice is not None:
+                    ui.label(s.notice).classes("text-negative")
                 if s.status not in ("valid", "invalid"):
                     ui.badge(s.status, color="orange-9" if s.needs_resignature else "grey-7").props(
                         f'outline data-testid="signature-status-{s.id}"'
