@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from ebr_world import FILL, World, completed_batch
@@ -51,3 +52,38 @@ def test_11_10_b_pdf_copy_shows_every_signature_manifestation(sqlite_world: Worl
     assert "signature invalidated, re-signed" in text  # the performer's
     assert "re-signature after a correction" in text
     assert "transcription error" in text  # the correction and its reason
+
+
+def _batch_mentioning(world: World, full_name: str) -> str:
+    """A completed batch whose record holds ``full_name`` (in a supervisor's comment)."""
+    _engine, batch_id = completed_batch(world)
+    world.records.comment(world["sup"], f"checked with {full_name}", batch_id=batch_id)
+    return batch_id
+
+
+NAME = "Łukasz Dvořák"
+
+
+@pytest.mark.skipif(
+    __import__("phactory.records.pdf_export", fromlist=["unicode_font"]).unicode_font() is None,
+    reason="no Unicode TrueType font here (Debian: fonts-dejavu-core; or PHACTORY_PDF_FONT)",
+)
+def test_11_50_a_1_printed_names_outside_latin_1_print_exactly(sqlite_world: World) -> None:
+    batch_id = _batch_mentioning(sqlite_world, NAME)
+    text = _text(batch_record_pdf(sqlite_world.records.batch_record(batch_id)))
+    assert f"checked with {NAME}" in " ".join(text.split())
+    assert "?ukasz" not in text
+
+
+def test_11_50_a_1_a_name_the_core_font_cannot_print_is_refused_not_mangled(
+    sqlite_world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from phactory.records import PdfFontError
+
+    monkeypatch.setenv("PHACTORY_PDF_FONT", str(tmp_path / "no-such-font.ttf"))
+    batch_id = _batch_mentioning(sqlite_world, NAME)
+    with pytest.raises(PdfFontError, match="fonts-dejavu-core"):
+        batch_record_pdf(sqlite_world.records.batch_record(batch_id))
+    # A Latin-1 record still prints with the core font.
+    _engine, plain = completed_batch(sqlite_world)
+    assert batch_record_pdf(sqlite_world.records.batch_record(plain)).startswith(b"%PDF-")

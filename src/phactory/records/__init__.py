@@ -36,7 +36,7 @@ from phactory.records.export import (
 )
 from phactory.records.genealogy import Genealogy, TraceEdge, chain_of_identity_problem
 from phactory.records.group_commit import GroupCommitWriter
-from phactory.records.pdf_export import batch_record_pdf
+from phactory.records.pdf_export import PdfFontError, batch_record_pdf
 from phactory.records.record import BatchInfo, BatchRecord, LotInfo, StepInfo
 from phactory.records.review import ReviewItem
 from phactory.records.roles import HUMAN_ROLES, ROLE_MATRIX, Action, allowed
@@ -65,6 +65,7 @@ __all__ = [
     "Genealogy",
     "GroupCommitWriter",
     "LotInfo",
+    "PdfFontError",
     "PermissionDenied",
     "RecordError",
     "RecordService",

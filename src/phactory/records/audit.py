@@ -126,6 +126,13 @@ def entry_hash(values: Sequence[Any]) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def _for_people(stored: str | None) -> str:
+    if stored is None:
+        return ""
+    value = json.loads(stored)
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
 def format_ts(moment: datetime) -> str:
     """A UTC timestamp as stored in the audit trail: ``2027-01-04T08:00:00.000000Z``."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -163,6 +170,20 @@ class AuditEntry:
     def new(self) -> Any:
         """The new value, decoded (``NO_VALUE`` if there is none)."""
         return NO_VALUE if self.new_value is None else json.loads(self.new_value)
+
+    @property
+    def old_text(self) -> str:
+        """The old value for people: a text as written, anything else as JSON ("" if none).
+
+        The stored form is canonical ASCII JSON (what the hash covers); printed copies
+        show ``Łukasz``, not ``"\\u0141ukasz"``.
+        """
+        return _for_people(self.old_value)
+
+    @property
+    def new_text(self) -> str:
+        """The new value for people (see :attr:`old_text`)."""
+        return _for_people(self.new_value)
 
     @property
     def details(self) -> dict[str, Any]:

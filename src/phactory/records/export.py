@@ -70,7 +70,7 @@ def _sig_cell(sig: Signature) -> str:
 
 
 def _value(entry: AuditEntry) -> str:
-    return "" if entry.new_value is None else entry.new_value
+    return entry.new_text
 
 
 def batch_record_html(record: BatchRecord) -> str:
@@ -126,7 +126,7 @@ def batch_record_html(record: BatchRecord) -> str:
                 cls = ' class="ool"' if e.details.get("out_of_limit") else ""
                 out.append(
                     f"<tr{cls}><td>{e.seq}</td><td>{_e(e.ts)}</td><td>{_e(e.user_id)}</td>"
-                    f"<td>{_e(e.kind)}</td><td>{_e(e.field)}</td><td>{_e(e.old_value)}</td>"
+                    f"<td>{_e(e.kind)}</td><td>{_e(e.field)}</td><td>{_e(e.old_text)}</td>"
                     f"<td>{_e(_value(e))}</td><td>{_e(e.reason)}</td></tr>"
                 )
             out.append("</table>")
@@ -166,7 +166,7 @@ def batch_record_html(record: BatchRecord) -> str:
             )
         out.append(
             f"<tr><td>{e.seq}</td><td>{_e(e.ts)}</td><td>{_e(e.user_id)}</td><td>{_e(e.kind)}"
-            f"</td><td>{_e(e.subject)}</td><td>{_e(e.field)}</td><td>{_e(e.old_value)}</td>"
+            f"</td><td>{_e(e.subject)}</td><td>{_e(e.field)}</td><td>{_e(e.old_text)}</td>"
             f"<td>{_e(new)}</td><td>{_e(e.reason)}</td><td><code>{e.hash[:12]}</code></td></tr>"
         )
     out.append("</table></body></html>")

@@ -4,14 +4,21 @@ The same content as :func:`phactory.records.export.batch_record_html` (21 CFR 11
 accurate and complete copies in human-readable form; 11.50 manifestation of signatures;
 EU GMP Annex 11 §8.1 clear printed copies, §8.2 changes indicated), laid out with fpdf2
 (pure Python). Signatures that no longer hold are marked, and so are re-signatures after
-a correction. Text is set in the PDF core font (Helvetica, Latin-1): characters outside
-Latin-1 are printed as ``?``, so the PDF needs no font files on the machine.
+a correction.
+
+Text is set in DejaVu Sans (``PHACTORY_PDF_FONT`` names another TrueType file, its bold
+face next to it as ``*-Bold.ttf``), found where Debian installs it, so names such as
+``Łukasz Dvořák`` print as written. Without such a font the PDF core font (Latin-1) is
+used, and a record holding text it cannot set is refused rather than printed with ``?``
+in place of letters: a signer's printed name must be exact (21 CFR 11.50(a)(1)).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Final
 
 from fpdf import FPDF
@@ -21,9 +28,27 @@ from phactory.records.audit import AuditEntry
 from phactory.records.record import BatchRecord
 from phactory.records.signatures import Signature
 
-__all__ = ["batch_record_pdf"]
+__all__ = ["PdfFontError", "batch_record_pdf", "unicode_font"]
 
-_FONT: Final = "Helvetica"
+_CORE_FONT: Final = "Helvetica"
+#: Where Debian (fonts-dejavu-core) puts DejaVu Sans.
+_DEJAVU: Final = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+class PdfFontError(ValueError):
+    """The record holds text that no available font can print exactly."""
+
+
+def unicode_font() -> tuple[Path, Path] | None:
+    """The regular and bold TrueType files to set text in, or ``None`` (core font only)."""
+    named = os.environ.get("PHACTORY_PDF_FONT")
+    regular = Path(named) if named else _DEJAVU
+    if not regular.is_file():
+        return None
+    bold = regular.with_name(f"{regular.stem}-Bold{regular.suffix}")
+    return regular, bold if bold.is_file() else regular
+
+
 #: Column widths of the entry tables [mm] (A4 landscape, 277 mm between the margins).
 _ENTRY_COLS: Final = (
     ("#", 12),
@@ -35,12 +60,6 @@ _ENTRY_COLS: Final = (
     ("new", 45),
     ("reason", 50),
 )
-
-
-def _t(value: object) -> str:
-    """Text the core font can set: Latin-1, anything else as ``?``."""
-    text = "" if value is None else str(value)
-    return text.encode("latin-1", "replace").decode("latin-1")
 
 
 def _manifestation(sig: Signature) -> str:
@@ -62,32 +81,60 @@ class _Record(FPDF):
         self.set_auto_page_break(auto=True, margin=14)
         self.set_title(title)
         self.set_creator("Phactory")
+        files = unicode_font()
+        self.unicode = files is not None
+        if files is not None:
+            self.add_font("body", "", str(files[0]))
+            self.add_font("body", "B", str(files[1]))
+            self.body_font = "body"
+        else:
+            self.body_font = _CORE_FONT
+
+    def t(self, value: object) -> str:
+        """``value`` as text this document's font sets exactly (see the module docstring).
+
+        Raises
+        ------
+        PdfFontError
+            With the core font only, for text outside Latin-1.
+        """
+        text = "" if value is None else str(value)
+        if not self.unicode:
+            try:
+                text.encode("latin-1")
+            except UnicodeEncodeError:
+                raise PdfFontError(
+                    f"the record holds text the PDF core font cannot print ({text!r}); "
+                    "install a Unicode TrueType font (Debian: fonts-dejavu-core) or set "
+                    "PHACTORY_PDF_FONT to one; the HTML export prints it as written"
+                ) from None
+        return text
 
     def footer(self) -> None:
         self.set_y(-10)
-        self.set_font(_FONT, size=7)
+        self.set_font(self.body_font, size=7)
         self.set_text_color(90)
-        self.cell(0, 5, _t(f"{self.record_title} - page {self.page_no()}/{{nb}}"), align="C")
+        self.cell(0, 5, self.t(f"{self.record_title} - page {self.page_no()}/{{nb}}"), align="C")
         self.set_text_color(0)
 
     def heading(self, text: str, size: float = 13) -> None:
         self.ln(2)
-        self.set_font(_FONT, "B", size)
-        self.multi_cell(0, size * 0.5, _t(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.set_font(_FONT, size=9)
+        self.set_font(self.body_font, "B", size)
+        self.multi_cell(0, size * 0.5, self.t(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_font(self.body_font, size=9)
 
     def line_text(self, text: str, *, bold: bool = False, colour: int = 0) -> None:
-        self.set_font(_FONT, "B" if bold else "", 9)
+        self.set_font(self.body_font, "B" if bold else "", 9)
         self.set_text_color(colour, 0, 0)
-        self.multi_cell(0, 4.5, _t(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.multi_cell(0, 4.5, self.t(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_text_color(0)
-        self.set_font(_FONT, size=9)
+        self.set_font(self.body_font, size=9)
 
     def signature(self, sig: Signature) -> None:
         self.line_text(_manifestation(sig), bold=True, colour=0 if sig.valid else 170)
 
     def entries(self, rows: Sequence[AuditEntry]) -> None:
-        self.set_font(_FONT, size=7.5)
+        self.set_font(self.body_font, size=7.5)
         with self.table(
             col_widths=tuple(w for _, w in _ENTRY_COLS),
             text_align="LEFT",
@@ -105,12 +152,12 @@ class _Record(FPDF):
                     e.user_id,
                     e.kind,
                     e.field,
-                    e.old_value or "",
-                    e.new_value or "",
+                    e.old_text,
+                    e.new_text,
                     e.reason,
                 ):
-                    row.cell(_t(value))
-        self.set_font(_FONT, size=9)
+                    row.cell(self.t(value))
+        self.set_font(self.body_font, size=9)
 
 
 def batch_record_pdf(record: BatchRecord, *, printed_at: datetime | None = None) -> bytes:
@@ -132,9 +179,9 @@ def batch_record_pdf(record: BatchRecord, *, printed_at: datetime | None = None)
     title = f"Electronic batch record {b.batch_id}"
     pdf = _Record(title)
     pdf.add_page()
-    pdf.set_font(_FONT, "B", 16)
-    pdf.cell(0, 9, _t(title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(_FONT, size=9)
+    pdf.set_font(pdf.body_font, "B", 16)
+    pdf.cell(0, 9, pdf.t(title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(pdf.body_font, size=9)
     printed = (printed_at or datetime.now(UTC)).astimezone(UTC)
     for key, value in (
         ("Product", b.product),

@@ -113,7 +113,7 @@ def review_exceptions(
                 ReviewItem(
                     "out_of_limit",
                     e.subject,
-                    f"{e.field} = {e.new_value} {details.get('unit', '')} outside "
+                    f"{e.field} = {e.new_text} {details.get('unit', '')} outside "
                     f"[{details.get('low')}, {details.get('high')}]",
                     e.seq,
                     e.ts,
@@ -125,7 +125,7 @@ def review_exceptions(
                 ReviewItem(
                     "override",
                     e.subject,
-                    f"{e.field}: {e.old_value} -> {e.new_value} (reason: {e.reason})",
+                    f"{e.field}: {e.old_text} -> {e.new_text} (reason: {e.reason})",
                     e.seq,
                     e.ts,
                     e.user_id,
@@ -136,7 +136,7 @@ def review_exceptions(
                 ReviewItem(
                     "repeated_entry",
                     e.subject,
-                    f"{e.field} entered again: {e.old_value} -> {e.new_value} (reason: {e.reason})",
+                    f"{e.field} entered again: {e.old_text} -> {e.new_text} (reason: {e.reason})",
                     e.seq,
                     e.ts,
                     e.user_id,
@@ -147,7 +147,7 @@ def review_exceptions(
                 ReviewItem(
                     "failed_check",
                     e.subject,
-                    f"{e.field} failed: {e.new_value}",
+                    f"{e.field} failed: {e.new_text}",
                     e.seq,
                     e.ts,
                     e.user_id,
@@ -155,7 +155,7 @@ def review_exceptions(
             )
         if e.kind == "alarm":
             items.append(
-                ReviewItem("alarm", e.subject, f"{e.field}: {e.new_value}", e.seq, e.ts, e.user_id)
+                ReviewItem("alarm", e.subject, f"{e.field}: {e.new_text}", e.seq, e.ts, e.user_id)
             )
         if e.kind == "comment":
             items.append(ReviewItem("comment", e.subject, str(e.new), e.seq, e.ts, e.user_id))
