@@ -46,7 +46,8 @@ class ServerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = home / "server.log"
 
-    def start(self, timeout: float = 60.0) -> None:
+    def environment(self) -> dict[str, str]:
+        """The server's environment: this one without Phactory or NiceGUI settings."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PHACTORY_", "NICEGUI_"))}
         env.update(
             PHACTORY_HOME=str(self.home),
@@ -56,12 +57,20 @@ class ServerProcess:
         )
         if self.database_url:
             env["PHACTORY_DATABASE_URL"] = self.database_url
+        return env
+
+    def command(self) -> list[str]:
+        """The server's command line."""
+        return [sys.executable, "-m", "phactory.app", "--port", str(self.port)]
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the server and wait until its health check answers."""
         self.home.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "phactory.app", "--port", str(self.port)],
+                self.command(),
                 cwd=self.home,
-                env=env,
+                env=self.environment(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
