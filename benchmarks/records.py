@@ -122,7 +122,7 @@ def append_concurrent(url: str, threads: int, per_thread: int) -> dict[str, Any]
     try:
         with records.transaction() as tx:  # start the writer and its connection
             tx.append(**_entry_fields(0))
-        writer = records._shared_transaction()  # its commit counters
+        writer = records.shared_transaction()  # its commit counters
         groups0, subs0 = writer.groups, writer.submissions
         errors: list[BaseException] = []
         start = threading.Barrier(threads + 1)

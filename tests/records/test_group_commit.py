@@ -12,7 +12,7 @@ import pytest
 from ebr_world import World, make_world
 from sqlalchemy import text
 
-from phactory.records import AuditEntry, GroupCommitWriter, RecordTx, Refused
+from phactory.records import AuditEntry, RecordService, Refused
 
 
 def _value(i: int, who: int) -> dict[str, Any]:
@@ -25,92 +25,6 @@ def _value(i: int, who: int) -> dict[str, Any]:
         "data": {"unit": "degC", "sample": i},
         "batch_id": f"G-{who}",
     }
-
-
-def test_11_10_e_concurrent_appenders_share_commits_in_one_linear_chain(world: World) -> None:
-    threads, each = 8, 25
-    got: dict[int, list[AuditEntry]] = {}
-    writer = world.records.group_writer()
-
-    def work(who: int) -> None:
-        got[who] = [writer.append(**_value(i, who)) for i in range(each)]
-
-    pool = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    report = world.records.verify_audit()
-    assert report.ok, report.describe()
-    stored = {e.seq: e for e in world.records.entries()}
-    for entries in got.values():
-        assert [e.new for e in entries] == [20.0 + i for i in range(each)]
-        for e in entries:  # returned only once durable: the row is there, as returned
-            assert stored[e.seq] == e
-    seqs = sorted(e.seq for entries in got.values() for e in entries)
-    assert seqs == list(range(seqs[0], seqs[0] + threads * each))
-    assert writer.submissions >= threads * each and writer.groups <= writer.submissions
-
-
-def test_11_10_e_a_refused_unit_of_work_rolls_back_alone(world: World) -> None:
-    writer = world.records.group_writer()
-    with pytest.raises(Refused, match="reason is required"):
-        writer.append(**_value(0, 1), old=19.0)  # a change without a reason
-
-    def bad(tx: RecordTx) -> None:
-        tx.append(**_value(1, 2))
-        tx.conn.execute(text("UPDATE ebr_batches SET state = 'x' WHERE 1 = 0"))
-        raise Refused("refused half-way")
-
-    def good(tx: RecordTx) -> int:
-        return tx.append(**_value(2, 3)).seq
-
-    results: dict[str, Any] = {}
-
-    def call(name: str, fn: Any) -> None:
-        try:
-            results[name] = writer.run(fn)
-        except Refused as exc:
-            results[name] = exc
-
-    pool = [threading.Thread(target=call, args=(n, f)) for n, f in (("bad", bad), ("good", good))]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    assert isinstance(results["bad"], Refused)
-    assert [e.batch_id for e in world.records.entries() if e.kind == "value"] == ["G-3"]
-    assert results["good"] == world.records.entries()[-1].seq
-    assert world.records.verify_audit().ok
-    writer.append(**_value(3, 4))  # the writer goes on after a refusal
-    assert world.records.verify_audit().ok
-
-
-def test_group_writer_interleaves_with_direct_transactions(world: World) -> None:
-    with GroupCommitWriter(world.records, max_group=3) as writer:
-        for i in range(5):
-            writer.append(**_value(i, 5))
-            world.records.comment(world["op1"], f"note {i}", batch_id=None)
-    assert world.records.verify_audit().ok
-    with pytest.raises(Refused, match="closed"):
-        writer.append(**_value(9, 5))
-
-
-def test_a_database_error_in_one_unit_of_work_spares_the_group(world: World) -> None:
-    from sqlalchemy.exc import DBAPIError
-
-    writer = world.records.group_writer()
-
-    def broken(tx: RecordTx) -> None:
-        tx.append(**_value(0, 6))
-        tx.conn.execute(text("SELECT * FROM no_such_table"))
-
-    with pytest.raises(DBAPIError):
-        writer.run(broken)
-    entry = writer.append(**_value(1, 7))  # the same connection goes on
-    assert [e.batch_id for e in world.records.entries() if e.kind == "value"] == ["G-7"]
-    assert entry.seq == world.records.entries()[-1].seq
-    assert world.records.verify_audit().ok
 
 
 @pytest.fixture
@@ -150,7 +64,7 @@ def test_11_10_e_service_transactions_of_many_threads_share_commits(grouped: Wor
     assert len(mine) == threads * each
     for who in range(threads):  # each thread's entries in its own order
         assert [e.new for e in mine if e.batch_id == f"G-{who}"] == [20.0 + i for i in range(each)]
-    shared = records._shared_transaction()
+    shared = records.shared_transaction()
     assert shared.submissions >= threads * each
     assert shared.groups < shared.submissions  # some commits served several writers
 
@@ -183,4 +97,101 @@ def test_a_transaction_inside_a_group_turn_is_refused_not_deadlocked(grouped: Wo
         pass
     with records.transaction() as tx:  # the service goes on
         tx.append(**_value(0, 9))
+    assert records.verify_audit().ok
+
+
+def test_11_10_e_each_writer_is_answered_only_once_its_entries_are_stored(
+    grouped: World,
+) -> None:
+    records = grouped.records
+    threads, each = 8, 25
+    got: dict[int, list[AuditEntry]] = {}
+
+    def work(who: int) -> None:
+        mine = []
+        for i in range(each):
+            with records.transaction() as tx:
+                entry = tx.append(**_value(i, who))
+            mine.append(entry)
+        got[who] = mine
+
+    pool = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    report = records.verify_audit()
+    assert report.ok, report.describe()
+    stored = {e.seq: e for e in records.entries()}
+    for entries in got.values():
+        assert [e.new for e in entries] == [20.0 + i for i in range(each)]
+        for e in entries:  # answered only once durable: the row is there, as returned
+            assert stored[e.seq] == e
+    seqs = sorted(e.seq for entries in got.values() for e in entries)
+    assert seqs == list(range(seqs[0], seqs[0] + threads * each))
+
+
+def test_11_10_e_a_refused_writer_rolls_back_alone_while_others_commit(grouped: World) -> None:
+    records = grouped.records
+    results: dict[str, Any] = {}
+    start = threading.Barrier(2)
+
+    def bad() -> None:
+        start.wait()
+        try:
+            with records.transaction() as tx:
+                tx.append(**_value(1, 2))
+                tx.conn.execute(text("UPDATE ebr_batches SET state = 'x' WHERE 1 = 0"))
+                raise Refused("refused half-way")
+        except Refused as exc:
+            results["bad"] = exc
+
+    def good() -> None:
+        start.wait()
+        with records.transaction() as tx:
+            results["good"] = tx.append(**_value(2, 3)).seq
+
+    pool = [threading.Thread(target=bad), threading.Thread(target=good)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    assert isinstance(results["bad"], Refused)
+    assert [e.batch_id for e in records.entries() if e.kind == "value"] == ["G-3"]
+    assert results["good"] == records.entries()[-1].seq
+    with pytest.raises(Refused, match="reason is required"), records.transaction() as tx:
+        tx.append(**_value(0, 1), old=19.0)  # a change without a reason
+    with records.transaction() as tx:  # the service goes on after refusals
+        tx.append(**_value(3, 4))
+    assert records.verify_audit().ok
+
+
+def test_group_commit_interleaves_with_another_service_committing_each(
+    grouped: World,
+) -> None:
+    other = RecordService(grouped.url)  # a second process's writes, one commit each
+    try:
+        for i in range(5):
+            with grouped.records.transaction() as tx:
+                tx.append(**_value(i, 5))
+            with other.transaction() as tx:
+                tx.append(**_value(i, 6))
+    finally:
+        other.close()
+    values = [e.batch_id for e in grouped.records.entries() if e.kind == "value"]
+    assert values == ["G-5", "G-6"] * 5
+    assert grouped.records.verify_audit().ok
+
+
+def test_a_database_error_in_one_writer_spares_the_shared_transaction(grouped: World) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    records = grouped.records
+    with pytest.raises(DBAPIError), records.transaction() as tx:
+        tx.append(**_value(0, 6))
+        tx.conn.execute(text("SELECT * FROM no_such_table"))
+    with records.transaction() as tx:  # the same connection goes on
+        entry = tx.append(**_value(1, 7))
+    assert [e.batch_id for e in records.entries() if e.kind == "value"] == ["G-7"]
+    assert entry.seq == records.entries()[-1].seq
     assert records.verify_audit().ok

@@ -1,6 +1,7 @@
-"""Group commit survives ``kill -9``: every entry acknowledged to a caller is in the chain,
-and the chain verifies (21 CFR 11.10(e); EU GMP Annex 11 §9, §16). SQLite file only: the
-child process writes to it while being killed."""
+"""Group commit (``RecordService(group_commit=True)``) survives ``kill -9``: every entry
+acknowledged to a caller is in the chain, and the chain verifies (21 CFR 11.10(e); EU
+GMP Annex 11 §9, §16). SQLite file only: the child process writes to it while being
+killed."""
 
 from __future__ import annotations
 
@@ -17,13 +18,13 @@ CHILD = """
 import sys, threading
 from phactory.records import RecordService
 
-records = RecordService(sys.argv[1])
-writer = records.group_writer()
+records = RecordService(sys.argv[1], group_commit=True)
 lock = threading.Lock()
 
 def work(k):
     for i in range(100000):
-        e = writer.append(user_id="SYSTEM", kind="value", subject=f"step:K-{k}/p",
+        with records.transaction() as tx:
+            e = tx.append(user_id="SYSTEM", kind="value", subject=f"step:K-{k}/p",
                           field="t", new=i, batch_id=f"K-{k}")
         with lock:  # acknowledged: the entry is committed
             sys.stdout.write(f"{e.seq} {e.hash}\\n")

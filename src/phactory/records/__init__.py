@@ -35,7 +35,7 @@ from phactory.records.export import (
     record_events,
 )
 from phactory.records.genealogy import Genealogy, TraceEdge, chain_of_identity_problem
-from phactory.records.group_commit import GroupCommitWriter
+from phactory.records.group_commit import SharedTransaction
 from phactory.records.pdf_export import PdfFontError, batch_record_pdf
 from phactory.records.record import BatchInfo, BatchRecord, LotInfo, StepInfo
 from phactory.records.review import ReviewItem
@@ -63,7 +63,6 @@ __all__ = [
     "ChainReport",
     "Deviation",
     "Genealogy",
-    "GroupCommitWriter",
     "LotInfo",
     "PdfFontError",
     "PermissionDenied",
@@ -72,6 +71,7 @@ __all__ = [
     "RecordTx",
     "Refused",
     "ReviewItem",
+    "SharedTransaction",
     "Signature",
     "SignatureInvalid",
     "StepInfo",

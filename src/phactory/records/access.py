@@ -28,7 +28,7 @@ from phactory.records.errors import (
     AuthenticationFailed,
     PermissionDenied,
 )
-from phactory.records.group_commit import GroupCommitWriter, SharedTransaction
+from phactory.records.group_commit import SharedTransaction
 from phactory.records.migrate import upgrade as _upgrade
 from phactory.records.roles import Action, allowed, roles_for
 from phactory.records.rows import TABLES as _T
@@ -115,12 +115,11 @@ class AccessControl:
         _upgrade(self.store.engine)
         self._write_engine = self.store.engine.execution_options(**{WRITE_OPTION: True})
         self._sessions: dict[str, UserSession] = {}
-        self._group: GroupCommitWriter | None = None
         self._shared: SharedTransaction | None = None
         self._group_lock = threading.Lock()
         self.group_commit = False
         self._ensure_system_user()
-        # After the start-up writes, so that they do not start the writer thread.
+        # After the start-up writes, so that they do not start the committer thread.
         self.group_commit = group_commit
 
     @property
@@ -129,34 +128,21 @@ class AccessControl:
         return self.store.engine
 
     def close(self) -> None:
-        """Commit what the group writer holds, then close the database connections (if
+        """Commit what the shared transaction holds, then close the database connections (if
         the service opened the store)."""
-        if self._group is not None:
-            self._group.close()
-            self._group = None
         if self._shared is not None:
             self._shared.close()
             self._shared = None
         if self._own_store:
             self.store.close()
 
-    def _shared_transaction(self) -> SharedTransaction:
+    def shared_transaction(self) -> SharedTransaction:
+        """The shared transaction of ``group_commit`` (made on first use), with its
+        ``groups`` and ``submissions`` counters."""
         with self._group_lock:
             if self._shared is None:
                 self._shared = SharedTransaction(self)
             return self._shared
-
-    def group_writer(self) -> GroupCommitWriter:
-        """The service's group-commit writer, started on first use.
-
-        Many threads (batches, operators) appending to the audit trail at once share
-        durable commits through it instead of paying one flush each; see
-        :mod:`phactory.records.group_commit`.
-        """
-        with self._group_lock:
-            if self._group is None:
-                self._group = GroupCommitWriter(self)
-            return self._group
 
     def __enter__(self) -> Self:
         return self
@@ -176,13 +162,13 @@ class AccessControl:
         ----------
         connection
             A connection of :meth:`write_connection` to run it on (a writer that keeps
-            one, as the group-commit writer does); default one from the pool, or, with
+            one); default one from the pool, or, with
             ``group_commit``, a turn on the open shared transaction
             (:class:`~phactory.records.group_commit.SharedTransaction`: concurrent
             callers then share durable commits).
         """
         if connection is None and self.group_commit:
-            with self._shared_transaction().transaction() as tx:
+            with self.shared_transaction().transaction() as tx:
                 yield tx
             return
         if connection is not None:

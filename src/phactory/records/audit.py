@@ -26,7 +26,7 @@ processes writing to the database. On PostgreSQL the lock and the head read go t
 server in one pipelined round trip and rows are inserted with a prepared statement; the
 hash is always computed here, in Python (:func:`entry_hash`), the one definition that
 :func:`verify_chain` checks against. Many concurrent writers of one process share
-commits through :class:`phactory.records.group_commit.GroupCommitWriter`.
+commits with ``RecordService(group_commit=True)`` (:mod:`phactory.records.group_commit`).
 """
 
 from __future__ import annotations
