@@ -6,18 +6,28 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck bench clean install
 
+# The twin's event loop is compiled with Cython at install (setup.py); BUILT rebuilds it
+# in place when its sources change (a stale build is never used, see twin/_compiled.py).
+BUILT := $(VENV)/.twin-built
+TWIN_SRC := $(wildcard src/phactory/twin/*.py src/phactory/twin/*.pxd) setup.py
+
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(BUILT)
 
-install: $(STAMP)
+$(BUILT): $(STAMP) $(TWIN_SRC)
+	$(BIN)/python setup.py --quiet build_ext --inplace \
+		|| echo "the compiled twin was not built: the same code runs as plain Python"
+	touch $(BUILT)
 
-demo: $(STAMP)
+install: $(STAMP) $(BUILT)
+
+demo: $(STAMP) $(BUILT)
 	$(BIN)/phactory demo
 
-test: $(STAMP)
+test: $(STAMP) $(BUILT)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest -q
@@ -29,8 +39,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(STAMP) $(BUILT)
 	$(BIN)/python benchmarks/load_site.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info src/phactory/twin/*.c src/phactory/twin/*.so src/phactory/twin/_compiled.json .pytest_cache .mypy_cache .ruff_cache

@@ -28,8 +28,12 @@ def main() -> None:
     for folder in sorted(p for p in EXAMPLES.iterdir() if (p / "site.yaml").is_file()):
         runs = []
         for _ in range(3):
-            out = subprocess.run([sys.executable, "-c", PROBE, str(folder)], check=True,
-                                 capture_output=True, text=True).stdout
+            out = subprocess.run(
+                [sys.executable, "-c", PROBE, str(folder)],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             runs.append(json.loads(out))
         best = min(runs, key=lambda r: r["seconds"])
         results.append({"site": folder.name, **best, "runs": len(runs)})

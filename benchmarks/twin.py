@@ -8,6 +8,10 @@ machines are shared, and CPU time is what other jobs do not move):
   ``simulate`` call (set-up and DataFrames included), and per second of the event loop
   alone (``twin_loop_events_per_s``, also per CPU second); bar: the loop rate >= 40 %
   of the raw rate;
+- ``twin_build``: which build of the event loop ran (``compiled`` with Cython, as
+  ``make install`` builds it, or pure Python; see ``phactory.twin._compiled``), and
+  ``pure_python_loop_over_raw_cpu``: the same loop ratio with the plain-Python build,
+  measured in a child process with ``PHACTORY_PURE_PYTHON=1``;
 - ``skeleton_over_raw_cpu``: for reference, the rate of the twin's SimPy structure
   alone (processes per unit procedure, unit claims, phase timeouts, cleaning timers)
   with none of its bookkeeping, over the raw rate: the ceiling of this design;
@@ -23,7 +27,8 @@ The site is ``examples/car-t-autologous`` if present, else a synthetic autologou
 site built here with the same shape (about 2,000 single-batch patient orders a year,
 eight unit procedures each, 60 incubators).
 
-Usage: ``python benchmarks/twin.py [--quick]``.
+Usage: ``python benchmarks/twin.py [--quick]`` (``--loop-only`` prints just the loop
+ratio of this process's build, for the child process above).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import json
 import os
 import random
 import resource
+import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -41,6 +47,7 @@ from typing import Any
 
 import simpy
 
+import phactory.twin
 from phactory.model import Site, load_site
 from phactory.study import run_study
 from phactory.twin import Twin
@@ -470,11 +477,43 @@ def timed_run(site: Site, days: float, seed: int = 0) -> Twin:
     return tw
 
 
+def loop_ratio(site: Site, runs: int = 3) -> dict[str, Any]:
+    """The loop rate over the raw rate (per CPU s), interleaved, best of ``runs``."""
+    raws, rates = [], []
+    for seed in range(runs):
+        raws.append(raw_simpy_rate()[1])
+        tw = timed_run(site, 365.0, seed)
+        rates.append(tw.events_processed_ / tw.sim_cpu_s_)
+    return {
+        "build": phactory.twin.BUILD,
+        "raw_simpy_events_per_cpu_s": round(max(raws)),
+        "twin_loop_events_per_cpu_s": round(max(rates)),
+        "twin_loop_over_raw_cpu": round(max(rates) / max(raws), 3),
+    }
+
+
+def pure_python_loop_ratio() -> dict[str, Any]:
+    """:func:`loop_ratio` of the plain-Python build, in a child process."""
+    env = dict(os.environ, PHACTORY_PURE_PYTHON="1")
+    done = subprocess.run(
+        [sys.executable, __file__, "--loop-only"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
     site, source = benchmark_site()
     _ = site.orders  # expanded once; a site is loaded once and simulated many times
     timed_run(site, 30.0)  # warm-up (imports, caches)
+    if "--loop-only" in sys.argv:
+        print(json.dumps(loop_ratio(site)))
+        return
 
     raws, years, skeletons = [], [], []
     for seed in range(3):  # interleaved, so that all see the same load
@@ -492,9 +531,11 @@ def main() -> None:
     year_cpu = min(t.cpu_s_ for t in years)
     two_cpu = min(t.cpu_s_ for t in twos)
 
+    pure = pure_python_loop_ratio()
     out: dict[str, Any] = {
         "machine_cpus": os.cpu_count(),
         "site": source,
+        "twin_build": phactory.twin.BUILD,
         "raw_simpy_events_per_s": round(raw),
         "twin_events_per_s": round(twin_rate),
         "twin_loop_events_per_s": round(loop_rate),
@@ -503,6 +544,9 @@ def main() -> None:
         "raw_simpy_events_per_cpu_s": round(raw_cpu),
         "twin_loop_events_per_cpu_s": round(loop_cpu_rate),
         "twin_loop_over_raw_cpu": round(loop_cpu_rate / raw_cpu, 3),
+        # The same loop with the plain-Python build (no C compiler, or an edited source).
+        "pure_python_loop_over_raw_cpu": pure["twin_loop_over_raw_cpu"],
+        "pure_python_loop_events_per_cpu_s": pure["twin_loop_events_per_cpu_s"],
         # Reference: the same SimPy structure with no bookkeeping (see skeleton_rate).
         "skeleton_events_per_cpu_s": round(max(skeletons)),
         "skeleton_over_raw_cpu": round(max(skeletons) / raw_cpu, 3),

@@ -34,12 +34,12 @@ from typing import TYPE_CHECKING, Any, Final, cast
 import simpy
 
 from phactory.twin.hybrid import phase_cqas
-from phactory.twin.labour import Alloc, LabourRequest
-from phactory.twin.recipe import ProcSpec, RecipeSpec
+from phactory.twin.labour import Alloc, LabourPool, LabourRequest, Team
+from phactory.twin.recipe import LabourNeed, PhaseSpec, ProcSpec, RecipeSpec
 from phactory.twin.recorder import Ctx
 
 if TYPE_CHECKING:
-    from phactory.twin.dispatch import Assignment
+    from phactory.twin.dispatch import Assignment, ClassPool
     from phactory.twin.engine import Run
     from phactory.twin.equipment import UnitState
 
@@ -191,8 +191,21 @@ class ProcState:
 
 def run_procedure(run: Run, ps: ProcState) -> Generator[simpy.Event, Any, None]:
     """The SimPy process of one unit procedure of one batch (see the module docstring)."""
+    # The annotations of locals type them in the compiled build (C doubles, C fields).
+    b: BatchState = ps.batch
+    spec: ProcSpec
+    unit: UnitState | None
+    ph: PhaseSpec
+    labour: LabourPool
+    d: float
+    now: float
+    remaining: float
+    seg: float
+    end: float
+    team: Team
+    n: LabourNeed
+    eps: float = EPS  # a C double when compiled: comparisons stay in C
     ps.entered = True
-    b = ps.batch
     if b.status != ACTIVE:
         return
     # One generator for the whole procedure: a nested ``yield from`` would add a frame
@@ -202,7 +215,8 @@ def run_procedure(run: Run, ps: ProcState) -> Generator[simpy.Event, Any, None]:
         env = run.env
         spec = ps.spec
         timeout = env.timeout
-        if ps.claim_at > env._now + EPS:
+        pool: ClassPool = run.pools[spec.equipment_class]
+        if ps.claim_at > env._now + eps:
             if ps.planned is not None and spec.claim_ahead:
                 # Under a plan of record its input may come early and wake it sooner.
                 ps.claim_event = simpy.Event(env)
@@ -222,7 +236,7 @@ def run_procedure(run: Run, ps: ProcState) -> Generator[simpy.Event, Any, None]:
                     yield s.prepared_event
 
         # -- claim a unit -----------------------------------------------------------------
-        unit = run.pools[spec.equipment_class].request(ps)
+        unit = pool.request(ps)
         if unit is None:
             granted = ps.unit_wait
             assert granted is not None
@@ -253,7 +267,7 @@ def run_procedure(run: Run, ps: ProcState) -> Generator[simpy.Event, Any, None]:
             unit.set("waiting_upstream", env._now, pctx)
             ps.up_event = simpy.Event(env)
             yield ps.up_event
-        if ps.ready > env._now + EPS:
+        if ps.ready > env._now + eps:
             unit.set("waiting_upstream", env._now, pctx)
             yield timeout(ps.ready - env._now)
 
@@ -268,14 +282,15 @@ def run_procedure(run: Run, ps: ProcState) -> Generator[simpy.Event, Any, None]:
         last = spec.phases[-1]
         first = True
         for ph in spec.phases:
-            d = durations[ph.index]
+            dv = durations[ph.index]  # the float object itself goes into the rows
+            d = dv
             pid = ph.id
             ctx: Ctx = bctx + ph.names  # type: ignore[assignment]
             now = env._now
             if ph.draws:
                 for ui, amount in ph.draws:
                     wait = run.utilities[ui].draw(amount, now)
-                    if wait > EPS:
+                    if wait > eps:
                         unit.set("waiting_upstream", now, ctx)
                         yield timeout(wait)
                         now = env._now
@@ -288,7 +303,7 @@ def run_procedure(run: Run, ps: ProcState) -> Generator[simpy.Event, Any, None]:
                         _release_unit(ps, unit, now)
                         return
                     ps.used = True
-                events.append((now, "phase_started", uid, bid, oid, prod, proc_id, pid, d, None))
+                events.append((now, "phase_started", uid, bid, oid, prod, proc_id, pid, dv, None))
                 if ph is last:
                     run.last_phase_started(ps, now + d)
                 unit.set("producing", now, ctx)
@@ -319,7 +334,8 @@ def run_procedure(run: Run, ps: ProcState) -> Generator[simpy.Event, Any, None]:
                     if allocs and not continuous:
                         # A pausable phase is worked only while its crew is on shift.
                         for a in allocs:
-                            if not a[0].on_shift(now):
+                            team = a[0]
+                            if not team.on_shift(now):
                                 labour.release(allocs, now)
                                 allocs = ps.allocs = []
                                 break
@@ -349,7 +365,7 @@ def run_procedure(run: Run, ps: ProcState) -> Generator[simpy.Event, Any, None]:
                                 return
                             ps.used = True
                         events.append(
-                            (now, "phase_started", uid, bid, oid, prod, proc_id, pid, d, None)
+                            (now, "phase_started", uid, bid, oid, prod, proc_id, pid, dv, None)
                         )
                         if ph is last:
                             run.last_phase_started(ps, now + remaining)
@@ -360,7 +376,8 @@ def run_procedure(run: Run, ps: ProcState) -> Generator[simpy.Event, Any, None]:
                         if left < seg:
                             seg = left
                         if not continuous:
-                            end = a[0].shift_end(now) - now
+                            team = a[0]
+                            end = team.shift_end(now) - now
                             if end < seg:
                                 seg = end
                     fail = unit.ttf < seg
@@ -374,9 +391,9 @@ def run_procedure(run: Run, ps: ProcState) -> Generator[simpy.Event, Any, None]:
                     if allocs:
                         done = 0
                         for entry in needs:
-                            if entry[1] > EPS:
+                            if entry[1] > eps:
                                 entry[1] -= seg
-                                if entry[1] <= EPS:
+                                if entry[1] <= eps:
                                     done += 1
                         if done:
                             open_needs -= done
@@ -384,19 +401,19 @@ def run_procedure(run: Run, ps: ProcState) -> Generator[simpy.Event, Any, None]:
                                 labour.release(allocs, now)
                                 allocs = ps.allocs = []
                             else:
-                                keep = [a for a in allocs if needs[a[1]][1] > EPS]
-                                labour.release([a for a in allocs if needs[a[1]][1] <= EPS], now)
+                                keep = [a for a in allocs if needs[a[1]][1] > eps]
+                                labour.release([a for a in allocs if needs[a[1]][1] <= eps], now)
                                 allocs = ps.allocs = keep
                     if fail:
                         yield from _breakdown(run, ps, unit, ctx)
                         now = env._now
-                    if remaining <= EPS:
+                    if remaining <= eps:
                         break
                 if allocs:
                     labour.release(allocs, now)
                     allocs = ps.allocs = []
-            events.append((now, "phase_completed", uid, bid, oid, prod, proc_id, pid, d, None))
-            if ph.model.process_model is not None:
+            events.append((now, "phase_completed", uid, bid, oid, prod, proc_id, pid, dv, None))
+            if ph.modelled:
                 outcome = phase_cqas(ph.model, run.seed, bid, run.deterministic)
                 for name, value in outcome.cpps.items():
                     events.append(
@@ -423,7 +440,9 @@ def run_procedure(run: Run, ps: ProcState) -> Generator[simpy.Event, Any, None]:
 
         # -- done -------------------------------------------------------------------------
         now = env._now
-        events.append((now, "procedure_completed", uid, *pctx, now - ps.start_h, None))
+        c = pctx
+        took = now - ps.start_h
+        events.append((now, "procedure_completed", uid, c[0], c[1], c[2], c[3], c[4], took, None))
         _release_unit(ps, unit, now)
         run.proc_done(ps, now)
     except simpy.Interrupt:

@@ -1,3 +1,5 @@
+# cython: annotation_typing=False
+# (Compiled, annotations stay hints here: this public API accepts any real number.)
 """Dispatching: which waiting unit procedure gets a unit, and which unit it gets.
 
 Two small strategy interfaces, in the spirit of SimPy's named extension points:

@@ -1,3 +1,5 @@
+# cython: annotation_typing=False
+# (Compiled, annotations stay hints here: this public API accepts any real number.)
 """The plant twin: a discrete-event simulation of a site executing its production plan.
 
 :func:`simulate` runs one replication and returns its :class:`~phactory.events.EventLog`.
@@ -86,7 +88,7 @@ from phactory.twin.dispatch import (
     PlanOfRecord,
     UnitPolicy,
 )
-from phactory.twin.equipment import UnitState, maintenance_windows
+from phactory.twin.equipment import MaintenanceCalendar, UnitState, maintenance_windows
 from phactory.twin.errors import TwinError
 from phactory.twin.labour import Alloc, LabourPool, Team
 from phactory.twin.recipe import LinkSpec, RecipeSpec, break_gate_cycles, compile_recipe
@@ -370,6 +372,7 @@ class Run:
             self.units.append(
                 UnitState(u.id, i, cls, env, self.rec, site, clock, windows.get(u.id, []))
             )
+        MaintenanceCalendar(env, self.units)
         self.pools: dict[str, ClassPool] = {}
         for cls_id in site.equipment_classes:
             members = [u for u in self.units if u.equipment_class == cls_id]
@@ -527,7 +530,10 @@ class Run:
             events.append((now, "batch_started", unit.id, *b.bctx, None, None, math.nan, None))
         planned = ps.planned
         delay = now - planned.planned_start if planned is not None else math.nan
-        events.append((now, "procedure_started", unit.id, *ps.ctx, delay, None))
+        c = ps.ctx
+        events.append(
+            (now, "procedure_started", unit.id, c[0], c[1], c[2], c[3], c[4], delay, None)
+        )
         if self.lookahead:
             self._pull(ps, now)
         for link in ps.spec.preds:

@@ -28,11 +28,14 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import simpy
 
 from phactory.twin.recorder import Recorder
+
+if TYPE_CHECKING:
+    from phactory.twin.recipe import LabourNeed
 
 __all__ = ["Alloc", "LabourPool", "LabourRequest", "Team"]
 
@@ -188,6 +191,10 @@ class LabourPool:
         ctx
             ``(batch, unit, phase)`` for the labour table.
         """
+        team: Team
+        need: LabourNeed
+        left: float
+        eps: float = EPS
         if len(needs) == 1:
             # One requirement served by the first team with enough people free: the
             # common case, without the bookkeeping of the general loop below.
@@ -198,7 +205,7 @@ class LabourPool:
                     return [(team, 0, need.skill_id, need.count, t, ctx)]
         out: list[Alloc] = []
         for i, (need, left) in enumerate(needs):
-            if left <= EPS:
+            if left <= eps:
                 continue
             want = need.count
             for team in self.skill_teams[need.skill]:
@@ -210,8 +217,8 @@ class LabourPool:
                 if (
                     continuous
                     and not team.always
-                    and team.ends[team.cur] - t < left - EPS
-                    and team.longest >= left - EPS
+                    and team.ends[team.cur] - t < left - eps
+                    and team.longest >= left - eps
                 ):
                     # A long enough staffed stretch comes later: wait for it.
                     continue
@@ -245,13 +252,14 @@ class LabourPool:
 
     def release(self, allocs: list[Alloc], t: float) -> None:
         """Return people to their teams and write their labour rows."""
+        team: Team
         mask = 0
         rows = self.rec.labour
         for team, _need, skill_id, n, start, ctx in allocs:
             team.busy -= n
             mask |= team.mask
             if t > start:
-                rows.append((team.id, skill_id, n, start, t) + ctx)  # noqa: RUF005
+                rows.append((team.id, skill_id, n, start, t, ctx[0], ctx[1], ctx[2]))
         if self.waiting:
             if self._wstale:
                 self._wmask = 0

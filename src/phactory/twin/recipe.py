@@ -27,64 +27,135 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+# The specs below are plain classes with ``__slots__`` rather than dataclasses: the
+# compiled twin (see ``phactory.twin._compiled``) turns them into extension types with C
+# fields through ``recipe.pxd``, which a dataclass's generated methods would not allow.
+
+
 class LabourNeed:
     """``count`` people of skill number ``skill``; ``setup_h`` None means the whole phase."""
 
-    skill: int
-    skill_id: str
-    count: int
-    setup_h: float | None
+    __slots__ = ("count", "setup_h", "skill", "skill_id")
+
+    def __init__(self, skill: int, skill_id: str, count: int, setup_h: float | None) -> None:
+        self.skill = skill
+        self.skill_id = skill_id
+        self.count = count
+        self.setup_h = setup_h
 
 
-@dataclass(frozen=True, slots=True)
 class LinkSpec:
     """Precedence ``pred -> succ`` with lags [h] measured end of pred to start of succ."""
 
-    pred: int
-    succ: int
-    min_lag: float
-    max_lag: float | None
-    scrap: bool
+    __slots__ = ("max_lag", "min_lag", "pred", "scrap", "succ")
+
+    def __init__(
+        self, pred: int, succ: int, min_lag: float, max_lag: float | None, scrap: bool
+    ) -> None:
+        self.pred = pred
+        self.succ = succ
+        self.min_lag = min_lag
+        self.max_lag = max_lag
+        self.scrap = scrap
 
 
-@dataclass(frozen=True, slots=True)
 class PhaseSpec:
     """A phase as the event loop needs it; ``index`` counts phases across the recipe."""
 
-    id: str
-    index: int
-    model: Phase
-    mean_h: float
-    needs: tuple[LabourNeed, ...]
-    continuous: bool
-    failure_probability: float
-    draws: tuple[tuple[int, float], ...]
-    names: tuple[str, str]
-    mask: int = 0
+    __slots__ = (
+        "continuous",
+        "draws",
+        "failure_probability",
+        "id",
+        "index",
+        "mask",
+        "mean_h",
+        "model",
+        "modelled",
+        "names",
+        "needs",
+    )
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        index: int,
+        model: Phase,
+        mean_h: float,
+        needs: tuple[LabourNeed, ...],
+        continuous: bool,
+        failure_probability: float,
+        draws: tuple[tuple[int, float], ...],
+        names: tuple[str, str],
+        mask: int = 0,
+    ) -> None:
+        self.id = id
+        self.index = index
+        self.model = model
+        self.mean_h = mean_h
+        self.needs = needs
+        self.continuous = continuous
+        self.failure_probability = failure_probability
+        self.draws = draws
+        self.names = names
+        self.mask = mask
+        #: whether a process model computes the phase's CQAs (``model.process_model``)
+        self.modelled = model.process_model is not None
 
 
-@dataclass(slots=True)
 class ProcSpec:
-    """A unit procedure: class, links, phases and derived numbers."""
+    """A unit procedure: class, links, phases and derived numbers.
 
-    id: str
-    index: int
-    equipment_class: str
-    phases: tuple[PhaseSpec, ...]
-    mean_h: float
-    preds: tuple[LinkSpec, ...] = ()
-    succs: tuple[LinkSpec, ...] = ()
-    claim_ahead: bool = False
-    #: worst-case time to prepare a unit for this procedure [h]: cleaning (if a clean
-    #: hold may run out) plus the longest changeover into the recipe's product
-    lead_h: float = 0.0
-    gates: tuple[int, ...] = ()
-    n_preds: int = 0
-    pulled: bool = False
-    pushers: int = 0
-    pulls: tuple[tuple[int, float], ...] = ()
-    pushes: bool = False
+    ``lead_h`` is the worst-case time to prepare a unit for this procedure [h]: cleaning
+    (if a clean hold may run out) plus the longest changeover into the recipe's product.
+    """
+
+    __slots__ = (
+        "claim_ahead",
+        "equipment_class",
+        "gates",
+        "id",
+        "index",
+        "lead_h",
+        "mean_h",
+        "n_preds",
+        "phases",
+        "preds",
+        "pulled",
+        "pulls",
+        "pushers",
+        "pushes",
+        "succs",
+    )
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        index: int,
+        equipment_class: str,
+        phases: tuple[PhaseSpec, ...],
+        mean_h: float,
+        claim_ahead: bool = False,
+        lead_h: float = 0.0,
+    ) -> None:
+        self.id = id
+        self.index = index
+        self.equipment_class = equipment_class
+        self.phases = phases
+        self.mean_h = mean_h
+        self.claim_ahead = claim_ahead
+        self.lead_h = lead_h
+        # Set once all procedures are known (links, gates, pulls).
+        self.preds: tuple[LinkSpec, ...] = ()
+        self.succs: tuple[LinkSpec, ...] = ()
+        self.gates: tuple[int, ...] = ()
+        self.n_preds = 0
+        self.pulled = False
+        self.pushers = 0
+        self.pulls: tuple[tuple[int, float], ...] = ()
+        self.pushes = False
 
 
 @dataclass(slots=True)
