@@ -45,6 +45,7 @@ cdef class LabourPool:
     cpdef object allocate(self, list needs, bint continuous, double t, tuple ctx)
     cpdef wait(self, LabourRequest req)
     cpdef release(self, list allocs, double t)
+    cpdef _serve(self, object mask, double t)
     cpdef _schedule_wake(self, LabourRequest req)
 
 cdef double EPS, INF

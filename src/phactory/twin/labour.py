@@ -117,6 +117,10 @@ class Team:
         return self.starts[i + 1] if i + 1 < self.n else INF
 
 
+#: Bit mask of teams (bit ``i`` for team ``i``; -1 for all). An alias, so that the
+#: compiled build does not read the annotation as a type check of its own.
+TeamMask = int
+
 #: People of one team assigned to one requirement of a running phase:
 #: ``(team, requirement index, skill, count, start_h, (batch, unit, phase))``.
 #: A tuple rather than an object: tens of thousands are made per simulated year.
@@ -278,7 +282,8 @@ class LabourPool:
 
     # -- waking waiting phases ------------------------------------------------------------
 
-    def _serve(self, mask: int, t: float) -> None:
+    def _serve(self, mask: TeamMask, t: float) -> None:
+        req: LabourRequest
         waiting = self.waiting
         i = 0
         while i < len(waiting):
@@ -293,6 +298,8 @@ class LabourPool:
             i += 1
 
     def _schedule_wake(self, req: LabourRequest) -> None:
+        need: LabourNeed
+        team: Team
         t = self.env._now
         nxt = INF
         for need, left in req.needs:
@@ -308,6 +315,7 @@ class LabourPool:
             ev.callbacks.append(self._on_wake)
 
     def _on_wake(self, ev: simpy.Event) -> None:
+        req: LabourRequest
         self._wakes.discard(ev.value)
         if self.waiting:
             self._serve(-1, self.env._now)
