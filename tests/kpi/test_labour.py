@@ -136,3 +136,19 @@ def test_unknown_team_and_no_site() -> None:
     assert t.loc[("ops", "all"), "assigned_person_h"] == 0
     t = labour_table(lab, None, 168.0, EPOCH)
     assert list(t["team"]) == ["ghosts"]
+
+
+def test_shift_windows_are_computed_once_per_site_and_follow_its_overrides() -> None:
+    from phactory.model.timebase import shift_windows as placed
+
+    site = tiny_site()
+    pattern = next(iter(site.shift_patterns.values()))
+    first = placed(site, pattern, 168.0)
+    assert any(key[0] == "shift_windows" for key in site.memo)
+    first.clear()  # a caller's copy: the memo keeps its own
+    assert placed(site, pattern, 168.0) == placed(tiny_site(), pattern, 168.0) != []
+    # A variant is a new site with its own memo: a changed pattern gives new windows.
+    shifted = site.with_overrides({f"shift_patterns.{pattern.id}.shifts.0.start": "09:00"})
+    moved = placed(shifted, shifted.shift_patterns[pattern.id], 168.0)
+    assert moved != placed(site, pattern, 168.0)
+    assert moved[0][0] == placed(site, pattern, 168.0)[0][0] + 1.0

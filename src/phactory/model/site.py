@@ -154,6 +154,15 @@ class Site(ModelBase):
         return max(1, math.ceil(order.quantity.to(recipe.batch_size.unit) / per_batch - 1e-9))
 
     @cached_property
+    def memo(self) -> dict[tuple[Any, ...], Any]:
+        """Values derived from this immutable site, kept for reuse (e.g. shift windows).
+
+        Every replication of a study asks for the same ones; keys start with the name of
+        the function that computed them.
+        """
+        return {}
+
+    @cached_property
     def orders(self) -> list[Order]:
         """All orders of the plan, demand streams expanded."""
         return self.plan.all_orders() if self.plan else []

@@ -111,6 +111,16 @@ def shift_windows(
         Windows sorted by start, not merged (touching shifts stay separate so that
         each keeps its name); use :func:`merge_intervals` for staffed stretches.
     """
+    key = ("shift_windows", pattern, float(horizon_h), works_holidays)
+    known = site.memo.get(key)
+    if known is None:
+        known = site.memo[key] = _shift_windows(site, pattern, horizon_h, works_holidays)
+    return list(known)
+
+
+def _shift_windows(
+    site: Site, pattern: ShiftPattern, horizon_h: float, works_holidays: bool
+) -> list[tuple[float, float, str]]:
     weekly = pattern.weekly_windows()
     if not weekly:
         return []
