@@ -440,9 +440,7 @@ def run_procedure(run: Run, ps: ProcState) -> Generator[simpy.Event, Any, None]:
 
         # -- done -------------------------------------------------------------------------
         now = env._now
-        c = pctx
-        took = now - ps.start_h
-        events.append((now, "procedure_completed", uid, c[0], c[1], c[2], c[3], c[4], took, None))
+        events.append((now, "procedure_completed", uid, *pctx, now - ps.start_h, None))
         _release_unit(ps, unit, now)
         run.proc_done(ps, now)
     except simpy.Interrupt:
