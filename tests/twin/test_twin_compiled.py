@@ -166,3 +166,34 @@ def test_the_digest_covers_every_source_byte(source_folder: Path) -> None:
     data[-2] ^= 1
     pxd.write_bytes(bytes(data))
     assert _compiled.source_digest(source_folder) != before
+
+
+def test_no_c_compiler_still_installs_and_leaves_plain_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """setup.py with a compiler that fails: the build succeeds and writes no manifest."""
+    import shutil
+
+    pytest.importorskip("Cython", reason="Cython builds the compiled twin")
+    for name in ("setup.py", "pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, tmp_path / name)
+    twin = tmp_path / "src" / "phactory" / "twin"
+    twin.mkdir(parents=True)
+    for src in TWIN.iterdir():
+        # The generated C files come along (newer than their sources: not regenerated).
+        if src.suffix in (".py", ".pxd", ".c"):
+            shutil.copy2(src, twin / src.name)
+    env = dict(os.environ, CC="/bin/false")
+    done = subprocess.run(
+        [sys.executable, "setup.py", "--quiet", "build_ext", "--inplace"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "runs as plain Python" in done.stdout
+    assert not (twin / _compiled.MANIFEST).exists()
+    monkeypatch.delenv("PHACTORY_PURE_PYTHON", raising=False)
+    assert _compiled._why_not_compiled(twin) in ("not built", f"no valid {_compiled.MANIFEST}")
