@@ -109,7 +109,8 @@ def _build(folder: Path, digest: str | None = None) -> None:
     (folder / _compiled.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
 
 
-def test_no_build_means_pure_python(source_folder: Path) -> None:
+def test_no_build_means_pure_python(source_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PHACTORY_PURE_PYTHON", raising=False)
     assert _compiled._why_not_compiled(source_folder) == "not built"
 
 
