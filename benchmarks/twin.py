@@ -7,7 +7,8 @@ machines are shared, and CPU time is what other jobs do not move):
 - ``twin_events_per_s``: the twin's SimPy events per second of wall time over a full
   ``simulate`` call (set-up and DataFrames included), and per second of the event loop
   alone (``twin_loop_events_per_s``, also per CPU second); bar: the loop rate >= 40 %
-  of the raw rate;
+  of the raw rate (best of three interleaved runs each; ``..._per_pair`` gives each
+  pair's own ratio, to show the spread);
 - ``twin_build``: which build of the event loop ran (``compiled`` with Cython, as
   ``make install`` builds it, or pure Python; see ``phactory.twin._compiled``), and
   ``pure_python_loop_over_raw_cpu``: the same loop ratio with the plain-Python build,
@@ -544,6 +545,11 @@ def main() -> None:
         "raw_simpy_events_per_cpu_s": round(raw_cpu),
         "twin_loop_events_per_cpu_s": round(loop_cpu_rate),
         "twin_loop_over_raw_cpu": round(loop_cpu_rate / raw_cpu, 3),
+        # Each interleaved pair (raw run, twin year) on its own: the spread of the ratio.
+        "twin_loop_over_raw_cpu_per_pair": [
+            round((t.events_processed_ / t.sim_cpu_s_) / r[1], 3)
+            for r, t in zip(raws, years, strict=True)
+        ],
         # The same loop with the plain-Python build (no C compiler, or an edited source).
         "pure_python_loop_over_raw_cpu": pure["twin_loop_over_raw_cpu"],
         "pure_python_loop_events_per_cpu_s": pure["twin_loop_events_per_cpu_s"],
