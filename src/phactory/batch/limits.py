@@ -49,24 +49,49 @@ class LimitChecks(MaterialHandling):
             new=f"{value:g} {unit} outside [{low}, {high}]",
             batch_id=batch_id,
         )
+        self._raise_once(
+            tx,
+            batch_id,
+            phase.path,
+            "out_of_limit",
+            f"{name} {value:g} {unit} outside [{low}, {high}]",
+            "critical" if critical else "major",
+            same=f"{name} ",
+        )
+
+    def _raise_once(
+        self,
+        tx: RecordTx,
+        batch_id: str,
+        step: str,
+        kind: str,
+        description: str,
+        severity: str,
+        *,
+        same: str = "",
+    ) -> bool:
+        """Raise a deviation unless the step already has one of ``kind`` (whose
+        description starts with ``same``); return whether one was raised."""
         exists = tx.conn.execute(
             select(_DEVS.c.deviation_id).where(
                 _DEVS.c.batch_id == batch_id,
-                _DEVS.c.step == phase.path,
-                _DEVS.c.kind == "out_of_limit",
-                _DEVS.c.description.startswith(f"{name} "),
+                _DEVS.c.step == step,
+                _DEVS.c.kind == kind,
+                _DEVS.c.description.startswith(same),
             )
         ).first()
-        if exists is None:
-            self.records.raise_in(
-                tx,
-                user_id=SYSTEM_USER,
-                batch_id=batch_id,
-                step=phase.path,
-                kind="out_of_limit",
-                description=f"{name} {value:g} {unit} outside [{low}, {high}]",
-                severity="critical" if critical else "major",
-            )
+        if exists is not None:
+            return False
+        self.records.raise_in(
+            tx,
+            user_id=SYSTEM_USER,
+            batch_id=batch_id,
+            step=step,
+            kind=kind,
+            description=description,
+            severity=severity,
+        )
+        return True
 
     def _hold_time_check(self, tx: RecordTx, batch_id: str, phase: ControlPhase) -> str | None:
         """Hold-time links of a unit procedure at its start; ``"wait"`` if a min lag runs."""
@@ -93,28 +118,16 @@ class LimitChecks(MaterialHandling):
             if lag_h < link.min_lag_h:
                 return "wait"
             if link.max_lag_h is not None and lag_h > link.max_lag_h:
-                exists = tx.conn.execute(
-                    select(_DEVS.c.deviation_id).where(
-                        _DEVS.c.batch_id == batch_id,
-                        _DEVS.c.step == phase.path,
-                        _DEVS.c.kind == "hold_time",
-                    )
-                ).first()
-                if exists:
-                    continue
-                self.records.raise_in(
+                raised = self._raise_once(
                     tx,
-                    user_id=SYSTEM_USER,
-                    batch_id=batch_id,
-                    step=phase.path,
-                    kind="hold_time",
-                    description=(
-                        f"hold time after {link.procedure} was {lag_h:.3g} h, limit "
-                        f"{link.max_lag_h:g} h"
-                    ),
-                    severity="critical" if link.on_breach == "scrap" else "major",
+                    batch_id,
+                    phase.path,
+                    "hold_time",
+                    f"hold time after {link.procedure} was {lag_h:.3g} h, limit "
+                    f"{link.max_lag_h:g} h",
+                    "critical" if link.on_breach == "scrap" else "major",
                 )
-                if link.on_breach == "scrap":
+                if raised and link.on_breach == "scrap":
                     result = "hold"
         return result
 

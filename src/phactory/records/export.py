@@ -88,19 +88,7 @@ def batch_record_html(record: BatchRecord) -> str:
         f"<title>Batch record {_e(b.batch_id)}</title><style>{_CSS}</style></head><body>",
         f"<h1>Electronic batch record {_e(b.batch_id)}</h1>",
         "<table>",
-        *(
-            f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>"
-            for k, v in (
-                ("Product", b.product),
-                ("Master recipe", f"{b.recipe_id} version {b.recipe_version}"),
-                ("Site", b.site_id),
-                ("Order", b.order_id or "-"),
-                ("Patient", b.patient or "-"),
-                ("ISA-88 state", b.state),
-                ("Disposition", b.status),
-                ("Created", f"{b.created_at.isoformat()} by {b.created_by}"),
-            )
-        ),
+        *(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in record.header()),
         "</table>",
         "<h2>Batch signatures</h2>",
     ]

@@ -224,19 +224,7 @@ class LotKeeping(DeviationWorkflow):
             data=data or {},
             batch_id=batch_id,
         )
-        tx.flush()
-        tx.conn.execute(
-            insert(_T["links"]).values(
-                batch_id=batch_id,
-                step=step,
-                lot_id=lot.lot_id,
-                material=lot.material,
-                quantity=quantity,
-                unit=unit,
-                direction="consumed",
-                audit_seq=entry.seq,
-            )
-        )
+        _link(tx, entry, step, lot.lot_id, lot.material, quantity, unit, "consumed")
         lots = _T["lots"]
         current = tx.conn.execute(
             select(lots.c.quantity).where(lots.c.lot_id == lot.lot_id)
@@ -284,19 +272,7 @@ class LotKeeping(DeviationWorkflow):
             new={"lot": lot_id, "quantity": quantity, "unit": unit},
             batch_id=batch_id,
         )
-        tx.flush()
-        tx.conn.execute(
-            insert(_T["links"]).values(
-                batch_id=batch_id,
-                step=step,
-                lot_id=lot_id,
-                material=material,
-                quantity=quantity,
-                unit=unit,
-                direction="produced",
-                audit_seq=entry.seq,
-            )
-        )
+        _link(tx, entry, step, lot_id, material, quantity, unit, "produced")
         return entry
 
     def trace(self, lot_id: str, direction: Direction = "forward") -> Genealogy:
@@ -308,3 +284,29 @@ class LotKeeping(DeviationWorkflow):
             if known is None:
                 raise UnknownRecord(f"lot {lot_id} not found")
             return trace(conn, lot_id, direction)
+
+
+def _link(
+    tx: RecordTx,
+    entry: AuditEntry,
+    step: str,
+    lot_id: str,
+    material: str,
+    quantity: float,
+    unit: str,
+    direction: str,
+) -> None:
+    """The genealogy edge of a lot consumed or produced by a batch step, tied to its entry."""
+    tx.flush()  # the entry's row must exist before the edge that refers to its seq
+    tx.conn.execute(
+        insert(_T["links"]).values(
+            batch_id=entry.batch_id,
+            step=step,
+            lot_id=lot_id,
+            material=material,
+            quantity=quantity,
+            unit=unit,
+            direction=direction,
+            audit_seq=entry.seq,
+        )
+    )

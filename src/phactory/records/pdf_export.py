@@ -184,14 +184,7 @@ def batch_record_pdf(record: BatchRecord, *, printed_at: datetime | None = None)
     pdf.set_font(pdf.body_font, size=9)
     printed = (printed_at or datetime.now(UTC)).astimezone(UTC)
     for key, value in (
-        ("Product", b.product),
-        ("Master recipe", f"{b.recipe_id} version {b.recipe_version}"),
-        ("Site", b.site_id),
-        ("Order", b.order_id or "-"),
-        ("Patient", b.patient or "-"),
-        ("ISA-88 state", b.state),
-        ("Disposition", b.status),
-        ("Created", f"{b.created_at.isoformat()} by {b.created_by}"),
+        *record.header(),
         ("Audit entries", str(len(record.entries))),
         ("Printed", f"{printed:%Y-%m-%d %H:%M:%S} UTC"),
     ):

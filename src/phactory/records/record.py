@@ -95,3 +95,17 @@ class BatchRecord:
     signatures: list[Signature] = field(default_factory=list)
     deviations: list[Deviation] = field(default_factory=list)
     materials: list[TraceEdge] = field(default_factory=list)
+
+    def header(self) -> list[tuple[str, str]]:
+        """The batch's identity and status as ``(label, text)``, as every printed copy heads it."""
+        b = self.batch
+        return [
+            ("Product", b.product),
+            ("Master recipe", f"{b.recipe_id} version {b.recipe_version}"),
+            ("Site", b.site_id),
+            ("Order", b.order_id or "-"),
+            ("Patient", b.patient or "-"),
+            ("ISA-88 state", b.state),
+            ("Disposition", b.status),
+            ("Created", f"{b.created_at.isoformat()} by {b.created_by}"),
+        ]

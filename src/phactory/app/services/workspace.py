@@ -272,24 +272,14 @@ class Workspace:
                 f"{filename}: {len(errors)} problem(s); nothing was stored",
                 problem_dicts(problems),
             )
-        before = self._latest_version(site.id)
-        with self._db.together(self.store) as (store, tx):
-            version = store.save_site(site, created_by=actor.name)
-            if version.version == before:  # the same content as the latest version
-                return version
-            self._changes.record(
-                actor.name,
-                "site.upload",
-                "site",
-                site.id,
-                f"uploaded {filename} as {site.id} v{version.version}",
-                {"version": version.version, "content_hash": version.content_hash},
-                session=tx,
-            )
-        return version
+        return self._save_site(actor, site, "site.upload", f"uploaded {filename}")
 
     def import_site(self, actor: Principal, site: Site, source: str) -> SiteVersion:
         """Store an already-validated site (example sites on first start)."""
+        return self._save_site(actor, site, "site.import", f"imported {source}")
+
+    def _save_site(self, actor: Principal, site: Site, action: str, what: str) -> SiteVersion:
+        """Store ``site`` and, if that made a new version, log ``action`` in the same commit."""
         before = self._latest_version(site.id)
         with self._db.together(self.store) as (store, tx):
             version = store.save_site(site, created_by=actor.name)
@@ -297,11 +287,11 @@ class Workspace:
                 return version
             self._changes.record(
                 actor.name,
-                "site.import",
+                action,
                 "site",
                 site.id,
-                f"imported {source} as {site.id} v{version.version}",
-                {"version": version.version},
+                f"{what} as {site.id} v{version.version}",
+                {"version": version.version, "content_hash": version.content_hash},
                 session=tx,
             )
         return version
