@@ -4,8 +4,8 @@ The modules in :data:`MODULES` hold the event loop (one call per SimPy event). W
 package is installed from source with a C compiler at hand (``make install``,
 ``pip install -e .``), ``setup.py`` compiles them with Cython; their ``.pxd`` files give
 the hot classes C fields and typed methods. The ``.py`` files stay the one source:
-uncompiled, the same code runs as plain Python, with the same results, two fifths
-slower (``benchmarks/twin.py`` prints both rates).
+uncompiled, the same code runs as plain Python, with the same results, at a little over
+half the speed (``benchmarks/twin.py`` prints both rates).
 
 A compiled module is used only if every one of them is built and was built from the
 sources now on disk (a digest of the ``.py`` and ``.pxd`` files, written next to them
