@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from phactory.errors import (
+    ConflictError,
+    DeniedError,
+    InvalidError,
+    NotFoundError,
+    PhactoryError,
+    UnavailableError,
+)
+
 __all__ = [
     "AppError",
     "Conflict",
@@ -17,7 +26,7 @@ __all__ = [
 ]
 
 
-class AppError(Exception):
+class AppError(PhactoryError):
     """Base of the errors a service raises for a request it refuses; ``status`` is HTTP's."""
 
     status: int = 400
@@ -27,7 +36,7 @@ class AppError(Exception):
         self.message = message
 
 
-class NotAuthenticated(AppError):
+class NotAuthenticated(AppError, DeniedError):
     """No valid credentials (401)."""
 
     status = 401
@@ -43,25 +52,25 @@ class LockedOut(NotAuthenticated):
         self.retry_after_s = retry_after_s
 
 
-class Forbidden(AppError):
+class Forbidden(AppError, DeniedError):
     """Valid credentials without the role the action needs (403)."""
 
     status = 403
 
 
-class Missing(AppError):
+class Missing(AppError, NotFoundError):
     """No such site, scenario, run, user or token (404)."""
 
     status = 404
 
 
-class Conflict(AppError):
+class Conflict(AppError, ConflictError):
     """The request clashes with what is stored (409), e.g. a user name that exists."""
 
     status = 409
 
 
-class Invalid(AppError):
+class Invalid(AppError, InvalidError):
     """Input that is refused (422); ``problems`` locate each fault (file, line, field)."""
 
     status = 422
@@ -71,13 +80,13 @@ class Invalid(AppError):
         self.problems = problems or []
 
 
-class TooLarge(AppError):
+class TooLarge(AppError, InvalidError):
     """An upload over the size limit (413)."""
 
     status = 413
 
 
-class Unavailable(AppError):
+class Unavailable(AppError, UnavailableError):
     """A feature this installation does not have yet (501), e.g. no scheduler."""
 
     status = 501

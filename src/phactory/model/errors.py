@@ -6,6 +6,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from phactory.errors import InvalidError
+
 __all__ = ["Mark", "Problem", "SiteValidationError", "format_path"]
 
 PathItem = str | int
@@ -61,7 +63,7 @@ class Problem:
 
 
 @dataclass
-class SiteValidationError(Exception):
+class SiteValidationError(InvalidError):
     """A plant definition has errors; ``problems`` lists all of them, in file order."""
 
     problems: list[Problem] = field(default_factory=list)

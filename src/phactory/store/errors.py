@@ -7,16 +7,18 @@ import re
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from phactory.errors import InvalidError, NotFoundError, UnavailableError
+
 __all__ = ["InvalidInput", "InvalidTransition", "NotFound", "StoreError", "mask_url"]
 
 _PASSWORD_IN_URL = re.compile(r"(?P<head>//[^:/@]*:)(?P<password>[^@]*)(?P<tail>@)")
 
 
-class StoreError(Exception):
+class StoreError(UnavailableError):
     """Anything the store cannot do: no connection, bad data, a schema it cannot use."""
 
 
-class NotFound(StoreError, LookupError):
+class NotFound(StoreError, NotFoundError):
     """A site, scenario or run that is not in the store.
 
     Parameters
@@ -33,7 +35,7 @@ class NotFound(StoreError, LookupError):
         super().__init__(f"{kind} {key!s} not found in the store")
 
 
-class InvalidInput(StoreError, ValueError):
+class InvalidInput(StoreError, InvalidError):
     """An argument the store refuses (e.g. a value that is not JSON); nothing was changed."""
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from phactory.errors import InvalidError
+
 __all__ = ["TwinError"]
 
 
-class TwinError(ValueError):
+class TwinError(InvalidError):
     """A site, plan or schedule the twin refuses before simulating.
 
     The message names the order, recipe, unit procedure or phase at fault and what is
