@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from phactory.model.errors import Mark, PathItem, Problem, SiteValidationError
 from phactory.model.site import Site
+from phactory.model.yamlio import DEFAULT_LIMITS, YamlRefused, compose
 
 __all__ = [
     "SourceMap",
@@ -30,7 +31,6 @@ __all__ = [
     "validate_site",
 ]
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SITE_FILES = ("site.yaml", "site.yml")
 
 
@@ -68,22 +68,22 @@ def _read_yaml(
     path: Path, display: str, base: tuple[PathItem, ...], smap: SourceMap, problems: list[Problem]
 ) -> Any:
     try:
+        size = path.stat().st_size
+        if size > DEFAULT_LIMITS.max_bytes:  # refuse before reading it into memory
+            raise YamlRefused(
+                display,
+                f"file of {size:,} bytes; at most {DEFAULT_LIMITS.max_bytes:,} are read",
+            )
         text = path.read_text(encoding="utf-8")
+        node = compose(text, display)
     except UnicodeDecodeError as exc:
         problems.append(Problem(f"not UTF-8 text ({exc.reason})", base, Mark(display, 1, 1)))
         return None
     except OSError as exc:
         problems.append(Problem(f"cannot read file: {exc.strerror}", base, Mark(display, 1, 1)))
         return None
-    try:
-        node = yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        m = exc.problem_mark or exc.context_mark
-        mark = Mark(display, m.line + 1, m.column + 1) if m else Mark(display, 1, 1)
-        problems.append(Problem(f"YAML syntax: {exc.problem or exc.context}", base, mark))
-        return None
-    except yaml.YAMLError as exc:
-        problems.append(Problem(f"YAML: {exc}", base, Mark(display, 1, 1)))
+    except YamlRefused as exc:
+        problems.append(Problem(exc.reason, base, Mark(display, exc.line, exc.column)))
         return None
     if node is None:
         return None
