@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 
 from phactory.model.base import Id, Keyed, ModelBase
+from phactory.model.ids import batch_id
 from phactory.model.materials import Lot, Material, Product
 from phactory.model.people import Calendar, ShiftPattern, Skill, Team
 from phactory.model.physical import Area, EquipmentClass, Unit
@@ -152,6 +153,10 @@ class Site(ModelBase):
             raise ValueError(f"order {order.id!r}: recipe {recipe.id!r} has no batch_size")
         per_batch = recipe.batch_size.value
         return max(1, math.ceil(order.quantity.to(recipe.batch_size.unit) / per_batch - 1e-9))
+
+    def batch_ids(self, order: Order) -> list[str]:
+        """Ids of an order's batches, ``<order>-B01`` on (:func:`phactory.model.ids.batch_id`)."""
+        return [batch_id(order.id, k + 1) for k in range(self.batches_for(order))]
 
     @cached_property
     def memo(self) -> dict[tuple[Any, ...], Any]:

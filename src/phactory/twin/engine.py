@@ -400,9 +400,9 @@ class Run:
                 offset += n * recipe.n_phases
                 continue
             due = site.to_hours(order.due) if order.due else INF
-            for k in range(n):
+            for bid in site.batch_ids(order):
                 b = BatchState(
-                    f"{order.id}-B{k + 1:02d}",
+                    bid,
                     len(out),
                     order.id,
                     recipe,
@@ -458,7 +458,7 @@ class Run:
     def _check_schedule(self, plan: PlanOfRecord) -> None:
         by_id = {b.id: b for b in self.batches}
         site = self.site
-        in_plan = {f"{o.id}-B{k + 1:02d}" for o in site.orders for k in range(site.batches_for(o))}
+        in_plan = {bid for o in site.orders for bid in site.batch_ids(o)}
         problems = []
         for (bid, proc), a in plan.plan.items():
             b = by_id.get(bid)

@@ -1,0 +1,65 @@
+"""The one id pattern and the one batch-id function."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from phactory.errors import InvalidError
+from phactory.model.ids import ID_PATTERN, batch_id, is_id, require_id
+
+HOSTILE = [
+    "<img src=x onerror=alert(1)>",
+    '"><script>alert(1)</script>',
+    "../../etc/passwd",
+    "a/b",
+    "a b",
+    "",
+    "-leading-dash",
+    "x" * 121,
+    "=cmd|' /C calc'!A0",
+    "café",
+    "a\nb",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_ids_are_refused_with_a_safe_message(value: str) -> None:
+    assert not is_id(value)
+    with pytest.raises(InvalidError) as info:
+        require_id(value, "batch id")
+    message = str(info.value)
+    assert message.startswith("batch id ")
+    assert repr(value)[:40] in message  # shown quoted, control characters escaped
+    assert "\n" not in message
+
+
+@given(st.from_regex(ID_PATTERN, fullmatch=True).filter(lambda s: len(s) <= 120))
+def test_every_id_of_the_pattern_is_accepted(value: str) -> None:
+    assert require_id(value) == value
+
+
+@given(st.text(max_size=30))
+def test_is_id_agrees_with_the_pattern(value: str) -> None:
+    assert is_id(value) == (0 < len(value) and re.fullmatch(ID_PATTERN, value) is not None)
+
+
+def test_batch_ids_of_an_order(mab_site) -> None:  # type: ignore[no-untyped-def]
+    order = mab_site.orders[0]
+    ids = mab_site.batch_ids(order)
+    assert ids[0] == f"{order.id}-B01"
+    assert len(ids) == mab_site.batches_for(order)
+    assert all(is_id(i) for i in ids)
+    with pytest.raises(InvalidError):
+        batch_id(order.id, 0)
+
+
+def test_the_twin_names_batches_with_the_site(mab_site) -> None:  # type: ignore[no-untyped-def]
+    from phactory.twin import simulate
+
+    log = simulate(mab_site, days=60, seed=0)
+    expected = {b for o in mab_site.orders for b in mab_site.batch_ids(o)}
+    assert set(log.batches["batch"]) <= expected
