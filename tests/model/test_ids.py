@@ -44,7 +44,7 @@ def test_every_id_of_the_pattern_is_accepted(value: str) -> None:
 
 @given(st.text(max_size=30))
 def test_is_id_agrees_with_the_pattern(value: str) -> None:
-    assert is_id(value) == (0 < len(value) and re.fullmatch(ID_PATTERN, value) is not None)
+    assert is_id(value) == (len(value) > 0 and re.fullmatch(ID_PATTERN, value) is not None)
 
 
 def test_batch_ids_of_an_order(mab_site) -> None:  # type: ignore[no-untyped-def]
