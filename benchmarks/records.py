@@ -120,9 +120,9 @@ def append_concurrent(url: str, threads: int, per_thread: int) -> dict[str, Any]
     """
     records = RecordService(url, group_commit=True)
     try:
-        with records.transaction() as tx:  # start the writer and its connection
+        with records.access.transaction() as tx:  # start the writer and its connection
             tx.append(**_entry_fields(0))
-        writer = records.shared_transaction()  # its commit counters
+        writer = records.access.shared_transaction()  # its commit counters
         groups0, subs0 = writer.groups, writer.submissions
         errors: list[BaseException] = []
         start = threading.Barrier(threads + 1)
@@ -131,7 +131,7 @@ def append_concurrent(url: str, threads: int, per_thread: int) -> dict[str, Any]
             start.wait()
             try:
                 for i in range(per_thread):
-                    with records.transaction() as tx:
+                    with records.access.transaction() as tx:
                         tx.append(**_entry_fields(k * per_thread + i))
             except BaseException as exc:  # reported below, not lost in the thread
                 errors.append(exc)

@@ -14,8 +14,8 @@ import sys
 from phactory.batch import BatchEngine, SimulatedOperator, SimulatedUnit, State
 from phactory.records import RecordService, default_hasher
 
-#: Wall-clock seconds per recipe hour: the crash site's batch (4.5 h) takes ~1 s.
-TIME_SCALE = 0.22 / 3600
+#: Recipe hours per 0.22 wall-clock seconds: the crash site's batch (4.5 h) takes ~1 s.
+TIME_SCALE = 3600 / 0.22
 PASSWORDS = {"sup": "sup-pass-1", "op1": "op1-pass-1", "op2": "op2-pass-1"}
 
 
@@ -36,17 +36,17 @@ def main(url: str, batch_id: str) -> None:
         tick_s=0.002,
         on_commit=committed,
     )
-    sup = records.login("sup", PASSWORDS["sup"])
+    sup = records.accounts.login("sup", PASSWORDS["sup"])
     operator = SimulatedOperator(
-        records.login("op1", PASSWORDS["op1"]),
+        records.accounts.login("op1", PASSWORDS["op1"]),
         PASSWORDS["op1"],
-        records.login("op2", PASSWORDS["op2"]),
+        records.accounts.login("op2", PASSWORDS["op2"]),
         PASSWORDS["op2"],
     )
     print("ready", flush=True)
     engine.attach(batch_id)  # recovery: a phase left in flight comes back Held
     engine.detach(batch_id)
-    if State(records.batch(batch_id).state) is State.HELD:
+    if State(records.batches.get(batch_id).state) is State.HELD:
         engine.command(sup, batch_id, "Restart", "resume after interruption")
     status = engine.run(batch_id, operator=operator, timeout_s=60)
     print(f"finished {status.batch.state}", flush=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from pathlib import Path
 
@@ -74,7 +75,7 @@ def test_batch_start_run_status_export_and_verify(runner: CliRunner, tmp_path: P
             "run",
             "B1",
             "--time-scale",
-            "0",
+            "inf",
             "--operator",
             "op1",
             "--verifier",
@@ -141,10 +142,12 @@ def test_commands_refusals_and_errors(runner: CliRunner, tmp_path: Path) -> None
     )
     assert result.exit_code == 2 and "command Restart refused" in result.output
     result = _invoke(
-        runner, ["batch", "command", "B2", "hold", "--user", "op1", "--db", db], PEOPLE["op1"][3]
+        runner,
+        ["batch", "command", "B2", "hold", "--reason", "pump noise", "--user", "op1", "--db", db],
+        PEOPLE["op1"][3],
     )
     assert result.exit_code == 0 and "Holding" in result.output
-    result = _invoke(runner, ["batch", "run", "B2", "--time-scale", "0", "--db", db])
+    result = _invoke(runner, ["batch", "run", "B2", "--time-scale", "inf", "--db", db])
     assert "batch B2: Held" in result.output
     result = _invoke(
         runner,
@@ -163,10 +166,12 @@ def test_trace_forward_and_backward(runner: CliRunner, tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     _users(runner, db)
     records = RecordService(db, hasher=default_hasher(fast=True))
-    login = {u: records.login(u, PEOPLE[u][3]) for u in ("sup", "op1", "op2", "qa")}
-    records.receive_lot(login["op1"], "APH-A", "apheresis", 1, "bag", patient="PAT-A")
-    records.set_lot_status(login["qa"], "APH-A", "released", "incoming checks passed")
-    engine = BatchEngine(records, time_scale=0, tick_s=0.001)
+    login = {u: records.accounts.login(u, PEOPLE[u][3]) for u in ("sup", "op1", "op2", "qa")}
+    records.lots.receive(login["op1"], "APH-A", "apheresis", 1, "bag", patient="PAT-A")
+    records.lots.release(
+        login["qa"], "APH-A", "incoming checks passed", password=PEOPLE["qa"][3], user_id="qa"
+    )
+    engine = BatchEngine(records, time_scale=math.inf, tick_s=0.001)
     info = engine.create_batch(login["sup"], cart_site(), order_id="PAT-A-ORDER", batch_id="CAR1")
     engine.command(login["sup"], "CAR1", "Start")
     op = SimulatedOperator(login["op1"], PEOPLE["op1"][3], login["op2"], PEOPLE["op2"][3])

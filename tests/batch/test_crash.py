@@ -12,6 +12,7 @@ once, every process value sample recorded exactly once, each output lot produced
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import random
 import signal
@@ -164,15 +165,15 @@ class Child:
 
 
 def _new_batch(records: RecordService, site: Site) -> str:
-    sup = records.login("sup", PEOPLE["sup"][3])
-    engine = BatchEngine(records, time_scale=0)
+    sup = records.accounts.login("sup", PEOPLE["sup"][3])
+    engine = BatchEngine(records, time_scale=math.inf)
     info = engine.create_batch(sup, site, "crash-r")
     engine.command(sup, info.batch_id, "Start")
     return info.batch_id
 
 
 def _check_complete(records: RecordService, batch_id: str) -> None:
-    record = records.batch_record(batch_id)
+    record = records.batches.record(batch_id)
     assert record.batch.state == "Complete", batch_id
     assert all(s.state == "Complete" for s in record.steps)
     recipe = record.batch.control_recipe
@@ -205,11 +206,11 @@ def _check_complete(records: RecordService, batch_id: str) -> None:
 def test_kill_9_at_random_moments_loses_nothing(tmp_path: Path, group_commit: bool) -> None:
     url = f"sqlite:///{tmp_path / 'crash.db'}"
     records = RecordService(url, hasher=default_hasher(fast=True))
-    records.bootstrap_admin("admin", PEOPLE["admin"][0], PEOPLE["admin"][3])
-    admin = records.login("admin", PEOPLE["admin"][3])
+    records.accounts.bootstrap_admin("admin", PEOPLE["admin"][0], PEOPLE["admin"][3])
+    admin = records.accounts.login("admin", PEOPLE["admin"][3])
     for user_id in ("sup", "op1", "op2"):
         name, role, skills, password = PEOPLE[user_id]
-        records.create_user(admin, user_id, name, role, password, skills=skills)
+        records.accounts.create_user(admin, user_id, name, role, password, skills=skills)
     site = Site.model_validate(CRASH_SITE)
     batches = [_new_batch(records, site)]
     rng = random.Random(20261127)
@@ -223,18 +224,18 @@ def test_kill_9_at_random_moments_loses_nothing(tmp_path: Path, group_commit: bo
             kills += 1
         code = child.wait()
         assert code in (0, -signal.SIGKILL), child.proc.stderr.read() if child.proc.stderr else ""
-        head = records.entries()[-1].seq
+        head = records.audit.entries()[-1].seq
         assert head >= child.committed, "a committed audit entry was lost"
-        report = records.verify_audit()
+        report = records.audit.verify()
         assert report.ok, report.describe()
-        if State(records.batch(batches[-1]).state) is State.COMPLETE:
+        if State(records.batches.get(batches[-1]).state) is State.COMPLETE:
             batches.append(_new_batch(records, site))
     child = Child(url, batches[-1], group_commit)
     assert child.wait() == 0, child.proc.stderr.read() if child.proc.stderr else ""
     assert child.finished == "Complete"
     for batch_id in batches:
         _check_complete(records, batch_id)
-    assert records.verify_audit().ok
-    held = [e for e in records.entries() if e.kind == "phase.state" and e.new == "Held"]
+    assert records.audit.verify().ok
+    held = [e for e in records.audit.entries() if e.kind == "phase.state" and e.new == "Held"]
     assert held, "no kill hit a phase in flight: the test did not exercise recovery"
     records.close()

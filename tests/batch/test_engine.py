@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import pytest
@@ -15,7 +16,14 @@ from ebr_world import (
     tiny_site,
 )
 
-from phactory.batch import BatchBusy, BatchEngine, SimulatedOperator, SimulatedUnit, State
+from phactory.batch import (
+    BatchBusy,
+    BatchEngine,
+    InvalidCommand,
+    SimulatedOperator,
+    SimulatedUnit,
+    State,
+)
 from phactory.records import PermissionDenied, Refused, record_events
 from phactory.records.audit import NO_VALUE, AuditEntry
 
@@ -31,12 +39,12 @@ def _tick_until(engine: BatchEngine, batch_id: str, done: object, limit: int = 5
 
 
 def _step(world: World, batch_id: str, step: str) -> str:
-    return next(s.state for s in world.records.steps(batch_id) if s.step == step)
+    return next(s.state for s in world.records.batches.steps(batch_id) if s.step == step)
 
 
 def test_batch_runs_to_complete_and_its_record_is_complete(world: World) -> None:
     engine, batch_id = completed_batch(world)
-    record = world.records.batch_record(batch_id)
+    record = world.records.batches.record(batch_id)
     assert [s.state for s in record.steps] == ["Complete"] * 3
     by_kind: dict[str, list[AuditEntry]] = {}
     for e in record.entries:
@@ -47,24 +55,27 @@ def test_batch_runs_to_complete_and_its_record_is_complete(world: World) -> None
     assert {e.new for e in by_kind["equipment"] if e.field == "unit"} == {"T1", "T2"}
     consumed = [m for m in record.materials if m.direction == "consumed"]
     assert [(m.lot_id, m.quantity, m.unit) for m in consumed] == [("W-001", 100.0, "L")]
-    assert world.records.lot("W-001").quantity == pytest.approx(900.0)
+    assert world.records.lots.get("W-001").quantity == pytest.approx(900.0)
     events = record_events(record)
     assert list(events["kind"][:2]) == ["batch_started", "phase_started"]
     assert (events["kind"] == "phase_completed").sum() == 3
     assert events["kind"].iloc[-1] == "batch_completed"
     assert engine.status(batch_id).finished
-    assert world.records.verify_audit().ok
+    assert world.records.audit.verify().ok
 
 
 def test_hold_and_restart_an_automatic_phase(world: World) -> None:
-    engine = BatchEngine(world.records, driver=SimulatedUnit(time_scale=1e-4), tick_s=0.001)
+    engine = BatchEngine(world.records, driver=SimulatedUnit(time_scale=1e4), tick_s=0.001)
     _, batch_id = started_batch(world)
     perform_fill(engine, world, batch_id)
     engine.attach(batch_id)
     _tick_until(engine, batch_id, lambda: _step(world, batch_id, STIR) == "Running")
     engine.command(world["op1"], batch_id, "Hold", "pump noise")
     engine.tick(batch_id)
-    assert (world.records.batch(batch_id).state, _step(world, batch_id, STIR)) == ("Held", "Held")
+    assert (world.records.batches.get(batch_id).state, _step(world, batch_id, STIR)) == (
+        "Held",
+        "Held",
+    )
     with pytest.raises(Exception, match="Held: command Resume refused"):
         engine.command(world["op1"], batch_id, "Resume")
     engine.command(world["sup"], batch_id, "Restart", "pump checked")
@@ -72,7 +83,7 @@ def test_hold_and_restart_an_automatic_phase(world: World) -> None:
     assert engine.run(batch_id, timeout_s=60).batch.state == "Complete"
     phase_states = [
         e.new
-        for e in world.records.entries(subject=f"step:{batch_id}/{STIR}")
+        for e in world.records.audit.entries(subject=f"step:{batch_id}/{STIR}")
         if e.kind == "phase.state"
     ]
     assert phase_states == ["Running", "Holding", "Held", "Restarting", "Running", "Complete"]
@@ -98,9 +109,15 @@ def test_stop_ends_the_batch_and_frees_its_units(world: World) -> None:
     status = engine.run(batch_id)
     assert status.batch.state == "Stopped" and status.steps[0].state == "Stopped"
     assert status.finished
-    with pytest.raises(Exception, match="has ended"):
+    with pytest.raises(InvalidCommand, match="has ended"):
         engine.command(world["sup"], batch_id, "Start")
+    with pytest.raises(Refused, match="unknown command 'Launch': use one of Start, Pause"):
+        engine.command(world["sup"], batch_id, "Launch")
     other = engine.create_batch(world["sup"], tiny_site(), "r1")
+    engine.command(world["sup"], other.batch_id, "Start")
+    engine.run(other.batch_id)  # units are allocated as unit procedures start
+    perform_fill(engine, world, other.batch_id)
+    assert engine.run(other.batch_id, timeout_s=30).batch.state == "Complete"
     assert engine.control_recipe(other.batch_id).units == ["T1", "T2"]
 
 
@@ -108,42 +125,42 @@ def test_abort_raises_an_aborted_phase_deviation(world: World) -> None:
     engine, batch_id = started_batch(world)
     engine.command(world["sup"], batch_id, "Abort", "contamination suspected")
     assert engine.run(batch_id).batch.state == "Aborted"
-    devs = world.records.deviations(batch_id)
+    devs = world.records.deviations.find(batch_id)
     assert [(d.kind, d.step) for d in devs] == [("aborted_phase", FILL)]
     engine.command(world["sup"], batch_id, "Reset")
-    assert world.records.batch(batch_id).state == "Idle"
+    assert world.records.batches.get(batch_id).state == "Idle"
 
 
 def test_out_of_limit_process_value_raises_one_deviation_and_alarms(world: World) -> None:
     engine = BatchEngine(
         world.records,
-        driver=SimulatedUnit(time_scale=0, disturbances={"stir": {"temperature": 8.0}}),
+        driver=SimulatedUnit(time_scale=math.inf, disturbances={"stir": {"temperature": 8.0}}),
         tick_s=0.001,
     )
     _, batch_id = started_batch(world)
     perform_fill(engine, world, batch_id)
     assert engine.run(batch_id, timeout_s=30).batch.state == "Complete"
-    devs = world.records.deviations(batch_id)
+    devs = world.records.deviations.find(batch_id)
     assert [(d.kind, d.step) for d in devs] == [("out_of_limit", STIR)]
-    alarms = [e for e in world.records.entries(batch_id) if e.kind == "alarm"]
+    alarms = [e for e in world.records.audit.entries(batch_id) if e.kind == "alarm"]
     assert len(alarms) == 4
-    cats = {i.category for i in world.records.review_exceptions(batch_id)}
+    cats = {i.category for i in world.records.disposition.exceptions(batch_id)}
     assert {"deviation", "out_of_limit", "alarm"} <= cats
 
 
 def test_hold_time_breach_raises_a_deviation(sqlite_world: World) -> None:
     world = sqlite_world
     engine = BatchEngine(
-        world.records, driver=SimulatedUnit(time_scale=0), time_scale=1e-4, tick_s=0.001
+        world.records, driver=SimulatedUnit(time_scale=math.inf), time_scale=1e4, tick_s=0.001
     )
     _, batch_id = started_batch(world)
     perform_fill(engine, world, batch_id)
     engine.attach(batch_id)
     _tick_until(engine, batch_id, lambda: _step(world, batch_id, STIR) == "Complete")
-    time.sleep(4 * 3600 * 1e-4 + 0.2)  # longer than the 4 h limit at this time scale
+    time.sleep(4 * 3600 / 1e4 + 0.2)  # longer than the 4 h limit at this time scale
     engine.detach(batch_id)
     assert engine.run(batch_id, timeout_s=30).batch.state == "Complete"
-    devs = world.records.deviations(batch_id)
+    devs = world.records.deviations.find(batch_id)
     assert [(d.kind, d.step) for d in devs] == [("hold_time", "hold/main/wait")]
     assert "limit 4 h" in devs[0].description
 
@@ -155,7 +172,7 @@ def test_review_lists_only_the_exceptions(world: World) -> None:
     with pytest.raises(Refused, match="give a reason"):
         engine.enter(world["op1"], batch_id, FILL, "temperature", 20.5)
     engine.enter(world["op1"], batch_id, FILL, "temperature", 20.5, reason="re-measured")
-    world.records.correct(
+    world.records.signing.correct(
         world["sup"],
         batch_id=batch_id,
         subject=f"step:{batch_id}/{FILL}",
@@ -163,8 +180,8 @@ def test_review_lists_only_the_exceptions(world: World) -> None:
         new=20.4,
         reason="rounding",
     )
-    world.records.comment(world["op1"], "hose replaced before filling", batch_id=batch_id)
-    items = world.records.review_exceptions(batch_id)
+    world.records.signing.comment(world["op1"], "hose replaced before filling", batch_id=batch_id)
+    items = world.records.disposition.exceptions(batch_id)
     cats = [i.category for i in items]
     assert set(cats) == {
         "deviation",
@@ -175,19 +192,28 @@ def test_review_lists_only_the_exceptions(world: World) -> None:
         "invalid_signature",
     }
     listed = {i.seq for i in items}
-    routine = [e for e in world.records.entries(batch_id) if e.kind in ("phase.state", "check")]
+    routine = [
+        e for e in world.records.audit.entries(batch_id) if e.kind in ("phase.state", "check")
+    ]
     assert not any(e.seq in listed for e in routine if e.details.get("passed") is not False)
 
 
 def test_chain_of_identity_mismatch_blocks_the_step(world: World) -> None:
     site = cart_site()
     records = world.records
-    engine = BatchEngine(records, time_scale=0, tick_s=0.001)
-    records.register_site_lots(site)
-    records.receive_lot(world["op1"], "APH-A", "apheresis", 1, "bag", patient="PAT-A")
-    records.receive_lot(world["op1"], "APH-B", "apheresis", 1, "bag", patient="PAT-B")
+    engine = BatchEngine(records, time_scale=math.inf, tick_s=0.001)
+    records.lots.register_site_lots(site)
+    records.lots.receive(world["op1"], "APH-A", "apheresis", 1, "bag", patient="PAT-A")
+    records.lots.receive(world["op1"], "APH-B", "apheresis", 1, "bag", patient="PAT-B")
     for lot in ("APH-A", "APH-B"):
-        records.set_lot_status(world["qa"], lot, "released", "incoming checks passed")
+        qa = world["qa"]
+        records.lots.release(
+            qa,
+            lot,
+            "incoming checks passed",
+            password=world.password("qa"),
+            user_id=None if qa.signed else "qa",
+        )
     info = engine.create_batch(world["sup"], site, order_id="PAT-A-ORDER")
     batch_id, step = info.batch_id, "receipt/check-in/verify-identity"
     assert info.patient == "PAT-A"
@@ -195,7 +221,7 @@ def test_chain_of_identity_mismatch_blocks_the_step(world: World) -> None:
     engine.run(batch_id)
     with pytest.raises(Refused, match="chain of identity: lot belongs to patient PAT-B"):
         engine.scan_material(world["op1"], batch_id, step, "APH-B")
-    dev = records.deviations(batch_id)[0]
+    dev = records.deviations.find(batch_id)[0]
     assert (dev.kind, dev.step, dev.severity) == ("chain_of_identity", step, "critical")
     with pytest.raises(Refused, match=f"blocked until deviation {dev.deviation_id}"):
         engine.scan_material(world["op1"], batch_id, step, "APH-A")
@@ -206,7 +232,7 @@ def test_chain_of_identity_mismatch_blocks_the_step(world: World) -> None:
         ("qa", "one bag per shipper; retrained"),
     ):
         s = world[who]
-        records.advance_deviation(
+        records.deviations.advance(
             s,
             dev.deviation_id,
             note,
@@ -215,34 +241,37 @@ def test_chain_of_identity_mismatch_blocks_the_step(world: World) -> None:
         )
     with pytest.raises(Refused, match="label reads patient PAT-B"):
         engine.scan_material(world["op1"], batch_id, step, "APH-A", patient="PAT-B")
-    assert len(records.deviations(batch_id)) == 2  # the label mismatch raised a second one
-    dev2 = records.deviations(batch_id)[1]
+    assert len(records.deviations.find(batch_id)) == 2  # the label mismatch raised a second one
+    dev2 = records.deviations.find(batch_id)[1]
     for who, note in (("sup", "label misprint"), ("qa", "printer"), ("qa", "fixed")):
-        records.advance_deviation(world[who], dev2.deviation_id, note, password=world.password(who))
+        records.deviations.advance(
+            world[who], dev2.deviation_id, note, password=world.password(who)
+        )
     operator = SimulatedOperator(
         world["op1"], world.password("op1"), world["op2"], world.password("op2")
     )
     status = engine.run(batch_id, operator=operator, timeout_s=30)
     assert status.batch.state == "Complete"
-    produced = records.batch_record(batch_id).materials
+    produced = records.batches.record(batch_id).materials
     cells = next(m.lot_id for m in produced if m.direction == "produced")
-    assert records.lot(cells).patient == "PAT-A"
-    forward = records.trace("APH-A", "forward")
+    assert records.lots.get(cells).patient == "PAT-A"
+    forward = records.lots.trace("APH-A", "forward")
     assert forward.batches == [batch_id] and cells in forward.lots
-    backward = records.trace(cells, "backward")
+    backward = records.lots.trace(cells, "backward")
     assert set(backward.lots) == {cells, "APH-A", "MED-1"}
     assert (
-        "APH-B" not in records.trace("APH-B", "forward").lots
-        or not records.trace("APH-B", "forward").batches
+        "APH-B" not in records.lots.trace("APH-B", "forward").lots
+        or not records.lots.trace("APH-B", "forward").batches
     )
 
 
 def test_a_second_runner_is_refused_while_the_first_is_alive(world: World) -> None:
     engine, batch_id = started_batch(world)
     engine.attach(batch_id)
-    other = BatchEngine(world.records, time_scale=0)
-    with pytest.raises(BatchBusy, match="being run by"):
+    other = BatchEngine(world.records, time_scale=math.inf)
+    with pytest.raises(BatchBusy, match="being run by") as busy:
         other.attach(batch_id)
+    assert busy.value.error_kind == "conflict"  # HTTP 409, one line on the command line
     engine.detach(batch_id)
     other.attach(batch_id)
     other.detach(batch_id)
@@ -250,6 +279,6 @@ def test_a_second_runner_is_refused_while_the_first_is_alive(world: World) -> No
 
 def test_corrections_keep_no_value_for_first_recordings(world: World) -> None:
     _, batch_id = completed_batch(world)
-    first = next(e for e in world.records.entries(batch_id) if e.kind == "entry")
+    first = next(e for e in world.records.audit.entries(batch_id) if e.kind == "entry")
     assert first.old is NO_VALUE and first.old_value is None
-    assert State(world.records.batch(batch_id).state) is State.COMPLETE
+    assert State(world.records.batches.get(batch_id).state) is State.COMPLETE

@@ -10,10 +10,12 @@ the PostgreSQL cases are skipped with the reason.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +99,7 @@ class World:
 
     def login(self, user_id: str) -> UserSession:
         """A new session of a test account."""
-        return self.records.login(user_id, self.password(user_id))
+        return self.records.accounts.login(user_id, self.password(user_id))
 
     def __getitem__(self, user_id: str) -> UserSession:
         if user_id not in self.sessions:
@@ -105,21 +107,31 @@ class World:
         return self.sessions[user_id]
 
 
-def make_world(url: str, *, group_commit: bool | None = None) -> World:
+def make_world(
+    url: str,
+    *,
+    group_commit: bool | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> World:
     """Open a record service on ``url`` and create the test accounts.
 
     ``group_commit`` defaults to ``PHACTORY_TEST_GROUP_COMMIT=1`` in the environment, so
     that the whole suite can be run with every write going through group commit.
+    ``clock``: the record service's clock (default the system clock).
     """
     if group_commit is None:
         group_commit = os.environ.get("PHACTORY_TEST_GROUP_COMMIT") == "1"
-    records = RecordService(url, hasher=default_hasher(fast=True), group_commit=group_commit)
+    records = RecordService(
+        url, hasher=default_hasher(fast=True), group_commit=group_commit, clock=clock
+    )
     name, _, _, password = PEOPLE["admin"]
-    records.bootstrap_admin("admin", name, password)
+    records.accounts.bootstrap_admin("admin", name, password)
     world = World(records, url)
     for user_id, (name, role, skills, password) in PEOPLE.items():
         if user_id != "admin":
-            records.create_user(world["admin"], user_id, name, role, password, skills=skills)
+            records.accounts.create_user(
+                world["admin"], user_id, name, role, password, skills=skills
+            )
     return world
 
 
@@ -177,7 +189,7 @@ def started_batch(world: World, site: Site | None = None, **kwargs: Any) -> tupl
     """A tiny batch created and started, run up to its manual ``fill`` step."""
     from phactory.batch import BatchEngine
 
-    engine = BatchEngine(world.records, time_scale=0, tick_s=0.001)
+    engine = BatchEngine(world.records, time_scale=math.inf, tick_s=0.001)
     info = engine.create_batch(world["sup"], site or tiny_site(), "r1", **kwargs)
     engine.command(world["sup"], info.batch_id, "Start")
     engine.run(info.batch_id)
@@ -311,4 +323,101 @@ def cart_site() -> Site:
                 ],
             },
         }
+    )
+
+
+def flow_site(feed: str = "1000 L") -> Site:
+    """A small mAb-like site with one unit per class: a manual inoculation and an automatic
+    culture on the bioreactor, then harvest (which makes harvested fluid, ``hccf``) and
+    capture (which uses it) on the one skid. ``feed``: the quantity of the released feed lot.
+    """
+    return Site.model_validate(
+        {
+            "id": "flow",
+            "skills": ["op"],
+            "equipment_classes": {"bioreactor": {}, "skid": {}},
+            "areas": {
+                "a": {
+                    "process_cells": {
+                        "c": {"units": {"BR1": {"class": "bioreactor"}, "SK1": {"class": "skid"}}}
+                    }
+                }
+            },
+            "materials": {
+                "feed": {"unit": "L"},
+                "hccf": {"kind": "intermediate", "unit": "L"},
+                "bulk": {"kind": "product", "unit": "L"},
+            },
+            "products": {"mab": {"recipe": "mab-r"}},
+            "lots": {"FEED-1": {"material": "feed", "quantity": feed, "status": "released"}},
+            "recipes": {
+                "mab-r": {
+                    "product": "mab",
+                    "status": "approved",
+                    "batch_size": "2000 L",
+                    "unit_procedures": {
+                        "production": {
+                            "equipment_class": "bioreactor",
+                            "operations": {
+                                "culture": {
+                                    "phases": {
+                                        "inoculate": {
+                                            "duration": "30 min",
+                                            "labour": [{"skill": "op", "count": 1}],
+                                        },
+                                        "grow": {
+                                            "duration": "2 h",
+                                            "inputs": [{"material": "feed", "quantity": "300 L"}],
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        "harvest": {
+                            "equipment_class": "skid",
+                            "after": ["production"],
+                            "operations": {
+                                "clarify": {
+                                    "phases": {
+                                        "clarify": {
+                                            "duration": "1 h",
+                                            "outputs": [{"material": "hccf", "quantity": "1900 L"}],
+                                        }
+                                    }
+                                }
+                            },
+                        },
+                        "capture": {
+                            "equipment_class": "skid",
+                            "after": ["harvest"],
+                            "operations": {
+                                "load": {
+                                    "phases": {
+                                        "load": {
+                                            "duration": "1 h",
+                                            "inputs": [{"material": "hccf", "quantity": "1900 L"}],
+                                            "outputs": [{"material": "bulk", "quantity": "100 L"}],
+                                        }
+                                    }
+                                }
+                            },
+                        },
+                    },
+                }
+            },
+            "plan": {
+                "start": "2027-01-04",
+                "horizon": "30 d",
+                "orders": [{"id": "O1", "product": "mab", "batches": 2}],
+            },
+        }
+    )
+
+
+def operator(world: World) -> Any:
+    """A simulated operator acting as op1 (and op2 verifying)."""
+    from phactory.batch import SimulatedOperator
+
+    return SimulatedOperator(
+        world["op1"], world.password("op1"), world["op2"], world.password("op2")
     )

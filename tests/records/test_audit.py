@@ -20,7 +20,7 @@ COLUMNS = (*HASHED_COLUMNS, "hash")
 
 
 def _append(records: RecordService, n: int, who: str = "op1") -> None:
-    with records.transaction() as tx:
+    with records.access.transaction() as tx:
         for i in range(n):
             tx.append(
                 user_id=who,
@@ -38,9 +38,9 @@ def chain_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A SQLite record database with a chain of entries and its guards removed."""
     path = tmp_path_factory.mktemp("chain") / "chain.db"
     records = RecordService(f"sqlite:///{path}", hasher=default_hasher(fast=True))
-    records.bootstrap_admin("admin", "Ada Admin", "admin-pass-1")
+    records.accounts.bootstrap_admin("admin", "Ada Admin", "admin-pass-1")
     _append(records, 30)
-    with records.transaction() as tx:
+    with records.access.transaction() as tx:
         tx.append(user_id="admin", kind="comment", subject="batch:B", new="naïve ünïcode ✓")
     records.close()
     conn = sqlite3.connect(path)
@@ -113,8 +113,8 @@ def _engine(path: Path):  # type: ignore[no-untyped-def]
 def test_every_column_of_every_row_is_covered_on_each_backend(world: World) -> None:
     """Loop over columns (both backends): a one-character change is named at its entry."""
     completed_batch(world)
-    engine = world.records.engine
-    entries = world.records.entries()
+    engine = world.records.access.engine
+    entries = world.records.audit.entries()
     pg = engine.dialect.name == "postgresql"
     for entry in entries[:: max(1, len(entries) // 6)]:
         for column in COLUMNS:
@@ -129,7 +129,7 @@ def test_every_column_of_every_row_is_covered_on_each_backend(world: World) -> N
                     text(f"UPDATE ebr_audit SET {column} = :v WHERE seq = :s"),
                     {"v": changed, "s": entry.seq},
                 )
-            report = world.records.verify_audit()
+            report = world.records.audit.verify()
             with engine.begin() as conn:
                 conn.execute(
                     text(f"UPDATE ebr_audit SET {column} = :v WHERE seq = :s"),
@@ -138,23 +138,23 @@ def test_every_column_of_every_row_is_covered_on_each_backend(world: World) -> N
                 if pg:
                     conn.execute(text("ALTER TABLE ebr_audit ENABLE TRIGGER USER"))
             assert not report.ok and report.first_bad == entry.seq, (column, report)
-    assert world.records.verify_audit().ok
+    assert world.records.audit.verify().ok
 
 
 def test_a_deleted_entry_is_named(sqlite_world: World) -> None:
     records = sqlite_world.records
     _append(records, 5)
-    last = records.entries()[-1].seq
-    with records.engine.begin() as conn:
+    last = records.audit.entries()[-1].seq
+    with records.access.engine.begin() as conn:
         conn.execute(text("DROP TRIGGER ebr_audit_no_delete"))
         conn.execute(text("DELETE FROM ebr_audit WHERE seq = :s"), {"s": last - 2})
-    report = records.verify_audit()
+    report = records.audit.verify()
     assert (report.ok, report.first_bad) == (False, last - 2)
     assert "missing" in report.describe()
 
 
 def test_chain_starts_at_genesis_and_hashes_the_canonical_form(sqlite_world: World) -> None:
-    first = sqlite_world.records.entries()[0]
+    first = sqlite_world.records.audit.entries()[0]
     assert first.seq == 1 and first.prev_hash == GENESIS_HASH
     assert first.hash == entry_hash(first.hashed_values())
 
@@ -175,16 +175,16 @@ def test_concurrent_writers_keep_one_chain(world: World) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    report = world.records.verify_audit()
-    assert report.ok and report.entries == len(world.records.entries())
+    report = world.records.audit.verify()
+    assert report.ok and report.entries == len(world.records.audit.entries())
 
 
 def test_the_clock_never_runs_backwards_along_the_chain(sqlite_world: World) -> None:
     from datetime import UTC, datetime
 
-    with sqlite_world.records.engine.begin() as conn:
+    with sqlite_world.records.access.engine.begin() as conn:
         writer = AuditWriter(conn, clock=lambda: datetime(2000, 1, 1, tzinfo=UTC))
         entry = writer.append(user_id="x", kind="k", subject="s")
         writer.flush()
-    assert entry.ts >= sqlite_world.records.entries()[-2].ts
-    assert sqlite_world.records.verify_audit().ok
+    assert entry.ts >= sqlite_world.records.audit.entries()[-2].ts
+    assert sqlite_world.records.audit.verify().ok

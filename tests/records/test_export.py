@@ -36,11 +36,11 @@ def test_html_shows_deviations_with_their_signed_workflow(sqlite_world: World) -
     world = sqlite_world
     engine, batch_id = started_batch(world)
     perform_fill(engine, world, batch_id, temperature=28.0)
-    dev = world.records.deviations(batch_id)[0]
-    world.records.advance_deviation(
+    dev = world.records.deviations.find(batch_id)[0]
+    world.records.deviations.advance(
         world["sup"], dev.deviation_id, "scope it", password=world.password("sup"), user_id="sup"
     )
-    page = batch_record_html(world.records.batch_record(batch_id))
+    page = batch_record_html(world.records.batches.record(batch_id))
     assert f"{dev.deviation_id} (investigation)" in page
     assert "Signed by <b>Sam Supervisor</b> (sup)" in page and "meaning: <b>reviewed</b>" in page
     assert 'class="ool"' in page  # the out-of-limit entry is marked

@@ -47,7 +47,7 @@ def test_11_10_e_service_transactions_of_many_threads_share_commits(grouped: Wor
         start.wait()
         try:
             for i in range(each):
-                with records.transaction() as tx:
+                with records.access.transaction() as tx:
                     tx.append(**_value(i, who))
         except BaseException as exc:
             errors.append(exc)
@@ -58,46 +58,48 @@ def test_11_10_e_service_transactions_of_many_threads_share_commits(grouped: Wor
     for t in pool:
         t.join()
     assert not errors, errors
-    report = records.verify_audit()
+    report = records.audit.verify()
     assert report.ok, report.describe()
-    mine = [e for e in records.entries() if e.batch_id and e.batch_id.startswith("G-")]
+    mine = [e for e in records.audit.entries() if e.batch_id and e.batch_id.startswith("G-")]
     assert len(mine) == threads * each
     for who in range(threads):  # each thread's entries in its own order
         assert [e.new for e in mine if e.batch_id == f"G-{who}"] == [20.0 + i for i in range(each)]
-    shared = records.shared_transaction()
+    shared = records.access.shared_transaction()
     assert shared.submissions >= threads * each
     assert shared.groups < shared.submissions  # some commits served several writers
 
 
 def test_a_failing_block_under_group_commit_rolls_back_alone(grouped: World) -> None:
     records = grouped.records
-    before = len(records.entries())
-    with records.transaction() as tx:
+    before = len(records.audit.entries())
+    with records.access.transaction() as tx:
         tx.append(**_value(0, 1))
-    with pytest.raises(RuntimeError, match="boom"), records.transaction() as tx:
+    with pytest.raises(RuntimeError, match="boom"), records.access.transaction() as tx:
         tx.append(**_value(1, 2))
         tx.flush()
         tx.conn.execute(text("SELECT 1"))
         raise RuntimeError("boom")
-    with records.transaction() as tx:
+    with records.access.transaction() as tx:
         tx.append(**_value(2, 3))
-    entries = records.entries()[before:]
+    entries = records.audit.entries()[before:]
     assert [e.batch_id for e in entries] == ["G-1", "G-3"]
-    assert records.verify_audit().ok
+    assert records.audit.verify().ok
     # A refusal inside the service (a user id used before) leaves nothing behind either.
     with pytest.raises(Refused):
-        records.create_user(grouped["admin"], "op1", "Someone Else", "operator", "pw-123456!")
-    assert records.verify_audit().ok
+        records.accounts.create_user(
+            grouped["admin"], "op1", "Someone Else", "operator", "pw-123456!"
+        )
+    assert records.audit.verify().ok
 
 
 def test_a_transaction_inside_a_group_turn_is_refused_not_deadlocked(grouped: World) -> None:
     records = grouped.records
-    outer = records.transaction()
-    with pytest.raises(RuntimeError, match="inside another"), outer, records.transaction():
+    outer = records.access.transaction()
+    with pytest.raises(RuntimeError, match="inside another"), outer, records.access.transaction():
         pass
-    with records.transaction() as tx:  # the service goes on
+    with records.access.transaction() as tx:  # the service goes on
         tx.append(**_value(0, 9))
-    assert records.verify_audit().ok
+    assert records.audit.verify().ok
 
 
 def test_11_10_e_each_writer_is_answered_only_once_its_entries_are_stored(
@@ -110,7 +112,7 @@ def test_11_10_e_each_writer_is_answered_only_once_its_entries_are_stored(
     def work(who: int) -> None:
         mine = []
         for i in range(each):
-            with records.transaction() as tx:
+            with records.access.transaction() as tx:
                 entry = tx.append(**_value(i, who))
             mine.append(entry)
         got[who] = mine
@@ -120,9 +122,9 @@ def test_11_10_e_each_writer_is_answered_only_once_its_entries_are_stored(
         t.start()
     for t in pool:
         t.join()
-    report = records.verify_audit()
+    report = records.audit.verify()
     assert report.ok, report.describe()
-    stored = {e.seq: e for e in records.entries()}
+    stored = {e.seq: e for e in records.audit.entries()}
     for entries in got.values():
         assert [e.new for e in entries] == [20.0 + i for i in range(each)]
         for e in entries:  # answered only once durable: the row is there, as returned
@@ -139,7 +141,7 @@ def test_11_10_e_a_refused_writer_rolls_back_alone_while_others_commit(grouped: 
     def bad() -> None:
         start.wait()
         try:
-            with records.transaction() as tx:
+            with records.access.transaction() as tx:
                 tx.append(**_value(1, 2))
                 tx.conn.execute(text("UPDATE ebr_batches SET state = 'x' WHERE 1 = 0"))
                 raise Refused("refused half-way")
@@ -148,7 +150,7 @@ def test_11_10_e_a_refused_writer_rolls_back_alone_while_others_commit(grouped: 
 
     def good() -> None:
         start.wait()
-        with records.transaction() as tx:
+        with records.access.transaction() as tx:
             results["good"] = tx.append(**_value(2, 3)).seq
 
     pool = [threading.Thread(target=bad), threading.Thread(target=good)]
@@ -157,13 +159,13 @@ def test_11_10_e_a_refused_writer_rolls_back_alone_while_others_commit(grouped: 
     for t in pool:
         t.join()
     assert isinstance(results["bad"], Refused)
-    assert [e.batch_id for e in records.entries() if e.kind == "value"] == ["G-3"]
-    assert results["good"] == records.entries()[-1].seq
-    with pytest.raises(Refused, match="reason is required"), records.transaction() as tx:
+    assert [e.batch_id for e in records.audit.entries() if e.kind == "value"] == ["G-3"]
+    assert results["good"] == records.audit.entries()[-1].seq
+    with pytest.raises(Refused, match="reason is required"), records.access.transaction() as tx:
         tx.append(**_value(0, 1), old=19.0)  # a change without a reason
-    with records.transaction() as tx:  # the service goes on after refusals
+    with records.access.transaction() as tx:  # the service goes on after refusals
         tx.append(**_value(3, 4))
-    assert records.verify_audit().ok
+    assert records.audit.verify().ok
 
 
 def test_group_commit_interleaves_with_another_service_committing_each(
@@ -172,26 +174,26 @@ def test_group_commit_interleaves_with_another_service_committing_each(
     other = RecordService(grouped.url)  # a second process's writes, one commit each
     try:
         for i in range(5):
-            with grouped.records.transaction() as tx:
+            with grouped.records.access.transaction() as tx:
                 tx.append(**_value(i, 5))
-            with other.transaction() as tx:
+            with other.access.transaction() as tx:
                 tx.append(**_value(i, 6))
     finally:
         other.close()
-    values = [e.batch_id for e in grouped.records.entries() if e.kind == "value"]
+    values = [e.batch_id for e in grouped.records.audit.entries() if e.kind == "value"]
     assert values == ["G-5", "G-6"] * 5
-    assert grouped.records.verify_audit().ok
+    assert grouped.records.audit.verify().ok
 
 
 def test_a_database_error_in_one_writer_spares_the_shared_transaction(grouped: World) -> None:
     from sqlalchemy.exc import DBAPIError
 
     records = grouped.records
-    with pytest.raises(DBAPIError), records.transaction() as tx:
+    with pytest.raises(DBAPIError), records.access.transaction() as tx:
         tx.append(**_value(0, 6))
         tx.conn.execute(text("SELECT * FROM no_such_table"))
-    with records.transaction() as tx:  # the same connection goes on
+    with records.access.transaction() as tx:  # the same connection goes on
         entry = tx.append(**_value(1, 7))
-    assert [e.batch_id for e in records.entries() if e.kind == "value"] == ["G-7"]
-    assert entry.seq == records.entries()[-1].seq
-    assert records.verify_audit().ok
+    assert [e.batch_id for e in records.audit.entries() if e.kind == "value"] == ["G-7"]
+    assert entry.seq == records.audit.entries()[-1].seq
+    assert records.audit.verify().ok

@@ -23,7 +23,7 @@ lock = threading.Lock()
 
 def work(k):
     for i in range(100000):
-        with records.transaction() as tx:
+        with records.access.transaction() as tx:
             e = tx.append(user_id="SYSTEM", kind="value", subject=f"step:K-{k}/p",
                           field="t", new=i, batch_id=f"K-{k}")
         with lock:  # acknowledged: the entry is committed
@@ -55,8 +55,8 @@ def test_annex11_16_kill_9_loses_no_acknowledged_entry(tmp_path: Path) -> None:
         acked = [p for p in lines if len(p) == 2 and len(p[1]) == 64]  # whole lines only
         assert acked, "the child acknowledged nothing before it was killed"
         with RecordService(url) as records:
-            report = records.verify_audit()
+            report = records.audit.verify()
             assert report.ok, report.describe()
-            stored = {e.seq: e.hash for e in records.entries()}
+            stored = {e.seq: e.hash for e in records.audit.entries()}
         for seq, digest in acked:
             assert stored.get(int(seq)) == digest

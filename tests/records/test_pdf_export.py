@@ -23,7 +23,7 @@ def _text(data: bytes) -> str:
 def test_11_10_b_pdf_copy_shows_every_signature_manifestation(sqlite_world: World) -> None:
     world = sqlite_world
     engine, batch_id = completed_batch(world)
-    world.records.correct(
+    world.records.signing.correct(
         world["sup"],
         batch_id=batch_id,
         subject=f"step:{batch_id}/{FILL}",
@@ -32,7 +32,7 @@ def test_11_10_b_pdf_copy_shows_every_signature_manifestation(sqlite_world: Worl
         reason="transcription error",
     )
     engine.resign_step(world["op1"], batch_id, FILL, "performed", password=world.password("op1"))
-    record = world.records.batch_record(batch_id)
+    record = world.records.batches.record(batch_id)
     data = batch_record_pdf(record, printed_at=datetime(2027, 1, 4, 8, 0, tzinfo=UTC))
     assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
     reader = pypdf.PdfReader(io.BytesIO(data))
@@ -57,7 +57,7 @@ def test_11_10_b_pdf_copy_shows_every_signature_manifestation(sqlite_world: Worl
 def _batch_mentioning(world: World, full_name: str) -> str:
     """A completed batch whose record holds ``full_name`` (in a supervisor's comment)."""
     _engine, batch_id = completed_batch(world)
-    world.records.comment(world["sup"], f"checked with {full_name}", batch_id=batch_id)
+    world.records.signing.comment(world["sup"], f"checked with {full_name}", batch_id=batch_id)
     return batch_id
 
 
@@ -70,7 +70,7 @@ NAME = "Łukasz Dvořák"
 )
 def test_11_50_a_1_printed_names_outside_latin_1_print_exactly(sqlite_world: World) -> None:
     batch_id = _batch_mentioning(sqlite_world, NAME)
-    text = _text(batch_record_pdf(sqlite_world.records.batch_record(batch_id)))
+    text = _text(batch_record_pdf(sqlite_world.records.batches.record(batch_id)))
     assert f"checked with {NAME}" in " ".join(text.split())
     assert "?ukasz" not in text
 
@@ -83,7 +83,24 @@ def test_11_50_a_1_a_name_the_core_font_cannot_print_is_refused_not_mangled(
     monkeypatch.setenv("PHACTORY_PDF_FONT", str(tmp_path / "no-such-font.ttf"))
     batch_id = _batch_mentioning(sqlite_world, NAME)
     with pytest.raises(PdfFontError, match="fonts-dejavu-core"):
-        batch_record_pdf(sqlite_world.records.batch_record(batch_id))
+        batch_record_pdf(sqlite_world.records.batches.record(batch_id))
     # A Latin-1 record still prints with the core font.
     _engine, plain = completed_batch(sqlite_world)
-    assert batch_record_pdf(sqlite_world.records.batch_record(plain)).startswith(b"%PDF-")
+    assert batch_record_pdf(sqlite_world.records.batches.record(plain)).startswith(b"%PDF-")
+
+
+def test_a_long_comment_prints_in_full_and_the_acting_account_shows(sqlite_world: World) -> None:
+    """A text longer than a page fits in a table row failed the export before."""
+    world = sqlite_world
+    _, batch_id = completed_batch(world)
+    web_sup = world.records.accounts.login("sup", world.password("sup"), acting_account="web:sam")
+    words = " ".join(f"observation-{i:04d}" for i in range(280))  # 4,759 of 5,000 characters
+    world.records.signing.comment(web_sup, words, batch_id=batch_id)
+    record = world.records.batches.record(batch_id)
+    text = " ".join(_text(batch_record_pdf(record)).split())
+    assert "observation-0000" in text and "observation-0279" in text
+    assert "in full below the table" in text
+    assert "web:sam" in text
+    from phactory.records import batch_record_html
+
+    assert "<td>sup via web:sam</td>" in batch_record_html(record)

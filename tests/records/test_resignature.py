@@ -25,7 +25,7 @@ SUBJECT_FMT = "step:{}/" + FILL
 
 
 def _correct(world: World, batch_id: str, new: float = 21.5, who: str = "sup") -> None:
-    world.records.correct(
+    world.records.signing.correct(
         world[who],
         batch_id=batch_id,
         subject=SUBJECT_FMT.format(batch_id),
@@ -51,18 +51,18 @@ def test_11_70_signature_manifest_rebound_after_correction(world: World) -> None
     engine, batch_id = completed_batch(world)
     records = world.records
     _correct(world, batch_id)
-    pending = records.pending_resignatures(batch_id)
+    pending = records.signing.pending_resignatures(batch_id)
     assert [(s.user_id, s.meaning) for s in pending] == [("op1", "performed"), ("op2", "verified")]
     assert all(s.status == "signature invalidated, re-signature required" for s in pending)
     assert "re-signature after a correction" in (engine.status(batch_id).waiting_for or "")
 
     performed = _resign(world, engine, batch_id, "op1", "performed")
     verified = _resign(world, engine, batch_id, "op2", "verified")
-    assert records.pending_resignatures(batch_id) == []
+    assert records.signing.pending_resignatures(batch_id) == []
     record_id = f"{batch_id}/{FILL}"
-    with records.engine.connect() as conn:
+    with records.access.engine.connect() as conn:
         now = content_hash("step", record_id, record_content(conn, "step", record_id))
-    sigs = records.signatures(record_type="step", record_id=f"{batch_id}/{FILL}")
+    sigs = records.signing.signatures(record_type="step", record_id=f"{batch_id}/{FILL}")
     old_p, old_v, new_p, new_v = sigs
     assert (new_p.id, new_v.id) == (performed.id, verified.id)  # type: ignore[attr-defined]
     # The re-signatures are bound to the corrected content; the originals stay, invalidated.
@@ -73,16 +73,16 @@ def test_11_70_signature_manifest_rebound_after_correction(world: World) -> None
     assert old_p.status == "signature invalidated, re-signed" and new_p.status == "re-signature"
     assert new_p.manifestation().startswith("Olive Operator (op1), performed, ")
     assert engine.status(batch_id).waiting_for is None
-    assert records.verify_audit().ok
+    assert records.audit.verify().ok
 
 
 def test_11_10_e_resignature_is_in_the_audit_trail(world: World) -> None:
     engine, batch_id = completed_batch(world)
     _correct(world, batch_id)
-    correction = next(e for e in world.records.entries(batch_id) if e.kind == "correction")
+    correction = next(e for e in world.records.audit.entries(batch_id) if e.kind == "correction")
     _resign(world, engine, batch_id, "op1", "performed")
-    sig = world.records.signatures(batch_id=batch_id)
-    entry = world.records.entries(batch_id)[-1]
+    sig = world.records.signing.signatures(batch_id=batch_id)
+    entry = world.records.audit.entries(batch_id)[-1]
     assert (entry.kind, entry.user_id, entry.field) == ("signature", "op1", "performed")
     assert entry.details == {
         "resignature": True,
@@ -119,7 +119,7 @@ def test_11_200_a_1_resignature_needs_the_components_and_the_right_person(
     with pytest.raises(Refused, match="different person from whoever corrected"):
         _resign(world, engine, batch_id, "sup", "verified")
     _resign(world, engine, batch_id, "qa", "verified")  # QA may verify; did not correct
-    assert world.records.pending_resignatures(batch_id) == []
+    assert world.records.signing.pending_resignatures(batch_id) == []
 
 
 def test_annex11_15_release_refused_until_resigned(world: World) -> None:
@@ -127,29 +127,37 @@ def test_annex11_15_release_refused_until_resigned(world: World) -> None:
     records = world.records
     _correct(world, batch_id, who="qa")
     with pytest.raises(Refused, match="re-signature required: Olive Operator"):
-        records.review(world["qa"], batch_id, password=world.password("qa"), user_id="qa")
+        records.disposition.review(
+            world["qa"], batch_id, password=world.password("qa"), user_id="qa"
+        )
     with pytest.raises(Refused, match="re-signature required"):
-        records.release(world["qp"], batch_id, password=world.password("qp"), user_id="qp")
+        records.disposition.release(
+            world["qp"], batch_id, password=world.password("qp"), user_id="qp"
+        )
     _resign(world, engine, batch_id, "op1", "performed")
     with pytest.raises(Refused, match="re-signature required: Otto Operator"):
-        records.review(world["qa"], batch_id, password=world.password("qa"), user_id="qa")
+        records.disposition.review(
+            world["qa"], batch_id, password=world.password("qa"), user_id="qa"
+        )
     _resign(world, engine, batch_id, "op2", "verified")
-    records.review(world["qa"], batch_id, password=world.password("qa"), user_id="qa")
+    records.disposition.review(world["qa"], batch_id, password=world.password("qa"), user_id="qa")
     with pytest.raises(Refused, match="reviewed: its record can no longer change"):
         _correct(world, batch_id, new=22.0)
-    sig = records.release(world["qp"], batch_id, password=world.password("qp"), user_id="qp")
-    assert sig.valid and records.batch(batch_id).status == "released"
+    sig = records.disposition.release(
+        world["qp"], batch_id, password=world.password("qp"), user_id="qp"
+    )
+    assert sig.valid and records.batches.get(batch_id).status == "released"
 
 
 def test_annex11_9_review_lists_the_correction_and_the_resignatures(world: World) -> None:
     engine, batch_id = completed_batch(world)
     _correct(world, batch_id)
-    items = world.records.review_exceptions(batch_id)
+    items = world.records.disposition.exceptions(batch_id)
     pending = [i for i in items if i.category == "invalid_signature"]
     assert len(pending) == 2 and all("re-signature required" in i.text for i in pending)
     _resign(world, engine, batch_id, "op1", "performed")
     _resign(world, engine, batch_id, "op2", "verified")
-    items = world.records.review_exceptions(batch_id)
+    items = world.records.disposition.exceptions(batch_id)
     by_cat: dict[str, list[str]] = {}
     for i in items:
         by_cat.setdefault(i.category, []).append(i.text)
@@ -160,7 +168,7 @@ def test_annex11_9_review_lists_the_correction_and_the_resignatures(world: World
     )
     assert len(by_cat["resignature"]) == 2
     assert all("re-signed after a correction, replacing" in t for t in by_cat["resignature"])
-    page = batch_record_html(world.records.batch_record(batch_id))
+    page = batch_record_html(world.records.batches.record(batch_id))
     assert "signature invalidated, re-signed" in page and "re-signature</b> after" in page
     # Replaced signatures no longer ask for a signature that has been given.
     assert "re-signed since" in page and "sign it again" not in page
@@ -172,11 +180,11 @@ def test_11_70_a_second_correction_needs_a_second_resignature(world: World) -> N
     _resign(world, engine, batch_id, "op1", "performed")
     _resign(world, engine, batch_id, "op2", "verified")
     _correct(world, batch_id, new=21.0)
-    pending = world.records.pending_resignatures(batch_id)
+    pending = world.records.signing.pending_resignatures(batch_id)
     assert [s.meaning for s in pending] == ["performed", "verified"]
     _resign(world, engine, batch_id, "op1", "performed")
     _resign(world, engine, batch_id, "op2", "verified")
-    sigs = world.records.signatures(batch_id=batch_id)
+    sigs = world.records.signing.signatures(batch_id=batch_id)
     assert [s.valid for s in sigs] == [False, False, False, False, True, True]
     assert [s.superseded_by for s in sigs] == [
         sigs[2].id,
@@ -193,7 +201,7 @@ def test_11_70_a_copied_signature_cannot_be_superseded(world: World) -> None:
     from sqlalchemy import text
 
     engine, batch_id = completed_batch(world)
-    with world.records.engine.begin() as conn:  # a forged row: its seal does not match
+    with world.records.access.engine.begin() as conn:  # a forged row: its seal does not match
         conn.execute(
             text(
                 "INSERT INTO ebr_signatures (batch_id, record_type, record_id, user_id, "
@@ -203,11 +211,13 @@ def test_11_70_a_copied_signature_cannot_be_superseded(world: World) -> None:
                 "WHERE meaning = 'performed'"
             )
         )
-    sigs = world.records.signatures(batch_id=batch_id)
+    sigs = world.records.signing.signatures(batch_id=batch_id)
     forged = sigs[-1]
     assert not forged.valid and forged.status == "invalid" and forged.superseded_by is None
-    assert world.records.pending_resignatures(batch_id) == []
+    assert world.records.signing.pending_resignatures(batch_id) == []
     with pytest.raises(Refused, match="holds: nothing to re-sign"):
         _resign(world, engine, batch_id, "op1", "performed")
     with pytest.raises(Refused, match="invalid signatures: Mallory"):
-        world.records.review(world["qa"], batch_id, password=world.password("qa"), user_id="qa")
+        world.records.disposition.review(
+            world["qa"], batch_id, password=world.password("qa"), user_id="qa"
+        )

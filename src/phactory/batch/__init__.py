@@ -3,7 +3,7 @@
 >>> from phactory.batch import BatchEngine
 >>> from phactory.records import RecordService
 >>> records = RecordService("sqlite:///batches.db")               # doctest: +SKIP
->>> engine = BatchEngine(records, time_scale=1e-4)                  # doctest: +SKIP
+>>> engine = BatchEngine(records, time_scale=600)                   # doctest: +SKIP
 >>> batch = engine.create_batch(supervisor, site, "r1")             # doctest: +SKIP
 >>> engine.command(supervisor, batch.batch_id, "Start")             # doctest: +SKIP
 >>> engine.run(batch.batch_id, operator=operator).state             # doctest: +SKIP
@@ -18,6 +18,7 @@ from phactory.batch.control_recipe import (
     ControlRecipe,
     ControlUnitProcedure,
     MaterialRequirement,
+    allocate_at_start,
     allocate_units,
     build_control_recipe,
     phase_kind,
@@ -30,6 +31,7 @@ from phactory.batch.instructions import (
     InstructionStatus,
     MaterialScan,
     SimulatedOperator,
+    StepActions,
     WorkInstruction,
     evaluate,
     work_instruction,
@@ -43,9 +45,18 @@ from phactory.batch.states import (
     complete,
     next_state,
 )
+from phactory.batch.time_scale import (
+    TIME_SCALE_ENV,
+    TimeScaleError,
+    check_time_scale,
+    describe_time_scale,
+    parse_time_scale,
+    time_scale_from_env,
+)
 
 __all__ = [
     "COMPLETIONS",
+    "TIME_SCALE_ENV",
     "TRANSITIONS",
     "AllocationError",
     "BatchBusy",
@@ -70,12 +81,19 @@ __all__ = [
     "SimulatedOperator",
     "SimulatedUnit",
     "State",
+    "StepActions",
+    "TimeScaleError",
     "WorkInstruction",
+    "allocate_at_start",
     "allocate_units",
     "build_control_recipe",
+    "check_time_scale",
     "complete",
+    "describe_time_scale",
     "evaluate",
     "next_state",
+    "parse_time_scale",
     "phase_kind",
+    "time_scale_from_env",
     "work_instruction",
 ]

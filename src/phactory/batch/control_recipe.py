@@ -2,8 +2,14 @@
 
 A control recipe is a copy of a master recipe made for one batch: the formula scaled to
 the batch size, the parameters bound (setpoints, possibly overridden within their
-limits), a duration drawn for each phase, and a unit allocated to each unit procedure.
-It is stored with the batch, so execution never needs the site file again.
+limits), a duration drawn for each phase, and for each unit procedure the units of its
+class that may run it (``candidates``). It is stored with the batch, so execution never
+needs the site file again.
+
+Units: the batch engine allocates a unit to each unit procedure when the procedure
+starts (ISA-88 dynamic allocation; :mod:`phactory.batch.allocation`), so a recipe made
+for the engine leaves ``unit`` empty (``allocate=`` :func:`allocate_at_start`).
+:func:`allocate_units` chooses all units at once instead (previews, plans, tests).
 
 Scaling: material quantities are multiplied by ``batch size / recipe batch size``;
 durations and process parameters are not scaled (ISA-88 scales the formula only).
@@ -25,6 +31,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from phactory.errors import ConflictError
+
 if TYPE_CHECKING:
     from phactory.model import MasterRecipe, Measure, Order, Phase, Site
     from phactory.model.procedural import MaterialFlow
@@ -38,13 +46,14 @@ __all__ = [
     "ControlUnitProcedure",
     "HoldLink",
     "MaterialRequirement",
+    "allocate_at_start",
     "allocate_units",
     "build_control_recipe",
     "phase_kind",
 ]
 
 
-class AllocationError(RuntimeError):
+class AllocationError(ConflictError):
     """No free unit of an equipment class for a unit procedure."""
 
 
@@ -101,7 +110,8 @@ class ControlPhase(_Frozen):
     name: str = ""
     kind: Literal["automatic", "manual"]
     duration_h: float = Field(ge=0)
-    unit: str
+    #: The unit it runs on ("" until its unit procedure is allocated one).
+    unit: str = ""
     parameters: tuple[BoundParameter, ...] = ()
     inputs: tuple[MaterialRequirement, ...] = ()
     outputs: tuple[MaterialRequirement, ...] = ()
@@ -136,12 +146,15 @@ class HoldLink(_Frozen):
 
 
 class ControlUnitProcedure(_Frozen):
-    """A unit procedure with its allocated unit."""
+    """A unit procedure: its class, the units that may run it, the unit allocated."""
 
     id: str
     name: str = ""
     equipment_class: str
-    unit: str
+    #: The unit allocated ("" until the procedure starts; see the module docstring).
+    unit: str = ""
+    #: The units of the class in the site when the batch was made.
+    candidates: tuple[str, ...] = ()
     after: tuple[HoldLink, ...] = ()
     operations: tuple[ControlOperation, ...]
 
@@ -186,8 +199,29 @@ class ControlRecipe(_Frozen):
 
     @property
     def units(self) -> list[str]:
-        """Units allocated to the batch."""
-        return list(dict.fromkeys(up.unit for up in self.unit_procedures))
+        """Units allocated to the batch (so far)."""
+        return list(dict.fromkeys(up.unit for up in self.unit_procedures if up.unit))
+
+    def with_units(self, units: Mapping[str, str]) -> ControlRecipe:
+        """The recipe with the units allocated to unit procedures (``{up id: unit}``)."""
+        if not units:
+            return self
+        ups = []
+        for up in self.unit_procedures:
+            unit = units.get(up.id)
+            if not unit or unit == up.unit:
+                ups.append(up)
+                continue
+            ops = tuple(
+                op.model_copy(
+                    update={
+                        "phases": tuple(ph.model_copy(update={"unit": unit}) for ph in op.phases)
+                    }
+                )
+                for op in up.operations
+            )
+            ups.append(up.model_copy(update={"unit": unit, "operations": ops}))
+        return self.model_copy(update={"unit_procedures": tuple(ups)})
 
 
 def phase_kind(phase: Phase) -> Literal["automatic", "manual"]:
@@ -195,6 +229,11 @@ def phase_kind(phase: Phase) -> Literal["automatic", "manual"]:
     if phase.process_model is not None:
         return "automatic"
     return "manual" if any(lab.scope == "phase" for lab in phase.labour) else "automatic"
+
+
+def allocate_at_start(site: Site, recipe: MasterRecipe) -> dict[str, str]:
+    """No unit now: the engine allocates each when its unit procedure starts."""
+    return {}
 
 
 def allocate_units(site: Site, recipe: MasterRecipe, busy: Iterable[str] = ()) -> dict[str, str]:
@@ -275,7 +314,8 @@ def build_control_recipe(
     seed
         Seeds the phase durations drawn from distributions and the simulated process.
     allocate
-        Unit allocation; default :func:`allocate_units` with no busy units.
+        Unit allocation; default :func:`allocate_units` with no busy units;
+        :func:`allocate_at_start` leaves the units to the engine.
 
     Raises
     ------
@@ -317,7 +357,7 @@ def build_control_recipe(
                         name=ph.name,
                         kind=phase_kind(ph),
                         duration_h=float(ph.duration.sample(rng)),
-                        unit=units[up.id],
+                        unit=units.get(up.id, ""),
                         parameters=bound,
                         inputs=tuple(_flows(site, ph.inputs, scale)),
                         outputs=tuple(_flows(site, ph.outputs, scale)),
@@ -333,7 +373,8 @@ def build_control_recipe(
                 id=up.id,
                 name=up.name,
                 equipment_class=up.equipment_class,
-                unit=units[up.id],
+                unit=units.get(up.id, ""),
+                candidates=tuple(u.id for u in site.units_of_class(up.equipment_class)),
                 after=tuple(
                     HoldLink(
                         procedure=lk.procedure,

@@ -8,8 +8,12 @@ come behind the same interface.
 
 Time base: a driver reports progress in **recipe hours** since the phase started
 (``elapsed_h``). The simulated unit maps wall-clock time to recipe time with
-``time_scale`` = wall-clock duration / recipe duration (1.0 is real time; 1e-5 runs a
-1 h phase in 36 ms; 0 finishes every phase at the first poll).
+``time_scale`` = recipe time / wall-clock time (:mod:`phactory.batch.time_scale`: 1.0 is
+real time; 600 runs a 1 h phase in 6 s; ``math.inf`` finishes every phase at the first
+poll). A batch may have a time scale of its own (chosen when it was created); a driver
+factory that runs at a time scale (:class:`TimeScaled`, e.g. :class:`SimulatedUnit`)
+makes the drivers of such a batch at the batch's scale. Other drivers (real equipment)
+run in real time whatever the batch's scale.
 """
 
 from __future__ import annotations
@@ -20,12 +24,21 @@ import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from phactory.batch.control_recipe import BoundParameter, ControlPhase
+from phactory.batch.time_scale import check_time_scale
 
-__all__ = ["DriverFactory", "PhaseDriver", "PhaseProgress", "Sample", "SimulatedUnit"]
+__all__ = [
+    "DriverFactory",
+    "PhaseDriver",
+    "PhaseProgress",
+    "Sample",
+    "SimulatedUnit",
+    "TimeScaled",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +124,16 @@ class PhaseDriver(ABC):
 DriverFactory = Callable[[ControlPhase], PhaseDriver]
 
 
+@runtime_checkable
+class TimeScaled(Protocol):
+    """A driver factory whose phases run at a time scale (simulated equipment): the
+    engine asks it for the same drivers at a batch's own time scale."""
+
+    def at_time_scale(self, time_scale: float) -> DriverFactory:
+        """The same drivers, running at ``time_scale`` (recipe / wall-clock time)."""
+        ...
+
+
 def _stable(text: str) -> int:
     return zlib.crc32(text.encode())
 
@@ -128,7 +151,7 @@ class SimulatedUnit(PhaseDriver):
     Parameters
     ----------
     time_scale
-        Wall-clock duration / recipe duration (see the module docstring).
+        Recipe time / wall-clock time, >= 1 (see :mod:`phactory.batch.time_scale`).
     samples_per_phase
         Measurements of each parameter per phase.
     disturbances
@@ -146,8 +169,7 @@ class SimulatedUnit(PhaseDriver):
         disturbances: Mapping[str, Mapping[str, float]] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if time_scale < 0:
-            raise ValueError("time_scale must be >= 0")
+        check_time_scale(time_scale, "SimulatedUnit time_scale")
         if samples_per_phase < 1:
             raise ValueError("samples_per_phase must be >= 1")
         self.time_scale = time_scale
@@ -162,8 +184,13 @@ class SimulatedUnit(PhaseDriver):
 
     def __call__(self, phase: ControlPhase) -> SimulatedUnit:
         """A fresh driver with the same settings, for one phase (a :data:`DriverFactory`)."""
+        return self.at_time_scale(self.time_scale)
+
+    def at_time_scale(self, time_scale: float) -> SimulatedUnit:
+        """A fresh simulated unit with the same settings at another time scale
+        (:class:`TimeScaled`)."""
         return SimulatedUnit(
-            time_scale=self.time_scale,
+            time_scale=time_scale,
             samples_per_phase=self.samples_per_phase,
             disturbances=self.disturbances,
             clock=self._clock,
@@ -189,10 +216,10 @@ class SimulatedUnit(PhaseDriver):
         assert self._phase is not None
         if self._since is None:
             return self._base_h
-        if self.time_scale == 0:
+        if math.isinf(self.time_scale):
             return self._phase.duration_h
         wall = self._clock() - self._since
-        return min(self._phase.duration_h, self._base_h + wall / (3600.0 * self.time_scale))
+        return min(self._phase.duration_h, self._base_h + wall * self.time_scale / 3600.0)
 
     def _value(self, p: BoundParameter, k: int) -> float:
         assert self._phase is not None

@@ -25,15 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from phactory.batch.control_recipe import ControlPhase, MaterialRequirement
-from phactory.records.audit import AuditEntry
-from phactory.records.signatures import Signature
-
-if TYPE_CHECKING:
-    from phactory.batch.engine import BatchEngine
-    from phactory.records.service import UserSession
+from phactory.records import AuditEntry, LotInfo, Signature, UserSession
 
 __all__ = [
     "DataEntry",
@@ -41,6 +36,7 @@ __all__ = [
     "InstructionStatus",
     "MaterialScan",
     "SimulatedOperator",
+    "StepActions",
     "WorkInstruction",
     "evaluate",
     "work_instruction",
@@ -216,6 +212,73 @@ def evaluate(
     return status
 
 
+class StepActions(Protocol):
+    """What people do on a manual step (the batch engine offers it)."""
+
+    def work_instruction(self, batch_id: str, step: str) -> InstructionStatus:
+        """The work instruction of a step and what is still missing."""
+        ...
+
+    def available_lots(self, batch_id: str, material: str) -> list[LotInfo]:
+        """Lots the batch may use."""
+        ...
+
+    def check_equipment(
+        self,
+        session: UserSession,
+        batch_id: str,
+        step: str,
+        unit_scanned: str,
+        *,
+        clean: bool = True,
+        note: str = "",
+        simulated: bool = False,
+    ) -> bool:
+        """Record the equipment check."""
+        ...
+
+    def scan_material(
+        self,
+        session: UserSession,
+        batch_id: str,
+        step: str,
+        lot_id: str,
+        *,
+        quantity: float | None = None,
+        patient: str | None = None,
+        simulated: bool = False,
+    ) -> None:
+        """Scan a lot and charge it."""
+        ...
+
+    def enter(
+        self,
+        session: UserSession,
+        batch_id: str,
+        step: str,
+        item: str,
+        value: float,
+        *,
+        reason: str = "",
+        simulated: bool = False,
+    ) -> None:
+        """Enter a value."""
+        ...
+
+    def sign_step(
+        self,
+        session: UserSession,
+        batch_id: str,
+        step: str,
+        meaning: str,
+        *,
+        password: str,
+        user_id: str | None = None,
+    ) -> None:
+        """Sign the step."""
+        ...
+
+
 class SimulatedOperator:
     """Performs manual phases as people would: check, scan, enter, sign.
 
@@ -247,7 +310,7 @@ class SimulatedOperator:
         self.verifier_password = verifier_password
         self.values = dict(values or {})
 
-    def act(self, engine: BatchEngine, batch_id: str, step: str) -> None:
+    def act(self, engine: StepActions, batch_id: str, step: str) -> None:
         """Do what is missing on ``step``, as far as the accounts allow."""
         status = engine.work_instruction(batch_id, step)
         wi = status.instruction

@@ -7,51 +7,61 @@ batches) and equipment checks, each recorded with who and when; see
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any, Final, cast
+from typing import Any
 
-from sqlalchemy import Table, update
-
-from phactory.batch.control_recipe import (
-    ControlPhase,
-)
-from phactory.batch.instructions import (
-    InstructionStatus,
-    evaluate,
-    work_instruction,
-)
+from phactory.batch.context import EngineContext
+from phactory.batch.control_recipe import ControlPhase
+from phactory.batch.instructions import InstructionStatus, evaluate, work_instruction
 from phactory.batch.limits import LimitChecks
+from phactory.batch.materials import MaterialHandling
 from phactory.batch.states import State
-from phactory.records.audit import read_entries
-from phactory.records.errors import Refused, UnknownRecord
-from phactory.records.genealogy import chain_of_identity_problem
-from phactory.records.record import LotInfo
-from phactory.records.roles import Action
-from phactory.records.schema import StepRow
-from phactory.records.service import UserSession
-from phactory.records.signatures import signatures_for
-from phactory.records.users import SYSTEM_USER
+from phactory.records import (
+    LABEL_MAX,
+    SYSTEM_USER,
+    Action,
+    LotInfo,
+    Refused,
+    UnknownRecord,
+    UserSession,
+    free_text,
+    lot_problem,
+    optional_text,
+)
 
 __all__ = ["ManualSteps"]
 
-_STEPS: Final = cast(Table, StepRow.__table__)
 
+class ManualSteps:
+    """Entries, scans and checks of manual steps.
 
-class ManualSteps(LimitChecks):
-    """Entries, scans and checks of manual steps."""
+    Parameters
+    ----------
+    ctx
+        The engine's shared context.
+    limits
+        Raises the deviations of out-of-limit entries; knows what blocks a step.
+    materials
+        Charges and lists lots.
+    """
+
+    def __init__(
+        self, ctx: EngineContext, limits: LimitChecks, materials: MaterialHandling
+    ) -> None:
+        self.ctx = ctx
+        self.limits = limits
+        self.materials = materials
 
     def work_instruction(self, batch_id: str, step: str) -> InstructionStatus:
         """The work instruction of a manual step and what is still missing."""
-        phase = self.control_recipe(batch_id).phase(step)
-        if phase.kind != "manual":
-            raise Refused(f"step {step} is automatic: it has no work instruction")
-        subject = f"step:{batch_id}/{step}"
-        with self.records.reading() as conn:
-            entries = read_entries(conn, subject=subject)
-            sigs = signatures_for(conn, record_type="step", record_id=f"{batch_id}/{step}")
+        with self.ctx.records.access.reading() as view:
+            phase = self.ctx.phase(batch_id, step, view)
+            if phase.kind != "manual":
+                raise Refused(f"step {step} is automatic: it has no work instruction")
+            entries = view.entries(subject=f"step:{batch_id}/{step}")
+            sigs = view.signatures(record_type="step", record_id=f"{batch_id}/{step}")
         return evaluate(work_instruction(phase), entries, sigs)
 
-    def _manual_step(
+    def check_step(
         self,
         session: UserSession,
         batch_id: str,
@@ -60,19 +70,22 @@ class ManualSteps(LimitChecks):
         *,
         skill_check: bool = True,
     ) -> ControlPhase:
-        self.records.authorize(
+        """Authorise ``action`` on a manual step that is running and not blocked, by a
+        person qualified for it; the phase (with its unit)."""
+        self.ctx.records.access.authorize(
             session, action, subject=f"step:{batch_id}/{step}", batch_id=batch_id
         )
-        phase = self.control_recipe(batch_id).phase(step)
-        if phase.kind != "manual":
-            raise Refused(f"step {step} is automatic: entries are made by the equipment")
-        info = self.records.batch(batch_id)
+        with self.ctx.records.access.reading() as view:
+            phase = self.ctx.phase(batch_id, step, view)
+            if phase.kind != "manual":
+                raise Refused(f"step {step} is automatic: entries are made by the equipment")
+            info = view.batch(batch_id)
+            current = view.step(batch_id, step)
         if info.status != "in_progress":
             raise Refused(f"batch {batch_id} is {info.status}")
-        current = next(s for s in self.records.steps(batch_id) if s.step == step)
         if current.state != State.RUNNING:
             raise Refused(f"step {step} is {current.state}, not Running: nothing can be entered")
-        blocked = self._blocking_deviation(batch_id, current)
+        blocked = self.limits.blocking_deviation(batch_id, current)
         if blocked:
             raise Refused(f"step {step} is blocked until deviation {blocked} is closed")
         if skill_check and phase.skills and not set(phase.skills) & set(session.skills):
@@ -98,7 +111,8 @@ class ManualSteps(LimitChecks):
         Entering an item again is a change: it needs a reason and is listed in the
         review as a repeated entry.
         """
-        phase = self._manual_step(session, batch_id, step, Action.RECORD_ENTRY)
+        free_text(reason, "reason")
+        phase = self.check_step(session, batch_id, step, Action.RECORD_ENTRY)
         entry = work_instruction(phase).entry(item)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise Refused(f"{item} takes a number ({entry.unit or 'dimensionless'})")
@@ -106,8 +120,8 @@ class ManualSteps(LimitChecks):
         param = phase.parameter(item)
         bad = not param.in_limits(value)
         subject = f"step:{batch_id}/{step}"
-        with self.records.transaction() as tx:
-            old = self.records.latest_value(tx.conn, subject, item)
+        with self.ctx.transaction(session) as tx:
+            old = tx.latest_value(subject, item)
             kwargs: dict[str, Any] = {}
             if old is not None:
                 if not reason.strip():
@@ -131,7 +145,7 @@ class ManualSteps(LimitChecks):
                 **kwargs,
             )
             if bad:
-                self._out_of_limit(
+                self.limits.out_of_limit(
                     tx,
                     batch_id,
                     phase,
@@ -166,31 +180,35 @@ class ManualSteps(LimitChecks):
         Refused
             If the scan fails a check (the refusal is recorded on the step).
         """
-        phase = self._manual_step(session, batch_id, step, Action.RECORD_ENTRY)
+        # What was scanned is recorded even when it is wrong, but within the record's limits.
+        free_text(lot_id, "scanned lot id", LABEL_MAX)
+        optional_text(patient, "patient id read on the label", LABEL_MAX)
+        phase = self.check_step(session, batch_id, step, Action.RECORD_ENTRY)
         subject = f"step:{batch_id}/{step}"
         problem: str | None = None
-        coi: str | None = None
+        coi = False
         lot: LotInfo | None = None
-        try:
-            lot = self.records.lot(lot_id)
-        except UnknownRecord:
-            problem = f"lot {lot_id} is not known"
         req = None
+        with self.ctx.records.access.reading() as view:
+            try:
+                lot = view.lot(lot_id)
+            except UnknownRecord:
+                problem = f"lot {lot_id} is not known"
+            batch_patient = view.batch(batch_id).patient
         if lot is not None:
             req = next((r for r in phase.inputs if r.material == lot.material), None)
-            coi = chain_of_identity_problem(
-                self.records.batch(batch_id).patient, lot.patient, patient
+            problem = lot_problem(
+                lot,
+                batch_id=batch_id,
+                batch_patient=batch_patient,
+                today=self.ctx.now_date(),
+                scanned_patient=patient,
             )
-            if coi:
-                problem = f"chain of identity: {coi}"
-            elif req is None:
+            coi = problem is not None and problem.startswith("chain of identity")
+            if not coi and req is None:
                 needs = ", ".join(r.material for r in phase.inputs) or "no material"
                 problem = f"lot {lot_id} is {lot.material}; step {step} needs {needs}"
-            elif lot.status != "released":
-                problem = f"lot {lot_id} is {lot.status}, not released"
-            elif lot.expiry is not None and lot.expiry < date.today().isoformat():
-                problem = f"lot {lot_id} expired on {lot.expiry}"
-        with self.records.transaction() as tx:
+        with self.ctx.transaction(session) as tx:
             if problem is not None:
                 tx.append(
                     user_id=session.user_id,
@@ -202,20 +220,16 @@ class ManualSteps(LimitChecks):
                     batch_id=batch_id,
                 )
                 if coi:
-                    dev = self.records.raise_in(
-                        tx,
+                    why = problem.removeprefix("chain of identity: ")
+                    dev = tx.raise_deviation(
                         user_id=session.user_id,
                         batch_id=batch_id,
                         step=step,
                         kind="chain_of_identity",
-                        description=f"scan of {lot_id}: {coi}",
+                        description=f"scan of {lot_id}: {why}",
                         severity="critical",
                     )
-                    tx.conn.execute(
-                        update(_STEPS)
-                        .where(_STEPS.c.batch_id == batch_id, _STEPS.c.step == step)
-                        .values(blocked_by=dev.deviation_id)
-                    )
+                    tx.block_step(batch_id, step, dev.deviation_id)
                     tx.append(
                         user_id=SYSTEM_USER,
                         kind="alarm",
@@ -228,10 +242,8 @@ class ManualSteps(LimitChecks):
                 assert lot is not None and req is not None
                 charged = sum(
                     float(e.new.get("quantity", 0.0))
-                    for e in read_entries(tx.conn, subject=subject)
-                    if e.kind == "material.consumed"
-                    and e.field == req.material
-                    and isinstance(e.new, dict)
+                    for e in tx.entries(subject=subject, kinds=["material.consumed"])
+                    if e.field == req.material and isinstance(e.new, dict)
                 )
                 need = max(0.0, req.quantity - charged)
                 take = (
@@ -251,8 +263,7 @@ class ManualSteps(LimitChecks):
                         batch_id=batch_id,
                     )
                 else:
-                    self.records.consume_in(
-                        tx,
+                    tx.consume_lot(
                         user_id=session.user_id,
                         batch_id=batch_id,
                         step=step,
@@ -282,10 +293,12 @@ class ManualSteps(LimitChecks):
         bool
             Whether the check passed (the scanned unit is the allocated one, and clean).
         """
-        phase = self._manual_step(session, batch_id, step, Action.RECORD_ENTRY)
+        free_text(unit_scanned, "scanned unit", LABEL_MAX)
+        free_text(note, "note")
+        phase = self.check_step(session, batch_id, step, Action.RECORD_ENTRY)
         passed = unit_scanned == phase.unit and clean
         subject = f"step:{batch_id}/{step}"
-        with self.records.transaction() as tx:
+        with self.ctx.transaction(session) as tx:
             tx.append(
                 user_id=session.user_id,
                 kind="check",
@@ -301,8 +314,7 @@ class ManualSteps(LimitChecks):
                     if unit_scanned != phase.unit
                     else f"unit {phase.unit} not confirmed clean"
                 )
-                self.records.raise_in(
-                    tx,
+                tx.raise_deviation(
                     user_id=session.user_id,
                     batch_id=batch_id,
                     step=step,

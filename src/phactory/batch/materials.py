@@ -1,69 +1,88 @@
 """Materials in a batch: lots a step may use, automatic charging (FEFO), produced lots.
 
 Every lot consumed or produced is a genealogy edge and an audit entry
-(:meth:`phactory.records.RecordService.consume_in`, ``produce_in``).
+(:meth:`phactory.records.RecordTx.consume_lot`, ``produce_lot``). A lot a step produces
+(harvested fluid, a drug substance) is in-process material of its batch: the later steps
+of the same batch use it (it stays in quarantine for every other batch until the batch's
+disposition), so that material flows from step to step as it does in the plant.
 """
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Final, cast
-
-from sqlalchemy import Table, select
-
-from phactory.batch.control_recipe import (
-    ControlPhase,
-)
-from phactory.batch.state_recording import StateRecording
-from phactory.records.audit import read_entries
-from phactory.records.genealogy import chain_of_identity_problem
-from phactory.records.record import LotInfo
-from phactory.records.schema import LotRow
-from phactory.records.service import RecordTx
-from phactory.records.users import SYSTEM_USER
+from phactory.batch.context import EngineContext
+from phactory.batch.control_recipe import ControlPhase
+from phactory.records import LotInfo, RecordTx, RecordView, lot_problem
 
 __all__ = ["MaterialHandling"]
 
-_LOTS: Final = cast(Table, LotRow.__table__)
+#: Relative tolerance when comparing quantities (floating-point sums of charges).
+_TOL = 1e-9
 
 
-class MaterialHandling(StateRecording):
-    """Lots and material movements of batch steps."""
+class MaterialHandling:
+    """Lots and material movements of batch steps.
 
-    def available_lots(self, batch_id: str, material: str) -> list[LotInfo]:
-        """Lots a step of the batch may use: released, in date, first expiring first,
-        of the material, with quantity left, and of the batch's patient if patient-specific."""
-        patient = self.records.batch(batch_id).patient
-        today = date.today().isoformat()
+    Parameters
+    ----------
+    ctx
+        The engine's shared context.
+    """
+
+    def __init__(self, ctx: EngineContext) -> None:
+        self.ctx = ctx
+
+    def available_lots(
+        self, batch_id: str, material: str, view: RecordView | None = None
+    ) -> list[LotInfo]:
+        """Lots a step of the batch may use, first expiring first: released (or made by
+        this batch), in date, with quantity left, and of the batch's patient if
+        patient-specific (:func:`phactory.records.lot_problem`)."""
+        if view is None:
+            with self.ctx.records.access.reading() as fresh:
+                return self.available_lots(batch_id, material, fresh)
+        patient = view.batch(batch_id).patient
+        today = self.ctx.now_date()
         return [
             lot
-            for lot in self.records.lots(material)
-            if lot.status == "released"
-            and lot.quantity > 0
-            and (lot.expiry is None or lot.expiry >= today)
-            and chain_of_identity_problem(patient, lot.patient, None) is None
+            for lot in view.lots(material)
+            if lot.quantity > 0
+            and lot_problem(lot, batch_id=batch_id, batch_patient=patient, today=today) is None
         ]
 
-    def _charge_automatic(self, tx: RecordTx, batch_id: str, phase: ControlPhase) -> str | None:
-        """Charge the inputs of an automatic phase from released lots (FEFO)."""
-        picks = []
+    def charge_automatic(
+        self, tx: RecordTx, batch_id: str, phase: ControlPhase, user_id: str
+    ) -> list[tuple[str, str]]:
+        """Charge the inputs of an automatic phase from usable lots (FEFO).
+
+        Returns
+        -------
+        list of (material, problem)
+            The inputs that could not be charged in full, and why; nothing is charged
+            then.
+        """
+        picks: list[tuple[LotInfo, float, str]] = []
+        short: list[tuple[str, str]] = []
         for req in phase.inputs:
             need = req.quantity
-            for lot in self.available_lots(batch_id, req.material):
+            for lot in self.available_lots(batch_id, req.material, tx):
                 take = min(need, lot.quantity) if lot.unit == req.unit else need
                 picks.append((lot, take, req.unit))
                 need -= take
-                if need <= req.quantity * 1e-9:
+                if need <= req.quantity * _TOL:
                     break
-            if need > req.quantity * 1e-9:
-                return (
-                    f"not enough released {req.material} for {phase.path}: "
-                    f"{need:g} {req.unit} short"
+            if need > req.quantity * _TOL:
+                short.append(
+                    (
+                        req.material,
+                        f"not enough released {req.material} for {phase.path}: "
+                        f"{need:,.6g} {req.unit} short",
+                    )
                 )
+        if short:
+            return short
         for lot, take, unit in picks:
-            self.records.consume_in(
-                tx,
-                user_id=SYSTEM_USER,
+            tx.consume_lot(
+                user_id=user_id,
                 batch_id=batch_id,
                 step=phase.path,
                 lot=lot,
@@ -71,33 +90,30 @@ class MaterialHandling(StateRecording):
                 unit=unit,
                 data={"automatic": True},
             )
-        return None
+        return []
 
-    def _produce_outputs(
+    def produce_outputs(
         self, tx: RecordTx, batch_id: str, phase: ControlPhase, user_id: str
-    ) -> None:
+    ) -> list[LotInfo]:
+        """Record the lots a phase produced (once: a phase recorded after a restart
+        does not produce them again)."""
         done = {
             e.field
-            for e in read_entries(tx.conn, subject=f"step:{batch_id}/{phase.path}")
-            if e.kind == "material.produced"
+            for e in tx.entries(
+                subject=f"step:{batch_id}/{phase.path}", kinds=["material.produced"]
+            )
         }
-        patient = self.control_recipe(batch_id).patient
-        for out in phase.outputs:
-            if out.material in done:
-                continue
-            base = f"{batch_id}-{out.material}"[:90]
-            lot_id, n = base, 1
-            while tx.conn.execute(select(_LOTS.c.lot_id).where(_LOTS.c.lot_id == lot_id)).first():
-                n += 1
-                lot_id = f"{base}-{n}"
-            self.records.produce_in(
-                tx,
+        patient = self.ctx.stored_recipe(batch_id).patient
+        return [
+            tx.produce_lot(
                 user_id=user_id,
                 batch_id=batch_id,
                 step=phase.path,
-                lot_id=lot_id,
                 material=out.material,
                 quantity=out.quantity,
                 unit=out.unit,
                 patient=patient,
             )
+            for out in phase.outputs
+            if out.material not in done
+        ]

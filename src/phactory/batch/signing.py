@@ -8,17 +8,34 @@ re-signature (:meth:`StepSigning.resign_step`) before QA can review and the QP r
 
 from __future__ import annotations
 
+from phactory.batch.context import EngineContext
 from phactory.batch.manual_steps import ManualSteps
-from phactory.records.errors import Refused
-from phactory.records.roles import Action
-from phactory.records.service import UserSession
-from phactory.records.signatures import Signature, signatures_for, unsigned_kinds
+from phactory.batch.materials import MaterialHandling
+from phactory.records import Action, Refused, Signature, UserSession
+from phactory.records.signatures import unsigned_kinds
 
 __all__ = ["StepSigning"]
 
 
-class StepSigning(ManualSteps):
-    """Signatures of manual steps."""
+class StepSigning:
+    """Signatures of manual steps.
+
+    Parameters
+    ----------
+    ctx
+        The engine's shared context.
+    manual
+        The manual steps (their state, work instruction and who may act on them).
+    materials
+        Records the lots a step produces when its performer signs.
+    """
+
+    def __init__(
+        self, ctx: EngineContext, manual: ManualSteps, materials: MaterialHandling
+    ) -> None:
+        self.ctx = ctx
+        self.manual = manual
+        self.materials = materials
 
     def sign_step(
         self,
@@ -39,10 +56,10 @@ class StepSigning(ManualSteps):
         if meaning not in ("performed", "verified"):
             raise Refused("a step is signed as 'performed' or 'verified'")
         action = Action.SIGN_PERFORMED if meaning == "performed" else Action.SIGN_VERIFIED
-        phase = self._manual_step(
+        phase = self.manual.check_step(
             session, batch_id, step, action, skill_check=meaning == "performed"
         )
-        status = self.work_instruction(batch_id, step)
+        status = self.manual.work_instruction(batch_id, step)
         if not status.work_done:
             raise Refused(f"step {step} is not done: {', '.join(status.missing)}")
         if meaning == "verified":
@@ -50,12 +67,11 @@ class StepSigning(ManualSteps):
                 raise Refused(f"step {step} must be signed as performed before it is verified")
             if status.performer == session.user_id:
                 raise Refused("the verifier must be a different person from the performer")
-        self.records.authenticate_signature(session, password, user_id)
-        with self.records.transaction() as tx:
+        self.ctx.records.accounts.authenticate_signature(session, password, user_id)
+        with self.ctx.transaction(session) as tx:
             if meaning == "performed":
-                self._produce_outputs(tx, batch_id, phase, session.user_id)
-            self.records.sign_in(
-                tx,
+                self.materials.produce_outputs(tx, batch_id, phase, session.user_id)
+            tx.sign(
                 session,
                 record_type="step",
                 record_id=f"{batch_id}/{step}",
@@ -75,7 +91,7 @@ class StepSigning(ManualSteps):
     ) -> Signature:
         """Sign a manual step again after a correction invalidated its signature.
 
-        A GMP correction of a signed step (:meth:`RecordService.correct`) leaves its
+        A GMP correction of a signed step (:meth:`phactory.records.Signing.correct`) leaves its
         signatures invalidated: the record shows "signature invalidated, re-signature
         required" and the review and release are refused. The re-signature binds the
         signer to the corrected content (a new content hash, 21 CFR 11.70), with the
@@ -103,21 +119,21 @@ class StepSigning(ManualSteps):
             raise Refused("a step is re-signed as 'performed' or 'verified'")
         action = Action.SIGN_PERFORMED if meaning == "performed" else Action.SIGN_VERIFIED
         subject = f"step:{batch_id}/{step}"
-        self.records.authorize(session, action, subject=subject, batch_id=batch_id)
-        phase = self.control_recipe(batch_id).phase(step)
+        self.ctx.records.access.authorize(session, action, subject=subject, batch_id=batch_id)
+        phase = self.ctx.phase(batch_id, step)
         if phase.kind != "manual":
             raise Refused(f"step {step} is automatic: it carries no signatures")
-        info = self.records.batch(batch_id)
+        info = self.ctx.records.batches.get(batch_id)
         if info.status != "in_progress":
             raise Refused(f"batch {batch_id} is {info.status}: its record can no longer change")
         record_id = f"{batch_id}/{step}"
         old = self._invalidated(batch_id, step, meaning)
-        status = self.work_instruction(batch_id, step)
+        status = self.manual.work_instruction(batch_id, step)
         if not status.work_done:
             raise Refused(f"step {step} is not done: {', '.join(status.missing)}")
         corrections = [
             e
-            for e in self.records.entries(batch_id, subject=subject)
+            for e in self.ctx.records.audit.entries(batch_id, subject=subject)
             if e.seq > old.audit_seq and e.kind not in unsigned_kinds("step")
         ]
         if meaning == "performed":
@@ -142,17 +158,16 @@ class StepSigning(ManualSteps):
                 raise Refused(
                     "the verifier must be a different person from whoever corrected the step"
                 )
-        self.records.authenticate_signature(session, password, user_id)
-        with self.records.transaction() as tx:
+        self.ctx.records.accounts.authenticate_signature(session, password, user_id)
+        with self.ctx.transaction(session) as tx:
             # Under the chain lock: someone may have re-signed since the checks above.
             if old.id not in {
                 s.id
-                for s in signatures_for(tx.conn, record_type="step", record_id=record_id)
+                for s in tx.signatures(record_type="step", record_id=record_id)
                 if s.needs_resignature and s.meaning == meaning
             }:
                 raise Refused(f"step {step} was re-signed ({meaning}) meanwhile")
-            return self.records.sign_in(
-                tx,
+            return tx.sign(
                 session,
                 record_type="step",
                 record_id=record_id,
@@ -168,14 +183,12 @@ class StepSigning(ManualSteps):
 
     def _invalidated(self, batch_id: str, step: str, meaning: str) -> Signature:
         """The newest signature of ``meaning`` on the step that awaits its re-signature."""
-        sigs = self.records.signatures(record_type="step", record_id=f"{batch_id}/{step}")
+        sigs = self.ctx.records.signing.signatures(
+            record_type="step", record_id=f"{batch_id}/{step}"
+        )
         pending = [s for s in sigs if s.meaning == meaning and s.needs_resignature]
         if pending:
             return pending[-1]
         if any(s.meaning == meaning and s.valid for s in sigs):
             raise Refused(f"the {meaning} signature of step {step} holds: nothing to re-sign")
         raise Refused(f"step {step} has no invalidated {meaning} signature to re-sign")
-
-    def pending_resignatures(self, batch_id: str) -> list[Signature]:
-        """Step signatures invalidated by a correction and awaiting re-signature."""
-        return self.records.pending_resignatures(batch_id, record_type="step")

@@ -33,6 +33,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Final
 
+from phactory.errors import ConflictError
+
 __all__ = [
     "ACTIVE_STATES",
     "COMPLETIONS",
@@ -125,8 +127,9 @@ ACTIVE_STATES: Final = frozenset(
 )
 
 
-class InvalidCommand(ValueError):
-    """A command the current state does not accept (ISA-88 transition table)."""
+class InvalidCommand(ConflictError):
+    """A command the current state does not accept (ISA-88 transition table): a conflict
+    with the batch's state (HTTP 409), recorded as refused."""
 
     def __init__(self, state: State, command: Command, what: str = "") -> None:
         self.state = state

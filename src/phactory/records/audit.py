@@ -9,16 +9,31 @@ which :func:`verify_chain` names (21 CFR 11.10(e); EU GMP Annex 11 §9).
 
 Canonical serialisation
 -----------------------
-The hash input of an entry is the UTF-8 JSON array (``json.dumps`` with
-``separators=(",", ":")`` and ASCII escapes) of, in this order::
+The hash input of an entry is the UTF-8 text of :func:`phactory.jsonio.canonical_json`
+(``json.dumps`` with sorted keys, ``separators=(",", ":")``, ASCII escapes and no
+``NaN``) of a JSON array of its hashed columns. Two formats exist; an entry says which
+it uses in its ``hash_version`` column, and the format number is itself the first
+hashed value of format 2, so changing it breaks the entry's hash:
 
-    [seq, ts, user_id, batch_id, kind, subject, field,
-     old_value, new_value, reason, data, prev_hash]
+* **format 2** (every entry written since record schema ``e0002``; ``hash_version`` 2)::
 
-where ``old_value``, ``new_value`` and ``data`` are themselves stored as canonical JSON
-text (sorted keys, no spaces, ASCII) and hashed as that text, exactly as stored. The
-first entry has ``seq`` 1 and ``prev_hash`` 64 zeros. Times are
-``YYYY-MM-DDTHH:MM:SS.ffffffZ`` and never go backwards along the chain.
+      [2, seq, ts, user_id, acting_account, batch_id, kind, subject, field,
+       old_value, new_value, reason, data, prev_hash]
+
+  ``acting_account`` is the account that acted through an application (e.g.
+  ``web:alice``), next to ``user_id``, the person of the record who signs; ``null`` when
+  they are the same or there is none (the engine's own recordings).
+* **format 1** (entries written before; ``hash_version`` and ``acting_account`` are
+  ``NULL``)::
+
+      [seq, ts, user_id, batch_id, kind, subject, field,
+       old_value, new_value, reason, data, prev_hash]
+
+Both give exactly the bytes they always gave, so entries written in either format keep
+verifying. ``old_value``, ``new_value`` and ``data`` are themselves stored as canonical
+JSON text and hashed as that text, exactly as stored. The first entry has ``seq`` 1 and
+``prev_hash`` 64 zeros. Times are ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` and never go backwards
+along the chain.
 
 Concurrency: appends take the chain head under a lock (``BEGIN IMMEDIATE`` on SQLite, a
 transaction-scoped advisory lock on PostgreSQL), so the chain is one sequence across all
@@ -31,7 +46,6 @@ commits with ``RecordService(group_commit=True)`` (:mod:`phactory.records.group_
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -40,6 +54,7 @@ from typing import Any, Final, cast
 
 from sqlalchemy import Connection, Engine, Table, select
 
+from phactory.jsonio import canonical_hash, canonical_json
 from phactory.records.errors import Refused
 from phactory.records.schema import AuditRow
 
@@ -47,21 +62,44 @@ __all__ = [
     "AUDIT_LOCK",
     "GENESIS_HASH",
     "HASHED_COLUMNS",
+    "HASHED_COLUMNS_V1",
+    "HASH_VERSION",
     "NO_VALUE",
+    "STORED_COLUMNS",
     "AuditEntry",
     "AuditWriter",
     "ChainReport",
-    "canonical_json",
+    "check_acting_account",
     "entry_hash",
     "format_ts",
     "read_entries",
+    "recordable_json",
     "verify_chain",
 ]
 
 #: ``prev_hash`` of the first entry.
 GENESIS_HASH: Final = "0" * 64
-#: The columns hashed, in the order of the canonical serialisation.
+#: The hash format of the entries written now (see the module docstring).
+HASH_VERSION: Final = 2
+#: The columns hashed by format 2, in the order of its serialisation.
 HASHED_COLUMNS: Final = (
+    "hash_version",
+    "seq",
+    "ts",
+    "user_id",
+    "acting_account",
+    "batch_id",
+    "kind",
+    "subject",
+    "field",
+    "old_value",
+    "new_value",
+    "reason",
+    "data",
+    "prev_hash",
+)
+#: The columns hashed by format 1 (entries written before ``acting_account``).
+HASHED_COLUMNS_V1: Final = (
     "seq",
     "ts",
     "user_id",
@@ -75,11 +113,20 @@ HASHED_COLUMNS: Final = (
     "data",
     "prev_hash",
 )
+#: Every column of an entry, in the order :class:`AuditEntry` takes them.
+STORED_COLUMNS: Final = (*HASHED_COLUMNS_V1, "hash", "acting_account", "hash_version")
 #: PostgreSQL advisory lock key serialising appends to the chain.
 AUDIT_LOCK: Final = 0x6562726175646974  # "ebraudit"
 
 _TABLE: Final = cast(Table, AuditRow.__table__)
-_LIMITS: Final = {"user_id": 100, "batch_id": 100, "kind": 64, "subject": 300, "field": 200}
+_LIMITS: Final = {
+    "user_id": 100,
+    "acting_account": 100,
+    "batch_id": 100,
+    "kind": 64,
+    "subject": 300,
+    "field": 200,
+}
 
 
 class _NoValue:
@@ -100,8 +147,8 @@ class _NoValue:
 NO_VALUE: Final = _NoValue()
 
 
-def canonical_json(value: Any) -> str:
-    """Canonical JSON text: sorted keys, no spaces, ASCII only, no ``NaN``.
+def recordable_json(value: Any) -> str:
+    """A value as stored in the trail: :func:`phactory.jsonio.canonical_json` text.
 
     Raises
     ------
@@ -109,7 +156,7 @@ def canonical_json(value: Any) -> str:
         If the value is not JSON (a ``NaN``, a set, an object).
     """
     try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return canonical_json(value)
     except (TypeError, ValueError) as exc:
         raise Refused(f"value cannot be recorded: {exc}") from exc
 
@@ -120,10 +167,23 @@ def entry_hash(values: Sequence[Any]) -> str:
     Parameters
     ----------
     values
-        The values of :data:`HASHED_COLUMNS`, in that order, as stored.
+        The values of :data:`HASHED_COLUMNS` (format 2) or :data:`HASHED_COLUMNS_V1`
+        (format 1), in that order, as stored (:meth:`AuditEntry.hashed_values`).
     """
-    payload = json.dumps(list(values), separators=(",", ":"))
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return canonical_hash(list(values))
+
+
+def hashed_values(row: Sequence[Any]) -> list[Any] | None:
+    """The hashed values of a row in :data:`STORED_COLUMNS` order, by its format.
+
+    ``None`` if the row names a hash format that does not exist.
+    """
+    version = row[14]
+    if version is None:
+        return list(row[:12])
+    if version == HASH_VERSION:
+        return [version, row[0], row[1], row[2], row[13], *row[3:12]]
+    return None
 
 
 def _for_people(stored: str | None) -> str:
@@ -140,7 +200,11 @@ def format_ts(moment: datetime) -> str:
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
-    """One audit-trail entry, as stored (values and details as canonical JSON text)."""
+    """One audit-trail entry, as stored (values and details as canonical JSON text).
+
+    ``user_id`` is the person of the record (who signs); ``acting_account`` the account
+    that acted through an application, if another (e.g. ``web:alice``).
+    """
 
     seq: int
     ts: str
@@ -155,6 +219,8 @@ class AuditEntry:
     data: str
     prev_hash: str
     hash: str
+    acting_account: str | None = None
+    hash_version: int | None = None
 
     @property
     def time(self) -> datetime:
@@ -186,27 +252,30 @@ class AuditEntry:
         return _for_people(self.new_value)
 
     @property
+    def who(self) -> str:
+        """Who acted, for people: ``op1``, or ``op1 via web:olive`` with an acting account."""
+        if self.acting_account is None:
+            return self.user_id
+        return f"{self.user_id} via {self.acting_account}"
+
+    @property
     def details(self) -> dict[str, Any]:
         """The free details, decoded."""
         decoded = json.loads(self.data)
         return decoded if isinstance(decoded, dict) else {}
 
-    def hashed_values(self) -> tuple[Any, ...]:
-        """The values the hash covers, in :data:`HASHED_COLUMNS` order."""
-        return (
-            self.seq,
-            self.ts,
-            self.user_id,
-            self.batch_id,
-            self.kind,
-            self.subject,
-            self.field,
-            self.old_value,
-            self.new_value,
-            self.reason,
-            self.data,
-            self.prev_hash,
-        )
+    def hashed_values(self) -> list[Any]:
+        """The values the hash covers, in the order of the entry's format.
+
+        Raises
+        ------
+        Refused
+            If the entry names a hash format that does not exist.
+        """
+        values = hashed_values(tuple(getattr(self, c) for c in STORED_COLUMNS))
+        if values is None:
+            raise Refused(f"audit entry {self.seq}: unknown hash format {self.hash_version!r}")
+        return values
 
 
 def _check_text(name: str, value: str | None) -> None:
@@ -219,7 +288,12 @@ def _check_text(name: str, value: str | None) -> None:
         raise Refused(f"{name} is longer than {limit} characters: {value[:40]!r}...")
 
 
-_INSERT_COLUMNS: Final = (*HASHED_COLUMNS, "hash")
+def check_acting_account(value: str | None) -> None:
+    """Refuse an acting account that cannot be stored (over 100 characters, a NUL)."""
+    _check_text("acting_account", value)
+
+
+_INSERT_COLUMNS: Final = STORED_COLUMNS
 _PG_INSERT: Final = (
     f"INSERT INTO ebr_audit ({', '.join(_INSERT_COLUMNS)}) "
     f"VALUES ({', '.join(['%s'] * len(_INSERT_COLUMNS))})"
@@ -295,8 +369,9 @@ class AuditWriter:
         reason: str = "",
         data: dict[str, Any] | None = None,
         batch_id: str | None = None,
+        acting_account: str | None = None,
     ) -> AuditEntry:
-        """Append one entry.
+        """Append one entry (hash format 2).
 
         Parameters
         ----------
@@ -318,12 +393,16 @@ class AuditWriter:
             Further details (units, limits, lot, meaning ...), a JSON object.
         batch_id
             The batch the entry belongs to, if any.
+        acting_account
+            The account that acted through an application, if another than
+            ``user_id`` (e.g. the web account of the person identified as ``user_id``).
 
         Raises
         ------
         Refused
             If a change has no reason, or a value is not JSON or not storable text.
         """
+        _check_text("acting_account", acting_account)
         old_text, new_text, data_text = self.check(
             user_id=user_id,
             kind=kind,
@@ -339,7 +418,7 @@ class AuditWriter:
         if ts < self._ts:  # the clock went back: keep the trail in time order
             ts = self._ts
         seq = self._seq + 1
-        values = (
+        stored = (
             seq,
             ts,
             user_id,
@@ -353,9 +432,17 @@ class AuditWriter:
             data_text,
             self._hash,
         )
-        digest = entry_hash(values)
-        entry = AuditEntry(*values, digest)
-        self._pending.append(dict(zip((*HASHED_COLUMNS, "hash"), (*values, digest), strict=True)))
+        digest = entry_hash([HASH_VERSION, seq, ts, user_id, acting_account, *stored[3:]])
+        entry = AuditEntry(*stored, digest, acting_account, HASH_VERSION)
+        self._pending.append(
+            dict(
+                zip(
+                    STORED_COLUMNS,
+                    (*stored, digest, acting_account, HASH_VERSION),
+                    strict=True,
+                )
+            )
+        )
         self.appended.append(entry)
         self._seq, self._hash, self._ts = seq, digest, ts
         return entry
@@ -398,9 +485,9 @@ class AuditWriter:
             ("reason", reason),
         ):
             _check_text(name, value)
-        old_text = None if old is NO_VALUE else canonical_json(old)
-        new_text = None if new is NO_VALUE else canonical_json(new)
-        return old_text, new_text, canonical_json(data or {})
+        old_text = None if old is NO_VALUE else recordable_json(old)
+        new_text = None if new is NO_VALUE else recordable_json(new)
+        return old_text, new_text, recordable_json(data or {})
 
     def mark(self) -> tuple[int, str, str, int]:
         """Flush, then a point to :meth:`rewind` to (for a savepoint rolled back)."""
@@ -456,7 +543,7 @@ def read_entries(
     after_seq: int | None = None,
 ) -> list[AuditEntry]:
     """Entries in chain order, optionally of one batch, one subject or some kinds."""
-    cols = [_TABLE.c[name] for name in (*HASHED_COLUMNS, "hash")]
+    cols = [_TABLE.c[name] for name in STORED_COLUMNS]
     stmt = select(*cols).order_by(_TABLE.c.seq)
     if batch_id is not None:
         stmt = stmt.where(_TABLE.c.batch_id == batch_id)
@@ -500,7 +587,7 @@ class ChainReport:
         return f"entry {self.first_bad}: {self.problem}"
 
 
-_SELECT_ALL: Final = f"SELECT {', '.join((*HASHED_COLUMNS, 'hash'))} FROM ebr_audit ORDER BY seq"
+_SELECT_ALL: Final = f"SELECT {', '.join(STORED_COLUMNS)} FROM ebr_audit ORDER BY seq"
 
 
 def _raw_rows(connection: Connection, chunk: int) -> Iterator[Sequence[Any]]:
@@ -549,8 +636,6 @@ def verify_chain(
     expected_seq = 1
     prev = GENESIS_HASH
     count = 0
-    sha256 = hashlib.sha256
-    dumps = json.JSONEncoder(separators=(",", ":")).encode
     for row in _raw_rows(bind, chunk):
         seq = row[0]
         if seq != expected_seq:
@@ -563,8 +648,15 @@ def verify_chain(
             return ChainReport(
                 False, count, prev, seq, "previous-hash link broken (an entry before it changed)"
             )
+        version = row[14]  # the format, inline: this loop runs a million times
+        if version is None:
+            values: list[Any] = list(row[:12])
+        elif version == HASH_VERSION:
+            values = [version, seq, row[1], row[2], row[13], *row[3:12]]
+        else:
+            return ChainReport(False, count, prev, seq, f"unknown hash format {version!r}")
         try:
-            digest = sha256(dumps(list(row[:12])).encode("utf-8")).hexdigest()
+            digest = canonical_hash(values)
         except (TypeError, ValueError, UnicodeEncodeError) as exc:
             return ChainReport(False, count, prev, seq, f"unreadable content: {exc}")
         if digest != row[12]:

@@ -1,71 +1,44 @@
 """The deviation workflow: raised (by people or by the engine), then open -> investigation
 -> CAPA -> closed, each step signed (EU GMP Annex 11 §13; 21 CFR 211.192).
+
+The engine raises its deviations in its own transactions
+(:meth:`phactory.records.RecordTx.raise_deviation`, one per batch, step and cause).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Final
 
-from sqlalchemy import func, insert, select, update
-
-from phactory.records.access import RecordTx, UserSession
-from phactory.records.corrections import Corrections
-from phactory.records.deviations import WORKFLOW, Deviation
-from phactory.records.errors import (
-    Refused,
-    UnknownRecord,
-)
+from phactory.records.access import AccessControl
+from phactory.records.accounts import Accounts
+from phactory.records.deviations import DEVIATION_KINDS, WORKFLOW, Deviation
+from phactory.records.errors import Refused
+from phactory.records.inputs import free_text
 from phactory.records.roles import Action
-from phactory.records.rows import TABLES as _T
-from phactory.records.rows import deviation_info as _deviation
+from phactory.records.session import UserSession
 
-__all__ = ["DeviationWorkflow"]
+__all__ = ["SEVERITIES", "Deviations"]
+
+#: Severities of a deviation, least first.
+SEVERITIES: Final = ("minor", "major", "critical")
+#: Longest step path [characters] (the record's column).
+_STEP_MAX: Final = 300
 
 
-class DeviationWorkflow(Corrections):
-    """Deviations: raised, investigated, CAPA, closed; each step signed."""
+class Deviations:
+    """Deviations: raised, investigated, CAPA, closed; each step signed.
 
-    def raise_in(
-        self,
-        tx: RecordTx,
-        *,
-        user_id: str,
-        batch_id: str | None,
-        step: str | None,
-        kind: str,
-        description: str,
-        severity: str = "major",
-    ) -> Deviation:
-        """Raise a deviation inside a transaction (the engine's automatic deviations)."""
-        devs = _T["deviations"]
-        n = tx.conn.execute(select(func.count()).select_from(devs)).scalar_one() + 1
-        deviation_id = f"DEV-{n:06d}"
-        raised_at = self.now()
-        tx.conn.execute(
-            insert(devs).values(
-                deviation_id=deviation_id,
-                batch_id=batch_id,
-                step=step,
-                kind=kind,
-                severity=severity,
-                description=description,
-                status="open",
-                raised_at=raised_at,
-                raised_by=user_id,
-            )
-        )
-        tx.append(
-            user_id=user_id,
-            kind="deviation.raised",
-            subject=f"deviation:{deviation_id}",
-            field="status",
-            new="open",
-            data={"kind": kind, "severity": severity, "step": step, "description": description},
-            batch_id=batch_id,
-        )
-        return Deviation(
-            deviation_id, batch_id, step, kind, severity, description, "open", raised_at, user_id
-        )
+    Parameters
+    ----------
+    access
+        The record service's access control.
+    accounts
+        Checks the components of each signing.
+    """
+
+    def __init__(self, access: AccessControl, accounts: Accounts) -> None:
+        self.access = access
+        self.accounts = accounts
 
     def raise_deviation(
         self,
@@ -78,12 +51,19 @@ class DeviationWorkflow(Corrections):
         severity: str = "major",
     ) -> Deviation:
         """Raise a deviation by hand (e.g. an observation during a step)."""
-        self.authorize(session, Action.DEVIATION_RAISE, batch_id=batch_id)
-        if not description.strip():
+        self.access.authorize(session, Action.DEVIATION_RAISE, batch_id=batch_id)
+        if not free_text(description, "description of the deviation").strip():
             raise Refused("a deviation needs a description")
-        with self.transaction() as tx:
-            return self.raise_in(
-                tx,
+        if kind not in DEVIATION_KINDS:
+            raise Refused(
+                f"unknown deviation kind {kind!r}: use one of {', '.join(DEVIATION_KINDS)}"
+            )
+        if severity not in SEVERITIES:
+            raise Refused(f"unknown severity {severity!r}: use one of {', '.join(SEVERITIES)}")
+        if step is not None:
+            free_text(step, "step of the deviation", _STEP_MAX)
+        with self.access.transaction(acting_account=session.acting_account) as tx:
+            return tx.raise_deviation(
                 user_id=session.user_id,
                 batch_id=batch_id,
                 step=step,
@@ -92,7 +72,7 @@ class DeviationWorkflow(Corrections):
                 severity=severity,
             )
 
-    def advance_deviation(
+    def advance(
         self,
         session: UserSession,
         deviation_id: str,
@@ -109,52 +89,32 @@ class DeviationWorkflow(Corrections):
             The investigation scope, the root cause, or the CAPA and closure rationale
             (mandatory): the reason of the status change.
         password, user_id
-            Signature components (:meth:`authenticate_signature`).
+            Signature components (:meth:`Accounts.authenticate_signature`).
         """
-        current = self.deviation(deviation_id)
+        current = self.get(deviation_id)
         step = WORKFLOW.get(current.status)
         if step is None:
             raise Refused(f"deviation {deviation_id} is closed")
-        self.authorize(
+        self.access.authorize(
             session, step.action, subject=f"deviation:{deviation_id}", batch_id=current.batch_id
         )
-        if not note.strip():
+        if not free_text(note, step.note_label).strip():
             raise Refused(f"moving to {step.to_status} needs the {step.note_label}")
-        self.authenticate_signature(session, password, user_id)
-        devs = _T["deviations"]
-        with self.transaction() as tx:
-            status: Any = tx.conn.execute(
-                select(devs.c.status).where(devs.c.deviation_id == deviation_id)
-            ).scalar_one()
-            if status != current.status:
-                raise Refused(f"deviation {deviation_id} changed meanwhile (now {status})")
-            tx.conn.execute(
-                update(devs)
-                .where(devs.c.deviation_id == deviation_id)
-                .values(status=step.to_status)
+        self.accounts.authenticate_signature(session, password, user_id)
+        with self.access.transaction(acting_account=session.acting_account) as tx:
+            record_id = tx.set_deviation_status(
+                current, step.to_status, user_id=session.user_id, note=note
             )
-            record_id = f"{deviation_id}/{step.to_status}"
-            tx.append(
-                user_id=session.user_id,
-                kind="deviation.status",
-                subject=f"deviation:{record_id}",
-                field="status",
-                old=current.status,
-                new=step.to_status,
-                reason=note,
-                batch_id=current.batch_id,
-            )
-            self.sign_in(
-                tx,
+            tx.sign(
                 session,
                 record_type="deviation",
                 record_id=record_id,
                 meaning=step.meaning,
                 batch_id=current.batch_id,
             )
-        return self.deviation(deviation_id)
+        return self.get(deviation_id)
 
-    def deviation(self, deviation_id: str) -> Deviation:
+    def get(self, deviation_id: str) -> Deviation:
         """One deviation.
 
         Raises
@@ -162,22 +122,10 @@ class DeviationWorkflow(Corrections):
         UnknownRecord
             If there is no such deviation.
         """
-        devs = _T["deviations"]
-        with self.reading() as conn:
-            row = conn.execute(select(devs).where(devs.c.deviation_id == deviation_id)).first()
-        if row is None:
-            raise UnknownRecord(f"deviation {deviation_id} not found")
-        return _deviation(row)
+        with self.access.reading() as view:
+            return view.deviation(deviation_id)
 
-    def deviations(
-        self, batch_id: str | None = None, *, open_only: bool = False
-    ) -> list[Deviation]:
-        """Deviations, oldest first, of one batch or all."""
-        devs = _T["deviations"]
-        stmt = select(devs).order_by(devs.c.deviation_id)
-        if batch_id is not None:
-            stmt = stmt.where(devs.c.batch_id == batch_id)
-        if open_only:
-            stmt = stmt.where(devs.c.status != "closed")
-        with self.reading() as conn:
-            return [_deviation(r) for r in conn.execute(stmt)]
+    def find(self, batch_id: str | None = None, *, open_only: bool = False) -> list[Deviation]:
+        """Deviations, oldest first, of one batch or all (``open_only``: not closed)."""
+        with self.access.reading() as view:
+            return view.deviations(batch_id, open_only=open_only)

@@ -79,6 +79,9 @@ class Deviation:
         What it is (:data:`DEVIATION_KINDS`) and ``minor``/``major``/``critical``.
     status
         Where it is in the workflow.
+    cause
+        What raised it automatically (e.g. ``material:feed-media``), if anything: the
+        engine raises one deviation per batch, step and cause.
     """
 
     deviation_id: str
@@ -90,6 +93,7 @@ class Deviation:
     status: str
     raised_at: datetime
     raised_by: str
+    cause: str | None = None
 
     @property
     def is_open(self) -> bool:

@@ -7,6 +7,7 @@ from phactory.errors import DeniedError, InvalidError, NotFoundError, PhactoryEr
 __all__ = [
     "AccountLocked",
     "AuthenticationFailed",
+    "PasswordChangeRequired",
     "PermissionDenied",
     "RecordError",
     "Refused",
@@ -40,6 +41,11 @@ class AuthenticationFailed(RecordError, DeniedError):
 
 class AccountLocked(AuthenticationFailed):
     """The account is locked after repeated failures; an administrator must unlock it."""
+
+
+class PasswordChangeRequired(AuthenticationFailed):
+    """The password was reset by an administrator: the user must choose a new one
+    (:meth:`phactory.records.Accounts.change_password`) before logging in."""
 
 
 class SignatureInvalid(RecordError, InvalidError):

@@ -113,7 +113,7 @@ def batch_record_html(record: BatchRecord) -> str:
             for e in rows:
                 cls = ' class="ool"' if e.details.get("out_of_limit") else ""
                 out.append(
-                    f"<tr{cls}><td>{e.seq}</td><td>{_e(e.ts)}</td><td>{_e(e.user_id)}</td>"
+                    f"<tr{cls}><td>{e.seq}</td><td>{_e(e.ts)}</td><td>{_e(e.who)}</td>"
                     f"<td>{_e(e.kind)}</td><td>{_e(e.field)}</td><td>{_e(e.old_text)}</td>"
                     f"<td>{_e(_value(e))}</td><td>{_e(e.reason)}</td></tr>"
                 )
@@ -153,7 +153,7 @@ def batch_record_html(record: BatchRecord) -> str:
                 f"{str(n.get('signed_at', '')).replace('T', ' ')[:19]} UTC"
             )
         out.append(
-            f"<tr><td>{e.seq}</td><td>{_e(e.ts)}</td><td>{_e(e.user_id)}</td><td>{_e(e.kind)}"
+            f"<tr><td>{e.seq}</td><td>{_e(e.ts)}</td><td>{_e(e.who)}</td><td>{_e(e.kind)}"
             f"</td><td>{_e(e.subject)}</td><td>{_e(e.field)}</td><td>{_e(e.old_text)}</td>"
             f"<td>{_e(new)}</td><td>{_e(e.reason)}</td><td><code>{e.hash[:12]}</code></td></tr>"
         )

@@ -32,7 +32,8 @@ from phactory.records.audit import AuditWriter
 from phactory.records.errors import Refused
 
 if TYPE_CHECKING:
-    from phactory.records.access import AccessControl, RecordTx
+    from phactory.records.access import AccessControl
+    from phactory.records.tx import RecordTx
 
 __all__ = ["MAX_COMMIT_DELAY_S", "SharedTransaction"]
 
@@ -91,9 +92,12 @@ class SharedTransaction:
         self._thread.start()
 
     @contextmanager
-    def transaction(self) -> Iterator[RecordTx]:
-        """A turn on the open transaction; returns once its work is committed."""
-        from phactory.records.access import RecordTx
+    def transaction(self, acting_account: str | None = None) -> Iterator[RecordTx]:
+        """A turn on the open transaction; returns once its work is committed.
+
+        ``acting_account`` is recorded with the entries of this turn only.
+        """
+        from phactory.records.tx import RecordTx
 
         if getattr(_in_turn, "active", False):
             # This thread already holds the turn: a second transaction would wait for
@@ -114,7 +118,11 @@ class SharedTransaction:
                     self._conn = self.records.write_connection()
                 self._trans = self._conn.begin()
                 try:
-                    self._tx = RecordTx(self._conn, AuditWriter(self._conn, self.records.now))
+                    self._tx = RecordTx(
+                        self._conn,
+                        AuditWriter(self._conn, self.records.now),
+                        self.records.now,
+                    )
                     self._savepoint = self._next_savepoint()
                     self._tx.conn.exec_driver_sql(f"SAVEPOINT {self._savepoint}")
                 except BaseException:
@@ -126,6 +134,7 @@ class SharedTransaction:
             savepoint = self._savepoint
             mark = tx.audit.mark()
             _in_turn.active = True
+            tx.acting_account = acting_account
             try:
                 yield tx
                 self._savepoint = self._next_savepoint()
@@ -149,6 +158,7 @@ class SharedTransaction:
                 raise
             finally:
                 _in_turn.active = False
+                tx.acting_account = None
             with self._cond:
                 self._waiting.append(done)
                 self._cond.notify_all()

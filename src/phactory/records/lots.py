@@ -1,42 +1,86 @@
-"""Lots and material movements: receipt, QA disposition, consumption and production by
-batch steps (the genealogy edges), and tracing.
+"""Lots: receipt into quarantine, QA disposition (signed), the rules for using a lot in a
+batch, and tracing.
+
+A lot is received into quarantine with its quantity, unit, expiry and the supplier's lot
+number; QA releases or rejects it with a signature and a reason (EU GMP Part I §5.31,
+§5.35; 21 CFR 211.84); an expired lot can be neither released nor used. Lots a batch
+produces are in-process material of that batch (usable by its later steps) and in
+quarantine for everyone else until the batch's disposition releases or rejects them.
+Every movement is a genealogy edge (:mod:`phactory.records.genealogy`).
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select, update
-
-from phactory.records.access import RecordTx, UserSession
-from phactory.records.audit import (
-    AuditEntry,
+from phactory.records.access import AccessControl
+from phactory.records.accounts import Accounts
+from phactory.records.errors import Refused, UnknownRecord
+from phactory.records.genealogy import Direction, Genealogy, chain_of_identity_problem, trace
+from phactory.records.inputs import (
+    LABEL_MAX,
+    NAME_MAX,
+    free_text,
+    optional_text,
+    require_record_id,
 )
-from phactory.records.deviation_workflow import DeviationWorkflow
-from phactory.records.errors import (
-    Refused,
-    UnknownRecord,
-)
-from phactory.records.genealogy import Direction, Genealogy, trace
 from phactory.records.record import LotInfo
 from phactory.records.roles import Action
-from phactory.records.rows import LOT_STATUSES as _LOT_STATUSES
-from phactory.records.rows import TABLES as _T
-from phactory.records.rows import lot_info as _lot
-from phactory.records.users import (
-    SYSTEM_USER,
-    check_user_id,
-)
+from phactory.records.rows import LOT_STATUSES
+from phactory.records.session import UserSession
+from phactory.records.signatures import Signature
+from phactory.records.users import SYSTEM_USER
 
 if TYPE_CHECKING:
     from phactory.model import Site
 
-__all__ = ["LotKeeping"]
+__all__ = ["LOT_STATUSES", "Lots", "lot_problem"]
+
+#: Longest unit of measure of a lot [characters] (the record's column).
+_UNIT_MAX = 40
 
 
-class LotKeeping(DeviationWorkflow):
-    """Lots, their status and their movements through batches."""
+def lot_problem(
+    lot: LotInfo,
+    *,
+    batch_id: str,
+    batch_patient: str | None,
+    today: date,
+    scanned_patient: str | None = None,
+) -> str | None:
+    """Why a batch may not use a lot, or ``None`` if it may.
+
+    A lot is usable when it is released, or is in-process material the same batch made
+    (in quarantine until the batch's disposition); when it is in date; and when it keeps
+    the chain of identity of a patient-specific batch
+    (:func:`~phactory.records.genealogy.chain_of_identity_problem`).
+    """
+    coi = chain_of_identity_problem(batch_patient, lot.patient, scanned_patient)
+    if coi:
+        return f"chain of identity: {coi}"
+    own = lot.batch_id == batch_id and lot.status == "quarantine"
+    if lot.status != "released" and not own:
+        return f"lot {lot.lot_id} is {lot.status}, not released"
+    if lot.expired(today):
+        return f"lot {lot.lot_id} expired on {lot.expiry}"
+    return None
+
+
+class Lots:
+    """Lots, their QA disposition and their genealogy.
+
+    Parameters
+    ----------
+    access
+        The record service's access control.
+    accounts
+        Checks the components of each signing.
+    """
+
+    def __init__(self, access: AccessControl, accounts: Accounts) -> None:
+        self.access = access
+        self.accounts = accounts
 
     def register_site_lots(self, site: Site) -> list[str]:
         """Make the lots of a site file known to the record (those not known yet).
@@ -46,17 +90,13 @@ class LotKeeping(DeviationWorkflow):
         list of str
             The lot ids added.
         """
-        lots = _T["lots"]
         added = []
-        with self.transaction() as tx:
-            known: set[Any] = set(tx.conn.execute(select(lots.c.lot_id)).scalars())
+        with self.access.transaction() as tx:
             for lot in site.lots.values():
-                if lot.id in known:
+                if tx.lot_exists(lot.id):
                     continue
                 unit = lot.quantity.unit or site.materials[lot.material].unit
-                self._insert_lot(
-                    tx,
-                    SYSTEM_USER,
+                tx.insert_lot(
                     LotInfo(
                         lot.id,
                         lot.material,
@@ -64,44 +104,18 @@ class LotKeeping(DeviationWorkflow):
                         unit,
                         lot.status,
                         lot.expiry.isoformat() if lot.expiry else None,
-                        None,
+                        # A patient's starting material keeps its patient (chain of
+                        # identity, e.g. the apheresis lots of an autologous plan).
+                        lot.patient,
                         None,
                     ),
+                    user_id=SYSTEM_USER,
                     reason=f"from site {site.id}",
                 )
                 added.append(lot.id)
         return added
 
-    def _insert_lot(self, tx: RecordTx, user_id: str, lot: LotInfo, *, reason: str) -> None:
-        tx.conn.execute(
-            insert(_T["lots"]).values(
-                lot_id=lot.lot_id,
-                material=lot.material,
-                quantity=lot.quantity,
-                unit=lot.unit,
-                status=lot.status,
-                expiry=lot.expiry,
-                patient=lot.patient,
-                batch_id=lot.batch_id,
-            )
-        )
-        tx.append(
-            user_id=user_id,
-            kind="lot.registered",
-            subject=f"lot:{lot.lot_id}",
-            new={
-                "material": lot.material,
-                "quantity": lot.quantity,
-                "unit": lot.unit,
-                "status": lot.status,
-                "expiry": lot.expiry,
-                "patient": lot.patient,
-            },
-            reason=reason,
-            batch_id=lot.batch_id,
-        )
-
-    def receive_lot(
+    def receive(
         self,
         session: UserSession,
         lot_id: str,
@@ -109,22 +123,51 @@ class LotKeeping(DeviationWorkflow):
         quantity: float,
         unit: str,
         *,
-        patient: str | None = None,
         expiry: date | None = None,
+        supplier: str | None = None,
+        supplier_lot: str | None = None,
+        patient: str | None = None,
     ) -> LotInfo:
-        """Receive a lot into quarantine (e.g. a patient's apheresis with its patient id)."""
-        self.authorize(session, Action.LOT_RECEIVE, subject=f"lot:{lot_id}")
-        check_user_id(lot_id)  # the same character rules as ids
-        if quantity <= 0:
-            raise Refused("a lot needs a positive quantity")
-        with self.transaction() as tx:
-            if tx.conn.execute(
-                select(_T["lots"].c.lot_id).where(_T["lots"].c.lot_id == lot_id)
-            ).first():
-                raise Refused(f"lot {lot_id} exists already")
-            self._insert_lot(
-                tx,
-                session.user_id,
+        """Receive a lot into quarantine (operators, supervisors), audited.
+
+        Parameters
+        ----------
+        lot_id
+            The lot's id here (an id: letters, digits, ``_ . -``, at most 100
+            characters; never reused).
+        material, quantity, unit
+            What (a material id) and how much (the caller checks the material against
+            its site); the unit at most 40 characters.
+        expiry
+            Its expiry date; a lot expired on the record's clock is refused.
+        supplier, supplier_lot
+            Who supplied it (at most 200 characters) and their lot number (at most 100).
+        patient
+            For a patient's starting material (apheresis): the patient id, checked at
+            every scan (chain of identity).
+
+        Raises
+        ------
+        Refused
+            On a lot id taken or not an id, a material or patient not an id, a text too
+            long, a quantity not positive, a lot expired.
+        """
+        lot_id = require_record_id(lot_id, "lot id")
+        self.access.authorize(session, Action.LOT_RECEIVE, subject=f"lot:{lot_id}")
+        material = require_record_id(material, f"material of lot {lot_id}")
+        if not free_text(unit, f"unit of lot {lot_id}", _UNIT_MAX).strip():
+            raise Refused(f"lot {lot_id}: give its unit")
+        supplier = optional_text(supplier, f"supplier of lot {lot_id}", NAME_MAX)
+        supplier_lot = optional_text(supplier_lot, f"supplier lot of lot {lot_id}", LABEL_MAX)
+        if patient is not None:
+            patient = require_record_id(patient, f"patient of lot {lot_id}")
+        if not quantity > 0:
+            raise Refused(f"lot {lot_id}: a lot needs a positive quantity, got {quantity}")
+        today = self.access.now().date()
+        if expiry is not None and expiry < today:
+            raise Refused(f"lot {lot_id} expired on {expiry.isoformat()}: not received")
+        with self.access.transaction(acting_account=session.acting_account) as tx:
+            tx.insert_lot(
                 LotInfo(
                     lot_id,
                     material,
@@ -134,51 +177,91 @@ class LotKeeping(DeviationWorkflow):
                     expiry.isoformat() if expiry else None,
                     patient,
                     None,
+                    supplier=supplier,
+                    supplier_lot=supplier_lot,
+                    received_at=tx.now(),
+                    received_by=session.user_id,
                 ),
+                user_id=session.user_id,
                 reason="received",
             )
-        return self.lot(lot_id)
+        return self.get(lot_id)
 
-    def set_lot_status(
-        self, session: UserSession, lot_id: str, status: str, reason: str
-    ) -> LotInfo:
-        """QA disposition of a lot (quarantine, released, rejected)."""
-        self.authorize(session, Action.LOT_DISPOSITION, subject=f"lot:{lot_id}")
-        if status not in _LOT_STATUSES:
-            raise Refused(f"unknown lot status {status!r}")
-        with self.transaction() as tx:
-            self.lot_status_in(tx, session.user_id, lot_id, status, reason)
-        return self.lot(lot_id)
-
-    def lot_status_in(
+    def release(
         self,
-        tx: RecordTx,
-        user_id: str,
+        session: UserSession,
+        lot_id: str,
+        reason: str,
+        *,
+        password: str,
+        user_id: str | None = None,
+    ) -> Signature:
+        """QA releases a lot in quarantine, with a signature (meaning *released*).
+
+        Raises
+        ------
+        Refused
+            If the lot is not in quarantine, is expired, or the reason is empty.
+        """
+        return self._dispose(session, lot_id, "released", reason, password, user_id)
+
+    def reject(
+        self,
+        session: UserSession,
+        lot_id: str,
+        reason: str,
+        *,
+        password: str,
+        user_id: str | None = None,
+    ) -> Signature:
+        """QA rejects a lot, with a signature (meaning *approved* of the rejection)."""
+        return self._dispose(session, lot_id, "rejected", reason, password, user_id)
+
+    def quarantine(self, session: UserSession, lot_id: str, reason: str) -> LotInfo:
+        """QA puts a lot back into quarantine (e.g. for an investigation), audited."""
+        self.access.authorize(session, Action.LOT_DISPOSITION, subject=f"lot:{lot_id}")
+        if not free_text(reason, "reason").strip():
+            raise Refused(f"putting lot {lot_id} into quarantine needs a reason")
+        with self.access.transaction(acting_account=session.acting_account) as tx:
+            tx.set_lot_status(lot_id, "quarantine", user_id=session.user_id, reason=reason)
+        return self.get(lot_id)
+
+    def _dispose(
+        self,
+        session: UserSession,
         lot_id: str,
         status: str,
         reason: str,
-        batch_id: str | None = None,
-    ) -> None:
-        """Change a lot's status inside a transaction, audited."""
-        lots = _T["lots"]
-        old = tx.conn.execute(select(lots.c.status).where(lots.c.lot_id == lot_id)).scalar()
-        if old is None:
-            raise UnknownRecord(f"lot {lot_id} not found")
-        if old == status:
-            return
-        tx.conn.execute(update(lots).where(lots.c.lot_id == lot_id).values(status=status))
-        tx.append(
-            user_id=user_id,
-            kind="lot.status",
-            subject=f"lot:{lot_id}",
-            field="status",
-            old=old,
-            new=status,
-            reason=reason,
-            batch_id=batch_id,
-        )
+        password: str,
+        user_id: str | None,
+    ) -> Signature:
+        self.access.authorize(session, Action.LOT_DISPOSITION, subject=f"lot:{lot_id}")
+        if not free_text(reason, "reason").strip():
+            raise Refused(f"the {status} status of lot {lot_id} needs a reason")
+        lot = self.get(lot_id)
+        if lot.batch_id is not None:
+            raise Refused(
+                f"lot {lot_id} was made by batch {lot.batch_id}: the batch's disposition "
+                "releases or rejects it"
+            )
+        if lot.status == status:
+            raise Refused(f"lot {lot_id} is {status} already")
+        if status == "released":
+            if lot.status != "quarantine":
+                raise Refused(f"lot {lot_id} is {lot.status}: only a lot in quarantine is released")
+            if lot.expired(self.access.now().date()):
+                raise Refused(f"lot {lot_id} expired on {lot.expiry}: it cannot be released")
+        self.accounts.authenticate_signature(session, password, user_id)
+        with self.access.transaction(acting_account=session.acting_account) as tx:
+            tx.set_lot_status(lot_id, status, user_id=session.user_id, reason=reason)
+            return tx.sign(
+                session,
+                record_type="lot",
+                record_id=lot_id,
+                meaning="released" if status == "released" else "approved",
+            )
 
-    def lot(self, lot_id: str) -> LotInfo:
+    def get(self, lot_id: str) -> LotInfo:
         """A lot.
 
         Raises
@@ -186,127 +269,42 @@ class LotKeeping(DeviationWorkflow):
         UnknownRecord
             If the lot is not known to the record.
         """
-        with self.reading() as conn:
-            row = conn.execute(select(_T["lots"]).where(_T["lots"].c.lot_id == lot_id)).first()
-        if row is None:
-            raise UnknownRecord(f"lot {lot_id} not found")
-        return _lot(row)
+        with self.access.reading() as view:
+            return view.lot(lot_id)
 
-    def lots(self, material: str | None = None) -> list[LotInfo]:
-        """Lots, by expiry then id (first expiring first), optionally of one material."""
-        lots = _T["lots"]
-        stmt = select(lots).order_by(lots.c.expiry.is_(None), lots.c.expiry, lots.c.lot_id)
-        if material is not None:
-            stmt = stmt.where(lots.c.material == material)
-        with self.reading() as conn:
-            return [_lot(r) for r in conn.execute(stmt)]
-
-    def consume_in(
+    def find(
         self,
-        tx: RecordTx,
+        material: str | None = None,
         *,
-        user_id: str,
-        batch_id: str,
-        step: str,
-        lot: LotInfo,
-        quantity: float,
-        unit: str,
-        data: dict[str, Any] | None = None,
-    ) -> AuditEntry:
-        """Record a lot consumed by a batch step: genealogy edge, lot quantity, audit."""
-        subject = f"step:{batch_id}/{step}"
-        entry = tx.append(
-            user_id=user_id,
-            kind="material.consumed",
-            subject=subject,
-            field=lot.material,
-            new={"lot": lot.lot_id, "quantity": quantity, "unit": unit},
-            data=data or {},
-            batch_id=batch_id,
-        )
-        _link(tx, entry, step, lot.lot_id, lot.material, quantity, unit, "consumed")
-        lots = _T["lots"]
-        current = tx.conn.execute(
-            select(lots.c.quantity).where(lots.c.lot_id == lot.lot_id)
-        ).scalar()
-        if current is not None and unit == lot.unit:
-            left = max(0.0, float(current) - quantity)
-            tx.conn.execute(update(lots).where(lots.c.lot_id == lot.lot_id).values(quantity=left))
-            tx.append(
-                user_id=user_id,
-                kind="lot.quantity",
-                subject=f"lot:{lot.lot_id}",
-                field="quantity",
-                old=float(current),
-                new=left,
-                reason=f"consumed by batch {batch_id} step {step}",
-                batch_id=batch_id,
-            )
-        return entry
+        status: str | None = None,
+        patient: str | None = None,
+        batch_id: str | None = None,
+    ) -> list[LotInfo]:
+        """Lots, first expiring first, of a material, status, patient or producing batch.
 
-    def produce_in(
-        self,
-        tx: RecordTx,
-        *,
-        user_id: str,
-        batch_id: str,
-        step: str,
-        lot_id: str,
-        material: str,
-        quantity: float,
-        unit: str,
-        patient: str | None,
-    ) -> AuditEntry:
-        """Record a lot produced by a batch step: new lot (quarantine), genealogy edge."""
-        self._insert_lot(
-            tx,
-            user_id,
-            LotInfo(lot_id, material, quantity, unit, "quarantine", None, patient, batch_id),
-            reason=f"produced by batch {batch_id} step {step}",
-        )
-        entry = tx.append(
-            user_id=user_id,
-            kind="material.produced",
-            subject=f"step:{batch_id}/{step}",
-            field=material,
-            new={"lot": lot_id, "quantity": quantity, "unit": unit},
-            batch_id=batch_id,
-        )
-        _link(tx, entry, step, lot_id, material, quantity, unit, "produced")
-        return entry
+        Raises
+        ------
+        Refused
+            On an unknown status.
+        """
+        if status is not None and status not in LOT_STATUSES:
+            raise Refused(f"unknown lot status {status!r}: use one of {', '.join(LOT_STATUSES)}")
+        with self.access.reading() as view:
+            return view.lots(material, status=status, patient=patient, batch_id=batch_id)
 
     def trace(self, lot_id: str, direction: Direction = "forward") -> Genealogy:
-        """The genealogy of a lot, forward or backward (see :func:`genealogy.trace`)."""
-        with self.reading() as conn:
-            known = conn.execute(
-                select(_T["lots"].c.lot_id).where(_T["lots"].c.lot_id == lot_id)
-            ).first()
-            if known is None:
+        """The genealogy of a lot, forward or backward (see :func:`genealogy.trace`).
+
+        Raises
+        ------
+        UnknownRecord
+            If the lot is not known.
+        Refused
+            If ``direction`` is neither ``forward`` nor ``backward``.
+        """
+        if direction not in ("forward", "backward"):
+            raise Refused(f"direction must be 'forward' or 'backward', got {direction!r}")
+        with self.access.reading() as view:
+            if not view.lot_exists(lot_id):
                 raise UnknownRecord(f"lot {lot_id} not found")
-            return trace(conn, lot_id, direction)
-
-
-def _link(
-    tx: RecordTx,
-    entry: AuditEntry,
-    step: str,
-    lot_id: str,
-    material: str,
-    quantity: float,
-    unit: str,
-    direction: str,
-) -> None:
-    """The genealogy edge of a lot consumed or produced by a batch step, tied to its entry."""
-    tx.flush()  # the entry's row must exist before the edge that refers to its seq
-    tx.conn.execute(
-        insert(_T["links"]).values(
-            batch_id=entry.batch_id,
-            step=step,
-            lot_id=lot_id,
-            material=material,
-            quantity=quantity,
-            unit=unit,
-            direction=direction,
-            audit_seq=entry.seq,
-        )
-    )
+            return trace(view.conn, lot_id, direction)

@@ -24,7 +24,9 @@ from typing import Final
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from phactory.errors import UnavailableError
 from phactory.records.audit import AuditEntry
+from phactory.records.errors import RecordError
 from phactory.records.record import BatchRecord
 from phactory.records.signatures import Signature
 
@@ -35,8 +37,9 @@ _CORE_FONT: Final = "Helvetica"
 _DEJAVU: Final = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
 
-class PdfFontError(ValueError):
-    """The record holds text that no available font can print exactly."""
+class PdfFontError(RecordError, UnavailableError):
+    """The record holds text that no font installed here can print exactly (the PDF
+    cannot be made on this machine; the HTML export can)."""
 
 
 def unicode_font() -> tuple[Path, Path] | None:
@@ -60,6 +63,10 @@ _ENTRY_COLS: Final = (
     ("new", 45),
     ("reason", 50),
 )
+
+
+#: Longest text set in a cell of an entry table; a table row cannot span pages.
+_CELL_CHARS: Final = 500
 
 
 def _manifestation(sig: Signature) -> str:
@@ -134,6 +141,9 @@ class _Record(FPDF):
         self.line_text(_manifestation(sig), bold=True, colour=0 if sig.valid else 170)
 
     def entries(self, rows: Sequence[AuditEntry]) -> None:
+        """A table of entries; a text too long for a table row (a row cannot span pages)
+        is cut in the table and printed in full after it."""
+        overflow: list[tuple[int, str, str]] = []
         self.set_font(self.body_font, size=7.5)
         with self.table(
             col_widths=tuple(w for _, w in _ENTRY_COLS),
@@ -146,18 +156,19 @@ class _Record(FPDF):
                 head.cell(name)
             for e in rows:
                 row = table.row()
-                for value in (
-                    e.seq,
-                    e.ts,
-                    e.user_id,
-                    e.kind,
-                    e.field,
-                    e.old_text,
-                    e.new_text,
-                    e.reason,
+                for (name, _), value in zip(
+                    _ENTRY_COLS,
+                    (e.seq, e.ts, e.who, e.kind, e.field, e.old_text, e.new_text, e.reason),
+                    strict=True,
                 ):
-                    row.cell(self.t(value))
+                    text = self.t(value)
+                    if len(text) > _CELL_CHARS:
+                        overflow.append((e.seq, name, text))
+                        text = f"{text[:_CELL_CHARS]}... (in full below the table)"
+                    row.cell(text)
         self.set_font(self.body_font, size=9)
+        for seq, name, text in overflow:
+            self.line_text(f"Entry {seq}, {name} in full: {text}")
 
 
 def batch_record_pdf(record: BatchRecord, *, printed_at: datetime | None = None) -> bytes:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from phactory.records.audit import AuditEntry
@@ -27,7 +27,10 @@ from phactory.records.signatures import Signature
 __all__ = [
     "EXCEPTION_CATEGORIES",
     "Disposition",
+    "DispositionState",
     "ReviewItem",
+    "disposition_state",
+    "disposition_text",
     "release_blockers",
     "review_blockers",
     "review_exceptions",
@@ -242,3 +245,103 @@ def release_blockers(
     if still_open:
         problems.append(f"open deviations: {', '.join(still_open)}")
     return problems + signature_blockers(signatures)
+
+
+def _latest(signatures: Sequence[Signature], meaning: str) -> Signature | None:
+    """The newest signature of ``meaning`` on the batch record itself."""
+    mine = [s for s in signatures if s.record_type == "batch" and s.meaning == meaning]
+    return mine[-1] if mine else None
+
+
+def disposition_text(status: str, signatures: Sequence[Signature]) -> str:
+    """The disposition of a batch record as it truly stands, for people.
+
+    The stored status (``in_progress``, ``reviewed``, ``released``, ``rejected``) says what
+    was done; the signatures say whether it still holds. A record reviewed or released
+    whose QA review signature no longer verifies reads "released, not reviewed by QA
+    (the review signature no longer holds)"; a release whose own signature no longer
+    verifies says so as well.
+
+    Parameters
+    ----------
+    status
+        The stored disposition.
+    signatures
+        The batch's signatures, checked (:func:`phactory.records.signatures.signatures_for`).
+    """
+    if status not in ("reviewed", "released"):
+        return status
+    text = status
+    review = _latest(signatures, "reviewed")
+    if review is None:
+        text += ", not reviewed by QA"
+    elif not review.valid:
+        text += ", not reviewed by QA (the review signature no longer holds)"
+    if status == "released":
+        release = _latest(signatures, "released")
+        if release is None or not release.valid:
+            text += ", the release signature does not hold"
+    return text
+
+
+@dataclass(frozen=True)
+class DispositionState:
+    """Where a batch record stands between execution and release, read from the record.
+
+    Attributes
+    ----------
+    batch_id, state, status
+        The batch, its ISA-88 state and its stored disposition.
+    text
+        :func:`disposition_text`: the disposition as it truly stands.
+    review, release, rejection
+        The newest QA review, QP release and QP rejection signatures (checked), if any.
+    review_blockers, release_blockers
+        Why QA cannot review, or the QP cannot release, now (empty: they can).
+    """
+
+    batch_id: str
+    state: str
+    status: str
+    text: str
+    review: Signature | None = None
+    release: Signature | None = None
+    rejection: Signature | None = None
+    review_blockers: list[str] = field(default_factory=list)
+    release_blockers: list[str] = field(default_factory=list)
+
+    @property
+    def can_review(self) -> bool:
+        """Whether QA can sign the review now."""
+        return not self.review_blockers
+
+    @property
+    def can_release(self) -> bool:
+        """Whether the QP can release now."""
+        return not self.release_blockers
+
+    @property
+    def can_reject(self) -> bool:
+        """Whether the QP can still reject the batch."""
+        return self.status not in ("released", "rejected")
+
+
+def disposition_state(
+    batch_id: str,
+    state: str,
+    status: str,
+    deviations: Sequence[Deviation],
+    signatures: Sequence[Signature],
+) -> DispositionState:
+    """The :class:`DispositionState` of a batch from its record."""
+    return DispositionState(
+        batch_id=batch_id,
+        state=state,
+        status=status,
+        text=disposition_text(status, signatures),
+        review=_latest(signatures, "reviewed"),
+        release=_latest(signatures, "released"),
+        rejection=_latest(signatures, "approved") if status == "rejected" else None,
+        review_blockers=review_blockers(state, status, signatures),
+        release_blockers=release_blockers(state, status, deviations, signatures),
+    )

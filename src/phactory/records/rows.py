@@ -1,4 +1,7 @@
-"""Rows of the record tables as the record's value objects, and the tables themselves."""
+"""Rows of the record tables as the record's value objects, and the tables themselves.
+
+Private to :mod:`phactory.records`: no other package reads or writes the record tables.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,9 @@ from typing import Any, Final, cast
 from sqlalchemy import Table
 
 from phactory.records.deviations import Deviation
-from phactory.records.record import BatchInfo, LotInfo, StepInfo
+from phactory.records.record import Allocation, BatchInfo, LotInfo, StepInfo
 from phactory.records.schema import (
+    AllocationRow,
     BatchRow,
     DeviationRow,
     LotLinkRow,
@@ -22,6 +26,7 @@ from phactory.records.users import User
 __all__ = [
     "LOT_STATUSES",
     "TABLES",
+    "allocation_info",
     "batch_info",
     "deviation_info",
     "lot_info",
@@ -40,6 +45,7 @@ TABLES: Final[dict[str, Table]] = {
         ("deviations", DeviationRow),
         ("lots", LotRow),
         ("links", LotLinkRow),
+        ("allocations", AllocationRow),
     )
 }
 #: The statuses a lot can have.
@@ -56,6 +62,7 @@ def user_info(row: Any) -> User:
         locked=bool(row.locked),
         failed_attempts=int(row.failed_attempts),
         created_at=row.created_at,
+        must_change_password=bool(row.must_change_password),
     )
 
 
@@ -70,6 +77,7 @@ def deviation_info(row: Any) -> Deviation:
         status=row.status,
         raised_at=row.raised_at,
         raised_by=row.raised_by,
+        cause=row.cause,
     )
 
 
@@ -88,6 +96,9 @@ def batch_info(row: Any) -> BatchInfo:
         created_by=row.created_by,
         control_recipe=row.control_recipe,
         ended_at=row.ended_at,
+        runner=row.runner,
+        heartbeat=row.heartbeat,
+        time_scale=row.time_scale,
     )
 
 
@@ -116,4 +127,21 @@ def lot_info(row: Any) -> LotInfo:
         expiry=row.expiry,
         patient=row.patient,
         batch_id=row.batch_id,
+        supplier=row.supplier,
+        supplier_lot=row.supplier_lot,
+        received_at=row.received_at,
+        received_by=row.received_by,
+    )
+
+
+def allocation_info(row: Any) -> Allocation:
+    return Allocation(
+        id=row.id,
+        batch_id=row.batch_id,
+        unit_procedure=row.unit_procedure,
+        equipment_class=row.equipment_class,
+        unit=row.unit,
+        requested_at=row.requested_at,
+        allocated_at=row.allocated_at,
+        released_at=row.released_at,
     )

@@ -18,10 +18,15 @@ Tables
 ``ebr_users``
     Accounts; rows cannot be deleted, so a user id is never reused (21 CFR 11.100(a),
     11.300(a)).
-``ebr_batches``, ``ebr_steps``, ``ebr_deviations``, ``ebr_lots``
-    The current state of batches, their steps, deviations and lots. They may be updated,
-    but only by the service layer, and every change of GMP data in them is written to
-    the audit trail in the same transaction with its old and new value and a reason.
+``ebr_batches``, ``ebr_steps``, ``ebr_deviations``, ``ebr_lots``, ``ebr_allocations``
+    The current state of batches, their steps, deviations, lots and the units their unit
+    procedures hold. They may be updated, but only by the service layer, and every change
+    of GMP data in them is written to the audit trail in the same transaction with its
+    old and new value and a reason.
+
+The tables are private to :mod:`phactory.records`: other packages (the batch engine
+included) write through :class:`phactory.records.RecordTx` and read through the record
+service's parts.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from phactory.store.schema import NAMING_CONVENTION, UTCDateTime
 __all__ = [
     "APPEND_ONLY_TABLES",
     "UNDELETABLE_TABLES",
+    "AllocationRow",
     "AuditRow",
     "BatchRow",
     "DeviationRow",
@@ -96,6 +102,10 @@ class AuditRow(RecordsBase):
     data: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    #: The account that acted (e.g. the web account), next to ``user_id`` (the signer).
+    acting_account: Mapped[str | None] = mapped_column(String(_ID))
+    #: Hash format of the entry: ``None`` for format 1 (before ``acting_account``), else 2.
+    hash_version: Mapped[int | None] = mapped_column(Integer)
 
 
 class UserRow(RecordsBase):
@@ -112,6 +122,10 @@ class UserRow(RecordsBase):
     locked: Mapped[bool] = mapped_column(Boolean)
     failed_attempts: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: Set by an administrator's password reset: the user must choose a new password.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: When the password last changed; sessions opened before are ended.
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class BatchRow(RecordsBase):
@@ -135,6 +149,9 @@ class BatchRow(RecordsBase):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     runner: Mapped[str | None] = mapped_column(String(200))
     heartbeat: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Recipe time / wall-clock time its simulated units run at (``inf``: instant);
+    #: ``None``: that of the engine running it.
+    time_scale: Mapped[float | None] = mapped_column(Float)
 
 
 class StepRow(RecordsBase):
@@ -182,6 +199,7 @@ class DeviationRow(RecordsBase):
     __tablename__ = "ebr_deviations"
     __table_args__ = (
         Index(None, "batch_id"),
+        Index(None, "batch_id", "step", "cause"),
         CheckConstraint(
             "status IN ('open', 'investigation', 'capa', 'closed')", name="status_known"
         ),
@@ -196,6 +214,8 @@ class DeviationRow(RecordsBase):
     status: Mapped[str] = mapped_column(String(16))
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
     raised_by: Mapped[str] = mapped_column(String(_ID))
+    #: What raised it, e.g. ``material:feed-media``: one deviation per batch, step and cause.
+    cause: Mapped[str | None] = mapped_column(String(_PATH))
 
 
 class LotRow(RecordsBase):
@@ -211,6 +231,10 @@ class LotRow(RecordsBase):
     expiry: Mapped[str | None] = mapped_column(String(10))
     patient: Mapped[str | None] = mapped_column(String(_ID))
     batch_id: Mapped[str | None] = mapped_column(String(_ID))
+    supplier: Mapped[str | None] = mapped_column(String(200))
+    supplier_lot: Mapped[str | None] = mapped_column(String(_ID))
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_by: Mapped[str | None] = mapped_column(String(_ID))
 
 
 class LotLinkRow(RecordsBase):
@@ -232,3 +256,27 @@ class LotLinkRow(RecordsBase):
     unit: Mapped[str] = mapped_column(String(40))
     direction: Mapped[str] = mapped_column(String(16))
     audit_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class AllocationRow(RecordsBase):
+    """A unit procedure's request for a unit of its class, the unit granted, its release.
+
+    Units are allocated when their unit procedure starts (ISA-88 dynamic allocation): the
+    request is written when the procedure is due, ``unit`` when a unit is granted, and
+    ``released_at`` when the procedure (or the batch) ends.
+    """
+
+    __tablename__ = "ebr_allocations"
+    __table_args__ = (
+        Index(None, "batch_id"),
+        Index(None, "equipment_class", "released_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    batch_id: Mapped[str] = mapped_column(String(_ID))
+    unit_procedure: Mapped[str] = mapped_column(String(_ID))
+    equipment_class: Mapped[str] = mapped_column(String(_ID))
+    unit: Mapped[str | None] = mapped_column(String(_ID))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    allocated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

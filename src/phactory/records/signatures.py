@@ -13,7 +13,11 @@ its own fields (:func:`signature_hash`), so that
 
 The content of a record is the chain hashes of its audit entries, in chain order (less
 the kinds of :func:`unsigned_kinds`): every value, entry, correction and comment of the
-record, with who made it and when.
+record, with who made it and when. What follows from a disposition is not part of what
+the QA review signs: the QP's release (or rejection) of the batch and of the lots it made
+(entries ``batch.disposition`` and ``lot.disposition``) leaves the review signature valid,
+while the release signature covers the lots it released. Both hashes are
+:func:`phactory.jsonio.canonical_hash` of a JSON object (the same bytes as ever).
 
 Re-signature after a correction
 -------------------------------
@@ -28,8 +32,6 @@ be superseded; a signature altered or copied by hand stays invalid for good.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
@@ -37,6 +39,7 @@ from typing import Any, Final, Literal, cast, get_args
 
 from sqlalchemy import Connection, Table, select
 
+from phactory.jsonio import canonical_hash
 from phactory.records.schema import AuditRow, SignatureRow
 
 __all__ = [
@@ -66,18 +69,24 @@ MEANINGS: Final[tuple[str, ...]] = get_args(Meaning)
 UNSIGNED_KINDS: Final = frozenset({"signature", "security.denied", "command.refused"})
 
 
-def unsigned_kinds(record_type: str) -> frozenset[str]:
+def unsigned_kinds(record_type: str, meaning: str | None = None) -> frozenset[str]:
     """Entry kinds left out of a record's signed content.
 
     Signatures, refusals, and entries that follow from signing: the state changes of a
     step (a step is signed, then completes), the disposition of a batch (it is reviewed,
-    then released) and the workflow of its deviations (signed records of their own).
+    then released), the workflow of its deviations (signed records of their own), the
+    quantity left in a lot (a lot is released, then used); and for the QA review of a
+    batch (meaning ``reviewed``) the release or rejection of the lots the batch made,
+    which the QP's disposition signs after the review.
     """
     if record_type == "step":
         return UNSIGNED_KINDS | {"phase.state"}
     if record_type == "batch":
         # Deviations are records of their own, with their own signed workflow.
-        return UNSIGNED_KINDS | {"batch.disposition", "deviation.status"}
+        kinds = UNSIGNED_KINDS | {"batch.disposition", "deviation.status"}
+        return kinds | {"lot.disposition"} if meaning == "reviewed" else kinds
+    if record_type == "lot":
+        return UNSIGNED_KINDS | {"lot.quantity"}
     return UNSIGNED_KINDS
 
 
@@ -85,30 +94,28 @@ _AUDIT: Final = cast(Table, AuditRow.__table__)
 _SIGS: Final = cast(Table, SignatureRow.__table__)
 
 
-def _sha256_json(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def record_content(connection: Connection, record_type: str, record_id: str) -> list[str]:
+def record_content(
+    connection: Connection, record_type: str, record_id: str, meaning: str | None = None
+) -> list[str]:
     """Chain hashes of the audit entries that make up a record's content, in order.
 
     ``record_type`` ``"batch"`` covers every entry of the batch; any other type covers
-    the entries whose subject is ``"{record_type}:{record_id}"``.
+    the entries whose subject is ``"{record_type}:{record_id}"``; less the kinds
+    :func:`unsigned_kinds` leaves out for a signature of ``meaning``.
     """
     stmt = select(_AUDIT.c.hash).order_by(_AUDIT.c.seq)
     if record_type == "batch":
         stmt = stmt.where(_AUDIT.c.batch_id == record_id)
     else:
         stmt = stmt.where(_AUDIT.c.subject == f"{record_type}:{record_id}")
-    stmt = stmt.where(_AUDIT.c.kind.not_in(sorted(unsigned_kinds(record_type))))
+    stmt = stmt.where(_AUDIT.c.kind.not_in(sorted(unsigned_kinds(record_type, meaning))))
     hashes: list[Any] = list(connection.execute(stmt).scalars())
     return [str(h) for h in hashes]
 
 
 def content_hash(record_type: str, record_id: str, entry_hashes: Sequence[str]) -> str:
     """SHA-256 of a record's identity and content (canonical JSON)."""
-    return _sha256_json(
+    return canonical_hash(
         {"record_type": record_type, "record_id": record_id, "entries": list(entry_hashes)}
     )
 
@@ -125,7 +132,7 @@ def signature_hash(
     content_hash: str,
 ) -> str:
     """SHA-256 sealing every field of a signature to the content hash it signs."""
-    return _sha256_json(
+    return canonical_hash(
         {
             "record_type": record_type,
             "record_id": record_id,
@@ -230,7 +237,9 @@ def _check(connection: Connection, row: Any) -> tuple[bool, str | None]:
     if sealed != row.signature_hash:
         return False, SEAL_BROKEN
     now = content_hash(
-        row.record_type, row.record_id, record_content(connection, row.record_type, row.record_id)
+        row.record_type,
+        row.record_id,
+        record_content(connection, row.record_type, row.record_id, row.meaning),
     )
     if now != row.content_hash:
         return False, CONTENT_CHANGED

@@ -1,110 +1,54 @@
-"""Executing electronic signatures and reading them back, checked (21 CFR 11.50, 11.70).
+"""Signatures read back checked, re-signatures pending, comments and GMP corrections.
 
-See :mod:`phactory.records.signatures` for the manifestation, the hashes that bind a
+Signatures are executed in a transaction (:meth:`phactory.records.RecordTx.sign`), after
+the signer's components are checked (:meth:`phactory.records.Accounts.authenticate_signature`);
+see :mod:`phactory.records.signatures` for the manifestation, the hashes that bind a
 signature to its record, and the re-signature of a record after a correction.
+
+A GMP correction is a new entry with old and new value and the reason; nothing is
+overwritten (21 CFR 11.10(e); EU GMP Annex 11 §9). A correction invalidates the
+signatures over the record until they are re-signed (21 CFR 11.70).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert
+from phactory.records.access import AccessControl
+from phactory.records.audit import AuditEntry
+from phactory.records.errors import Refused
+from phactory.records.inputs import free_text
+from phactory.records.roles import Action
+from phactory.records.session import UserSession
+from phactory.records.signatures import Signature
+from phactory.records.view import RecordView
 
-from phactory.records.access import RecordTx, UserSession
-from phactory.records.accounts import Accounts
-from phactory.records.audit import (
-    format_ts,
-)
-from phactory.records.errors import (
-    Refused,
-)
-from phactory.records.rows import TABLES as _T
-from phactory.records.signatures import (
-    MEANINGS,
-    Signature,
-    content_hash,
-    record_content,
-    signature_hash,
-    signatures_for,
-)
+__all__ = ["DISPOSED", "Signing", "refuse_if_disposed"]
 
-__all__ = ["Signing"]
+#: Dispositions after which a batch record can no longer change.
+DISPOSED = ("reviewed", "released", "rejected")
 
 
-class Signing(Accounts):
-    """Signatures: executed in a transaction, read back verified."""
+def refuse_if_disposed(view: RecordView, batch_id: str | None) -> None:
+    """Refuse a change of a batch record that is reviewed, released or rejected."""
+    if batch_id is None or not view.batch_exists(batch_id):
+        return
+    status = view.batch(batch_id).status
+    if status in DISPOSED:
+        raise Refused(f"batch {batch_id} is {status}: its record can no longer change")
 
-    def sign_in(
-        self,
-        tx: RecordTx,
-        session: UserSession,
-        *,
-        record_type: str,
-        record_id: str,
-        meaning: str,
-        batch_id: str | None = None,
-        data: dict[str, Any] | None = None,
-    ) -> Signature:
-        """Execute a signature inside a transaction, after :meth:`authenticate_signature`.
 
-        The signature binds the printed name, the time, the meaning and the content hash
-        of the record as it is in this transaction (21 CFR 11.50, 11.70).
+class Signing:
+    """Signatures as they stand, and the changes that invalidate them.
 
-        Parameters
-        ----------
-        data
-            Details for the audit entry of the signing (e.g. which invalidated
-            signature a re-signature replaces and the corrections that invalidated it).
-        """
-        if meaning not in MEANINGS:
-            raise Refused(f"unknown signature meaning {meaning!r}: use one of {MEANINGS}")
-        tx.flush()
-        chash = content_hash(
-            record_type, record_id, record_content(tx.conn, record_type, record_id)
-        )
-        signed_at = format_ts(self.now())
-        seal = signature_hash(
-            record_type=record_type,
-            record_id=record_id,
-            batch_id=batch_id,
-            user_id=session.user_id,
-            printed_name=session.full_name,
-            meaning=meaning,
-            signed_at=signed_at,
-            content_hash=chash,
-        )
-        entry = tx.append(
-            user_id=session.user_id,
-            kind="signature",
-            subject=f"{record_type}:{record_id}",
-            field=meaning,
-            new={
-                "printed_name": session.full_name,
-                "meaning": meaning,
-                "signed_at": signed_at,
-                "content_hash": chash,
-                "signature_hash": seal,
-            },
-            data=data,
-            batch_id=batch_id,
-        )
-        tx.flush()
-        row: dict[str, Any] = {
-            "batch_id": batch_id,
-            "record_type": record_type,
-            "record_id": record_id,
-            "user_id": session.user_id,
-            "printed_name": session.full_name,
-            "meaning": meaning,
-            "signed_at": signed_at,
-            "content_hash": chash,
-            "signature_hash": seal,
-            "audit_seq": entry.seq,
-        }
-        result = tx.conn.execute(insert(_T["signatures"]).values(**row))
-        session.signed = True
-        pk = result.inserted_primary_key
-        return Signature(id=int(pk[0]) if pk else 0, **row, valid=True)
+    Parameters
+    ----------
+    access
+        The record service's access control.
+    """
+
+    def __init__(self, access: AccessControl) -> None:
+        self.access = access
 
     def signatures(
         self,
@@ -114,10 +58,8 @@ class Signing(Accounts):
         record_id: str | None = None,
     ) -> list[Signature]:
         """Signatures, each verified against its record as it is now (21 CFR 11.70)."""
-        with self.reading() as conn:
-            return signatures_for(
-                conn, batch_id=batch_id, record_type=record_type, record_id=record_id
-            )
+        with self.access.reading() as view:
+            return view.signatures(batch_id=batch_id, record_type=record_type, record_id=record_id)
 
     def pending_resignatures(
         self,
@@ -138,3 +80,67 @@ class Signing(Accounts):
             )
             if s.needs_resignature
         ]
+
+    def comment(
+        self,
+        session: UserSession,
+        text: str,
+        *,
+        batch_id: str | None = None,
+        subject: str | None = None,
+    ) -> AuditEntry:
+        """Add a comment to a batch record (or to another record by ``subject``)."""
+        if not free_text(text, "comment").strip():
+            raise Refused("a comment needs text")
+        subject = subject or (f"batch:{batch_id}" if batch_id else f"user:{session.user_id}")
+        self.access.authorize(session, Action.RECORD_COMMENT, subject=subject, batch_id=batch_id)
+        with self.access.transaction(acting_account=session.acting_account) as tx:
+            refuse_if_disposed(tx, batch_id)
+            return tx.append(
+                user_id=session.user_id,
+                kind="comment",
+                subject=subject,
+                new=text,
+                batch_id=batch_id,
+            )
+
+    def correct(
+        self,
+        session: UserSession,
+        *,
+        batch_id: str,
+        subject: str,
+        field: str,
+        new: Any,
+        reason: str,
+    ) -> AuditEntry:
+        """Correct a recorded value: a new entry with old and new value and the reason.
+
+        Nothing is overwritten: the original stays in the trail (21 CFR 11.10(e)).
+        Signatures over the record no longer verify afterwards and must be re-applied.
+
+        Raises
+        ------
+        Refused
+            If there is no value to correct, the reason is empty, or the batch is
+            already reviewed or released.
+        """
+        self.access.authorize(session, Action.RECORD_CORRECT, subject=subject, batch_id=batch_id)
+        if not free_text(reason, "reason").strip():
+            raise Refused("a correction needs a reason")
+        with self.access.transaction(acting_account=session.acting_account) as tx:
+            refuse_if_disposed(tx, batch_id)
+            old = tx.latest_value(subject, field)
+            if old is None:
+                raise Refused(f"nothing recorded for {subject} {field} to correct")
+            return tx.append(
+                user_id=session.user_id,
+                kind="correction",
+                subject=subject,
+                field=field,
+                old=old,
+                new=new,
+                reason=reason,
+                batch_id=batch_id,
+                data={"override": True},
+            )
