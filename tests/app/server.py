@@ -35,11 +35,26 @@ def _children(pid: int) -> list[int]:
 
 
 class ServerProcess:
-    """``python -m phactory.app`` with its own data folder; stopped by :meth:`stop`."""
+    """``python -m phactory.app`` with its own data folder; stopped by :meth:`stop`.
 
-    def __init__(self, home: Path, *, admin_password: str, database_url: str | None = None):
+    The first ``admin`` must change the password it was created with before anything
+    else; :meth:`start` does that through the API (from :attr:`initial_password` to
+    :attr:`admin_password`), so that tests log in with ``admin_password`` as a user would
+    after the first login. ``change_admin_password=False`` leaves it to the test.
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        *,
+        admin_password: str,
+        database_url: str | None = None,
+        change_admin_password: bool = True,
+    ):
         self.home = home
         self.admin_password = admin_password
+        self.initial_password = admin_password + "-first"
+        self.change_admin_password = change_admin_password
         self.database_url = database_url
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -51,7 +66,7 @@ class ServerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PHACTORY_", "NICEGUI_"))}
         env.update(
             PHACTORY_HOME=str(self.home),
-            PHACTORY_ADMIN_PASSWORD=self.admin_password,
+            PHACTORY_ADMIN_PASSWORD=self.initial_password,
             PHACTORY_EXAMPLES=str(ROOT / "examples"),
             PYTHONUNBUFFERED="1",
         )
@@ -80,11 +95,30 @@ class ServerProcess:
                 raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")
             try:
                 if httpx.get(f"{self.base}/api/v1/health", timeout=1.0).status_code == 200:
+                    if self.change_admin_password:
+                        self._first_password_change()
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
         raise RuntimeError(f"server did not start: {self.log.read_text()[-3000:]}")
+
+    def _first_password_change(self) -> None:
+        """Give the first admin :attr:`admin_password` (once: a restart finds it done)."""
+        login = httpx.post(
+            f"{self.base}/api/v1/auth/token",
+            json={"username": "admin", "password": self.initial_password},
+            timeout=10.0,
+        )
+        if login.status_code != 201:  # changed at an earlier start (or no such admin)
+            return
+        changed = httpx.patch(
+            f"{self.base}/api/v1/users/admin",
+            headers={"Authorization": f"Bearer {login.json()['token']}"},
+            json={"password": self.admin_password, "current_password": self.initial_password},
+            timeout=10.0,
+        )
+        changed.raise_for_status()
 
     def token(self, user: str = "admin", password: str | None = None) -> str:
         response = httpx.post(

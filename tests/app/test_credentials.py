@@ -131,10 +131,24 @@ def _plausible_files(path: str) -> dict[str, tuple[str, bytes]] | None:
 
 
 def test_a_viewer_changing_their_own_account_is_allowed(module_api: Api) -> None:
+    client = module_api.client
     h = module_api.headers("viewer")
-    own = module_api.client.patch("/api/v1/users/viewer1", headers=h, json={"password": "n" * 10})
+    refused = client.patch("/api/v1/users/viewer1", headers=h, json={"password": "fresh-pass-77"})
+    assert refused.status_code == 403  # the current password is needed
+    own = client.patch(
+        "/api/v1/users/viewer1",
+        headers=h,
+        json={"password": "fresh-pass-77", "current_password": "viewer-password-1"},
+    )
     assert own.status_code == 200
-    promote = module_api.client.patch("/api/v1/users/viewer1", headers=h, json={"role": "admin"})
+    # The new password revoked the token it was sent with: log in again.
+    assert client.get("/api/v1/me", headers=h).status_code == 401
+    login = client.post(
+        "/api/v1/auth/token", json={"username": "viewer1", "password": "fresh-pass-77"}
+    )
+    h = {"Authorization": f"Bearer {login.json()['token']}"}
+    module_api.tokens["viewer"] = login.json()["token"]
+    promote = client.patch("/api/v1/users/viewer1", headers=h, json={"role": "admin"})
     assert promote.status_code == 403
-    other = module_api.client.patch("/api/v1/users/admin1", headers=h, json={"password": "n" * 10})
+    other = client.patch("/api/v1/users/admin1", headers=h, json={"password": "fresh-pass-78"})
     assert other.status_code == 403

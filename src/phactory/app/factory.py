@@ -26,47 +26,24 @@ Viewers read; engineers also upload sites, create scenarios and start runs; admi
 manage users. Every change is recorded in `/api/v1/changes` with who and when.
 
 Reads of sites, scenarios and runs carry an `ETag`: send it back in `If-None-Match` to
-get `304 Not Modified` while nothing changed. Five failed logins of an account within
-15 minutes lock it for 15 minutes (`429`, with `Retry-After`).
+get `304 Not Modified` while nothing changed.
+
+A token from `/api/v1/auth/token` expires after 12 hours (`PHACTORY_LOGIN_TOKEN_HOURS`).
+Five failed logins of an account from one address lock it there for 30 seconds, then
+twice as long after each further failure, at most 15 minutes (`429`, with `Retry-After`);
+other addresses are not affected, and an admin ends the locks with
+`POST /api/v1/users/{name}/unlock` or `phactory user unlock NAME`. Changing a password
+revokes every token and session of the account. The first `admin` must change the
+password it was given before anything else (`403` until then). Request bodies are
+limited (`413`): site files to 2 MB, others to 1 MB.
 """
 
 
-def _upload_limit(app: FastAPI) -> int | None:
+def _body_limits(app: FastAPI) -> tuple[int, int] | None:
     ctx = getattr(app.state, "ctx", None)
-    return None if ctx is None else int(ctx.settings.max_upload_bytes)
-
-
-class UploadLimit:
-    """Refuse (413) a site upload whose declared size is far over the limit, before the
-    body is read; the route checks the exact size of what it reads."""
-
-    def __init__(self, app: Any, limit: Any) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["method"] == "POST"
-            and str(scope["path"]).startswith("/api/v1/sites")
-        ):
-            limit = self.limit()
-            declared = dict(scope.get("headers") or ()).get(b"content-length")
-            too_big = (
-                limit is not None
-                and declared is not None
-                and declared.isdigit()
-                and int(declared) > 2 * limit + 65_536
-            )
-            if too_big:
-                from starlette.responses import JSONResponse
-
-                response = JSONResponse(
-                    {"detail": f"upload larger than {limit} bytes"}, status_code=413
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+    if ctx is None:
+        return None
+    return int(ctx.settings.max_upload_bytes), int(ctx.settings.max_body_bytes)
 
 
 def create_app(
@@ -89,7 +66,10 @@ def create_app(
     """
     from phactory import __version__
     from phactory.app.api import build_router
+    from phactory.app.api.docs import install_docs
     from phactory.app.api.errors import install_error_handlers
+    from phactory.app.body_limit import BodyLimit
+    from phactory.app.browser_policy import BrowserPolicy
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -118,14 +98,18 @@ def create_app(
         version=__version__,
         description=_DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
-        redoc_url="/redoc",
+        docs_url=None,  # install_docs: Swagger UI and ReDoc from this server, not a CDN
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     install_error_handlers(app)
-    app.add_middleware(UploadLimit, limit=lambda: _upload_limit(app))
-    # Added last, so it runs first: a kept answer skips routing, validation and the database.
+    install_docs(app)
+    # Middleware added last runs first. The read cache answers kept reads before routing,
+    # validation and the database; the body limit comes before anything reads a body;
+    # the browser policy is outermost, so that every answer gets its headers.
     app.add_middleware(ReadCache, context=lambda: getattr(app.state, "ctx", None))
+    app.add_middleware(BodyLimit, limits=lambda: _body_limits(app))
+    app.add_middleware(BrowserPolicy)
     app.include_router(build_router())
     if ui:
         from phactory.app.ui import mount

@@ -21,11 +21,17 @@ _RANK: Final[dict[str, int]] = {r: i for i, r in enumerate(ROLES)}
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """An authenticated user: name and role (and how they authenticated)."""
+    """An authenticated user: name and role (and how they authenticated).
+
+    ``must_change_password`` marks an account whose password was set for it (the first
+    ``admin``): until it is changed, the pages show only the change-password form and
+    the API answers 403 to everything but ``GET /me`` and changing it.
+    """
 
     name: str
     role: Role
     via: Literal["password", "token", "session", "system"] = "token"
+    must_change_password: bool = False
 
     def has(self, role: Role) -> bool:
         """Whether this user's role is ``role`` or above."""

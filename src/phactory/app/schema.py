@@ -15,6 +15,7 @@ from typing import Any, Final
 from sqlalchemy import (
     JSON,
     Boolean,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -24,10 +25,11 @@ from sqlalchemy import (
     Uuid,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql import expression
 
 from phactory.store.schema import NAMING_CONVENTION, UTCDateTime
 
-__all__ = ["AppBase", "ArtifactRow", "ChangeRow", "TokenRow", "UserRow"]
+__all__ = ["AppBase", "ArtifactRow", "ChangeRow", "LoginFailureRow", "TokenRow", "UserRow"]
 
 #: Longest user name.
 NAME_LENGTH: Final = 100
@@ -52,6 +54,32 @@ class UserRow(AppBase):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The password was set by someone else (the first start): it must be changed before
+    #: anything else is allowed.
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=expression.false()
+    )
+
+
+class LoginFailureRow(AppBase):
+    """Failed logins of one account name from one client address, and its lock.
+
+    Kept in the database (not in a server's memory) so that every server process sees
+    the same locks and ``phactory user unlock`` can end them; times are seconds since
+    the Unix epoch (:class:`phactory.credentials.Attempts`).
+    """
+
+    __tablename__ = "app_login_failures"
+    __table_args__ = (Index(None, "user_name"), Index(None, "last_failure"))
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    client: Mapped[str] = mapped_column(String(200))
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure: Mapped[float | None] = mapped_column(Double)
+    locked_until: Mapped[float | None] = mapped_column(Double)
+    #: Locked until an administrator unlocks (``locked_until`` is then ignored).
+    until_unlock: Mapped[bool] = mapped_column(Boolean)
 
 
 class TokenRow(AppBase):

@@ -1,7 +1,9 @@
 """Password hashes (Argon2id) and token digests (HMAC-SHA256 with the server secret).
 
 Passwords are stored only as Argon2id hashes (argon2-cffi, RFC 9106 low-memory
-parameters). API tokens and session ids are random 256-bit secrets shown once; the
+parameters), made by the hasher the batch record uses too (:mod:`phactory.credentials`);
+new passwords are checked by the shared :class:`~phactory.credentials.PasswordPolicy`
+(:data:`PASSWORD_POLICY`). API tokens and session ids are random 256-bit secrets shown once; the
 database keeps their HMAC-SHA256 under the server secret, so a copy of the database alone
 neither reveals nor verifies them.
 """
@@ -14,8 +16,11 @@ import secrets
 from functools import lru_cache
 from typing import Final
 
+from phactory.credentials import MIN_PASSWORD_LENGTH, PasswordHasher, PasswordPolicy
+
 __all__ = [
     "MIN_PASSWORD_LENGTH",
+    "PASSWORD_POLICY",
     "TOKEN_PREFIX",
     "hash_password",
     "new_password",
@@ -24,32 +29,28 @@ __all__ = [
     "verify_password",
 ]
 
-#: Shortest password accepted.
-MIN_PASSWORD_LENGTH: Final = 8
+#: What a new password of a workspace account must be (length, not the user name, not a
+#: common password).
+PASSWORD_POLICY: Final = PasswordPolicy(min_length=MIN_PASSWORD_LENGTH)
 #: Every API token starts with this, so that leaked tokens are easy to search for.
 TOKEN_PREFIX: Final = "phy_"
 
 
 @lru_cache(maxsize=1)
-def _hasher():  # type: ignore[no-untyped-def]  # argon2 is imported lazily
-    from argon2 import PasswordHasher
+def _hasher() -> PasswordHasher:
+    from phactory.credentials import default_hasher
 
-    return PasswordHasher()
+    return default_hasher()
 
 
 def hash_password(password: str) -> str:
     """The Argon2id hash of ``password`` (the text names algorithm and parameters)."""
-    return str(_hasher().hash(password))
+    return _hasher().hash(password)
 
 
 def verify_password(stored: str, password: str) -> bool:
     """Whether ``password`` matches ``stored``; constant time, never raises."""
-    from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-
-    try:
-        return bool(_hasher().verify(stored, password))
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
+    return _hasher().verify(stored, password)
 
 
 def new_password() -> str:

@@ -14,7 +14,12 @@ variable                        meaning
 ``PHACTORY_API_THREADS``        threads serving the synchronous API routes; default 16
 ``PHACTORY_EXAMPLES``           folder of example sites loaded on first start; ``none``
                                 to load none
-``PHACTORY_COOKIE_SECURE``      ``1`` to send the session cookie over HTTPS only
+``PHACTORY_COOKIE_SECURE``      ``1`` to send the session cookie over HTTPS only (it is
+                                anyway when the request came over HTTPS)
+``PHACTORY_LOGIN_TOKEN_HOURS``  lifetime of a token from ``POST /api/v1/auth/token``
+                                [h]; default 12
+``PHACTORY_MAX_BODY_BYTES``     largest request body of the API but uploads; default
+                                1 MB
 ==============================  ======================================================
 
 Nothing is read at import time: call :meth:`AppSettings.from_env`.
@@ -91,8 +96,12 @@ class AppSettings(BaseModel):
         Sites loaded into an empty store on first start; ``None`` for none.
     max_upload_bytes
         Largest site file accepted by an upload.
+    max_body_bytes
+        Largest request body of every other route (413 beyond, before it is read).
     session_hours
         Lifetime of a browser session.
+    login_token_hours
+        Lifetime of an API token obtained with a password (``POST /api/v1/auth/token``).
     cookie_secure
         Mark the session cookie ``Secure`` (behind HTTPS).
     prewarm_workers
@@ -112,7 +121,9 @@ class AppSettings(BaseModel):
     api_threads: int = Field(default=16, ge=1, le=200)
     examples_dir: Path | None = None
     max_upload_bytes: int = Field(default=2_000_000, ge=1_000)
+    max_body_bytes: int = Field(default=1_000_000, ge=1_000)
     session_hours: float = Field(default=12.0, gt=0)
+    login_token_hours: float = Field(default=12.0, gt=0, le=24 * 365)
     cookie_secure: bool = False
     prewarm_workers: bool = True
 
@@ -161,6 +172,10 @@ class AppSettings(BaseModel):
         if (password := get("PHACTORY_ADMIN_PASSWORD")) is not None:
             values["admin_password"] = password
         values["cookie_secure"] = (get("PHACTORY_COOKIE_SECURE") or "").lower() in _TRUE
+        if (hours := get("PHACTORY_LOGIN_TOKEN_HOURS")) is not None:
+            values["login_token_hours"] = hours
+        if (body := get("PHACTORY_MAX_BODY_BYTES")) is not None:
+            values["max_body_bytes"] = body
         examples = get("PHACTORY_EXAMPLES")
         if examples is None:
             values["examples_dir"] = default_examples_dir()

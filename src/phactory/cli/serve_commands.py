@@ -1,4 +1,5 @@
-"""``phactory serve`` (the web workspace) and ``phactory user add | token | list``."""
+"""``phactory serve`` (the web workspace) and ``phactory user add | token | list | unlock |
+password``."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 user_app = typer.Typer(
     name="user",
-    help="Accounts of the web workspace: add users, issue API tokens.",
+    help="Accounts of the web workspace: add users, issue API tokens, unlock, set passwords.",
     no_args_is_help=True,
 )
 
@@ -41,16 +42,49 @@ def serve(
         int | None,
         typer.Option("--workers", min=1, help="Simulation worker processes (default 1)."),
     ] = None,
+    ssl_certfile: Annotated[
+        Path | None,
+        typer.Option("--ssl-certfile", help="Serve HTTPS with this certificate (PEM)."),
+    ] = None,
+    ssl_keyfile: Annotated[
+        Path | None,
+        typer.Option("--ssl-keyfile", help="The certificate's private key (PEM)."),
+    ] = None,
+    ssl_keyfile_password: Annotated[
+        str | None,
+        typer.Option(
+            "--ssl-keyfile-password",
+            envvar="PHACTORY_SSL_KEYFILE_PASSWORD",
+            help="Password of the private key.",
+        ),
+    ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            envvar="FORWARDED_ALLOW_IPS",
+            help="Reverse proxies whose X-Forwarded-For/-Proto are believed "
+            "(comma-separated; default 127.0.0.1).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the web workspace and its REST API on one port (SQLite by default).
 
     The first start loads the example sites and creates the account admin, whose
-    password is printed once (or set PHACTORY_ADMIN_PASSWORD). The database is
-    PHACTORY_DATABASE_URL, else a SQLite file in PHACTORY_HOME.
+    password is printed once (or set PHACTORY_ADMIN_PASSWORD) and must be changed at the
+    first login. The database is PHACTORY_DATABASE_URL, else a SQLite file in
+    PHACTORY_HOME. With --ssl-certfile and --ssl-keyfile it serves HTTPS; behind a
+    reverse proxy that ends TLS, give the proxy's address in --forwarded-allow-ips.
     """
+    from phactory.app.server import Tls
     from phactory.app.server import serve as run_server
     from phactory.app.settings import AppSettings
 
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        fail("--ssl-certfile and --ssl-keyfile go together")
+    tls = None
+    if ssl_certfile is not None and ssl_keyfile is not None:
+        tls = Tls(ssl_certfile, ssl_keyfile, ssl_keyfile_password)
     overrides: dict[str, Any] = {"host": host, "port": port}
     if workers is not None:
         overrides["job_workers"] = workers
@@ -58,7 +92,13 @@ def serve(
         settings = AppSettings.from_env(**overrides)
     except ValueError as exc:
         fail(f"bad settings: {exc}")
-    run_server(settings, path, echo=lambda text: console.print(text, markup=False, highlight=False))
+    run_server(
+        settings,
+        path,
+        echo=lambda text: console.print(text, markup=False, highlight=False),
+        tls=tls,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
 
 
 def _open() -> AppContext:
@@ -136,15 +176,77 @@ def user_token(
 
 @user_app.command("list")
 def user_list() -> None:
-    """List the accounts."""
+    """List the accounts (and the addresses each is locked for after failed logins)."""
     ctx = _open()
     try:
-        users = ctx.accounts.list_users(_cli_admin())
+        admin = _cli_admin()
+        users = ctx.accounts.list_users(admin)
+        locks: dict[str, list[str]] = {}
+        for lock in ctx.accounts.locks(admin):
+            locks.setdefault(lock.user_name, []).append(lock.client)
     finally:
         ctx.close()
     for u in users:
         state = "" if u.active else " (inactive)"
+        if u.must_change_password:
+            state += " (must change password)"
+        if u.name in locks:
+            state += f" (locked from {', '.join(sorted(locks[u.name]))})"
         console.print(f"{u.name:<24} {u.role}{state}", markup=False, highlight=False)
+
+
+@user_app.command("unlock")
+def user_unlock(
+    name: Annotated[str, typer.Argument(help="The account to unlock.")],
+) -> None:
+    """End every login lock of NAME (from any address); recorded in the change log."""
+    from phactory.app.errors import AppError
+
+    ctx = _open()
+    try:
+        ended = ctx.accounts.unlock(_cli_admin(), name)
+    except AppError as exc:
+        fail(exc.message)
+    finally:
+        ctx.close()
+    console.print(f"Unlocked {name} ({ended} address(es) cleared)", markup=False)
+
+
+@user_app.command("password")
+def user_password(
+    name: Annotated[str, typer.Argument(help="The account.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the new password from standard input.")
+    ] = False,
+) -> None:
+    """Set a new password for NAME (revokes its tokens and sessions, ends its locks).
+
+    Without --password-stdin a password is generated, printed once, and must be changed
+    at the next login.
+    """
+    from phactory.app.errors import AppError
+    from phactory.app.security import new_password
+
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            fail("no password on standard input")
+    generated = password is None
+    ctx = _open()
+    try:
+        admin = _cli_admin()
+        secret = password if password is not None else new_password()
+        ctx.accounts.update_user(admin, name, password=secret)
+        ctx.accounts.require_password_change(admin, name, generated)
+    except AppError as exc:
+        fail(exc.message)
+    finally:
+        ctx.close()
+    console.print(f"Set a new password for {name}", markup=False)
+    if generated:
+        console.print(f"password: {secret}", markup=False, highlight=False)
+        err_console.print("(shown only now; to be changed at the next login)", style="dim")
 
 
 if not any(group.name == "user" for group in app.registered_groups):

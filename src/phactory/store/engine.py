@@ -7,6 +7,7 @@ of failing half-way; PostgreSQL gets connection health checks.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -63,8 +64,10 @@ def build_engine(settings: StoreSettings) -> Engine:
             # One connection shared by everyone, or each would see its own empty database.
             kwargs["poolclass"] = StaticPool
             kwargs["connect_args"]["check_same_thread"] = False
-        elif settings.create_folder and url.database:
-            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        elif url.database:
+            if settings.create_folder:
+                Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(url.database).expanduser())
     else:
         kwargs["pool_pre_ping"] = True
     try:
@@ -74,6 +77,18 @@ def build_engine(settings: StoreSettings) -> Engine:
     if sqlite:
         _configure_sqlite(engine, memory=_is_memory(url))
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """Create the SQLite file ``path`` readable and writable by its owner only (0600),
+    if it does not exist yet; SQLite gives its ``-wal`` and ``-shm`` files the same mode.
+    An existing file keeps its mode, and a folder that does not exist is left to SQLite's
+    own error."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except (FileExistsError, FileNotFoundError, NotADirectoryError, PermissionError):
+        return
+    os.close(fd)
 
 
 def _set_wal(cursor: Any) -> None:

@@ -7,13 +7,15 @@ import uuid
 from fastapi import APIRouter, status
 
 from phactory.app.api import public
-from phactory.app.api.deps import Ctx, User
+from phactory.app.api.deps import Client, Ctx, User
 from phactory.app.api.errors import ERROR_RESPONSES, LOGIN_RESPONSES
 from phactory.app.schemas import (
+    LockPublic,
     LoginRequest,
     TokenCreate,
     TokenCreated,
     TokenPublic,
+    UnlockPublic,
     UserCreate,
     UserCreated,
     UserPublic,
@@ -29,11 +31,17 @@ router = APIRouter(responses=ERROR_RESPONSES)
     status_code=status.HTTP_201_CREATED,
     tags=["auth"],
     summary="Exchange a user name and password for an API token",
+    description="The token expires after `PHACTORY_LOGIN_TOKEN_HOURS` (default 12 h); "
+    "tokens that do not expire are made by `phactory user token` or `POST /tokens`. "
+    "Five failed logins of a name from one address lock it there for 30 s, then twice as "
+    "long after each further failure, at most 15 min (`429` with `Retry-After`).",
     responses=LOGIN_RESPONSES,
 )
-def login_for_token(ctx: Ctx, body: LoginRequest) -> TokenCreated:
-    who = ctx.accounts.authenticate(body.username, body.password)
-    info, secret = ctx.accounts.create_token(who, who.name, body.label or "password login")
+def login_for_token(ctx: Ctx, client: Client, body: LoginRequest) -> TokenCreated:
+    who = ctx.accounts.authenticate(body.username, body.password, client)
+    info, secret = ctx.accounts.create_token(
+        who, who.name, body.label or "password login", hours=ctx.settings.login_token_hours
+    )
     return TokenCreated(**public.token(info).model_dump(), token=secret)
 
 
@@ -64,12 +72,44 @@ def create_user(ctx: Ctx, user: User, body: UserCreate) -> UserCreated:
     response_model=UserPublic,
     tags=["users"],
     summary="Change a user's role, active flag or password",
+    description="Your own password needs `current_password`. A new password revokes every "
+    "API token and browser session of the account (including the token of this request).",
 )
-def update_user(ctx: Ctx, user: User, name: str, body: UserUpdate) -> UserPublic:
+def update_user(ctx: Ctx, user: User, client: Client, name: str, body: UserUpdate) -> UserPublic:
     info = ctx.accounts.update_user(
-        user, name, role=body.role, active=body.active, password=body.password
+        user,
+        name,
+        role=body.role,
+        active=body.active,
+        password=body.password,
+        current_password=body.current_password,
+        client=client,
     )
     return public.user(info)
+
+
+@router.get(
+    "/users/{name}/locks",
+    response_model=list[LockPublic],
+    tags=["users"],
+    summary="Client addresses an account is locked for after failed logins (admins)",
+)
+def list_locks(ctx: Ctx, user: User, name: str) -> list[LockPublic]:
+    ctx.accounts.get_user(name)
+    return [
+        LockPublic(client=lock.client, failures=lock.failures, remaining_s=lock.remaining_s)
+        for lock in ctx.accounts.locks(user, name)
+    ]
+
+
+@router.post(
+    "/users/{name}/unlock",
+    response_model=UnlockPublic,
+    tags=["users"],
+    summary="End every login lock of an account (admins; recorded in the change log)",
+)
+def unlock_user(ctx: Ctx, user: User, name: str) -> UnlockPublic:
+    return UnlockPublic(name=name, ended=ctx.accounts.unlock(user, name))
 
 
 @router.get("/tokens", response_model=list[TokenPublic], tags=["auth"], summary="My API tokens")

@@ -8,10 +8,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from phactory.app.context import AppContext
-from phactory.app.errors import NotAuthenticated
+from phactory.app.errors import Forbidden, NotAuthenticated
 from phactory.app.principal import SESSION_COOKIE, Principal
 
-__all__ = ["SESSION_COOKIE", "Ctx", "User", "context", "principal"]
+__all__ = ["SESSION_COOKIE", "Client", "Ctx", "User", "client_address", "context", "principal"]
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -25,6 +25,26 @@ def context(request: Request) -> AppContext:
     return ctx
 
 
+def client_address(request: Request) -> str | None:
+    """The caller's address (the browser's behind a trusted proxy: see ``phactory serve
+    --forwarded-allow-ips``), for the login lockout."""
+    return request.client.host if request.client is not None else None
+
+
+def _allowed_before_password_change(request: Request, who: Principal) -> bool:
+    """``GET /me`` and changing one's own password: all an account whose password must
+    be changed may do."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", "")
+    if path.endswith("/me") and request.method in ("GET", "HEAD"):
+        return True
+    return (
+        path.endswith("/users/{name}")
+        and request.method == "PATCH"
+        and request.path_params.get("name") == who.name
+    )
+
+
 def principal(
     request: Request,
     ctx: Annotated[AppContext, Depends(context)],
@@ -34,19 +54,35 @@ def principal(
 
     Changes need a token, so that a page on another site cannot make a logged-in
     browser change anything (no cross-site request forgery through the cookie).
+
+    Raises
+    ------
+    NotAuthenticated
+        Without valid credentials (401).
+    Forbidden
+        For an account whose password must be changed first (403), except
+        ``GET /api/v1/me`` and ``PATCH /api/v1/users/{own name}``.
     """
+    found: Principal | None = None
     if credentials is not None:
         found = ctx.accounts.resolve(credentials.credentials, kind="api")
         if found is None:
             raise NotAuthenticated("invalid, expired or revoked API token")
-        return found
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie and request.method in ("GET", "HEAD"):
-        found = ctx.accounts.resolve(cookie, kind="session")
-        if found is not None:
-            return found
-    raise NotAuthenticated("send an API token: Authorization: Bearer <token>")
+    else:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie and request.method in ("GET", "HEAD"):
+            found = ctx.accounts.resolve(cookie, kind="session")
+    if found is None:
+        raise NotAuthenticated("send an API token: Authorization: Bearer <token>")
+    if found.must_change_password and not _allowed_before_password_change(request, found):
+        raise Forbidden(
+            f"the password of {found.name} was set for it and must be changed first: "
+            f'PATCH /api/v1/users/{found.name} with {{"current_password": ..., '
+            '"password": ...}, or log in to the workspace'
+        )
+    return found
 
 
 Ctx = Annotated[AppContext, Depends(context)]
 User = Annotated[Principal, Depends(principal)]
+Client = Annotated[str | None, Depends(client_address)]

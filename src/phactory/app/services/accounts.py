@@ -3,6 +3,15 @@
 Accounts are never deleted, only deactivated, so a name is never reused and the change
 log always names a real account. Tokens and sessions are random secrets shown once; the
 database keeps their HMAC digest (:mod:`phactory.app.security`).
+
+Passwords follow the shared policy of :mod:`phactory.credentials` (length, not the user
+name, not a common password). Failed logins lock the pair (account, client address)
+with exponential back-off (:mod:`phactory.app.services.logins`), so that nobody can lock
+an account's owner out from another address; an administrator ends every lock of an
+account with :meth:`AccountService.unlock` (recorded in the change log). Changing a
+password revokes every token and session of the account. The first ``admin``'s password
+was set for it (printed on the console, or ``PHACTORY_ADMIN_PASSWORD``): it must be
+changed before anything else (:attr:`UserInfo.must_change_password`).
 """
 
 from __future__ import annotations
@@ -13,11 +22,12 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, func, select, update
 
 from phactory.app.errors import (
     Conflict,
@@ -30,7 +40,7 @@ from phactory.app.errors import (
 from phactory.app.principal import ROLES, Principal, Role, require
 from phactory.app.schema import TokenRow, UserRow
 from phactory.app.security import (
-    MIN_PASSWORD_LENGTH,
+    PASSWORD_POLICY,
     hash_password,
     new_password,
     new_token,
@@ -39,8 +49,15 @@ from phactory.app.security import (
 )
 from phactory.app.services.changes import ChangeLog
 from phactory.app.services.db import AppDatabase, now
+from phactory.app.services.logins import (
+    LOGIN_LOCKOUT,
+    DatabaseLockoutStore,
+    LockInfo,
+    login_key,
+)
+from phactory.credentials import Lockout
 
-__all__ = ["SYSTEM", "AccountService", "TokenInfo", "UserInfo"]
+__all__ = ["SYSTEM", "AccountService", "LockInfo", "TokenInfo", "UserInfo"]
 
 #: The principal of changes the server makes by itself (first admin, example sites).
 SYSTEM: Final = Principal("system", "admin", via="system")
@@ -52,10 +69,8 @@ _CACHE_S: Final = 5.0
 _TOUCH_S: Final = 60.0
 #: Pause after a failed password, to slow guessing [s].
 _FAIL_DELAY_S: Final = 0.2
-#: Failed logins of one account within :data:`LOCKOUT_WINDOW_S` that lock it.
-LOCKOUT_FAILURES: Final = 5
-#: The window of failed logins counted, and how long a locked account stays locked [s].
-LOCKOUT_WINDOW_S: Final = 15 * 60.0
+#: Failed logins of one account from one client address that lock that pair.
+LOCKOUT_FAILURES: Final = LOGIN_LOCKOUT.max_failures
 
 log = logging.getLogger("phactory.app.accounts")
 
@@ -80,6 +95,7 @@ class UserInfo:
     created_by: str
     updated_at: datetime | None
     preferences: dict[str, Any]
+    must_change_password: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +122,7 @@ def _user(row: UserRow) -> UserInfo:
         created_by=row.created_by,
         updated_at=row.updated_at,
         preferences=dict(row.preferences or {}),
+        must_change_password=bool(row.must_change_password),
     )
 
 
@@ -134,13 +151,12 @@ def check_name(name: str) -> str:
     return name
 
 
-def check_password(password: str) -> str:
-    """Return ``password`` if it is long enough, else raise :class:`Invalid`."""
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise Invalid(
-            f"a password needs at least {MIN_PASSWORD_LENGTH} characters",
-            [{"path": "password", "message": f"shorter than {MIN_PASSWORD_LENGTH} characters"}],
-        )
+def check_password(password: str, name: str = "") -> str:
+    """Return ``password`` if the password policy accepts it for user ``name``, else
+    raise :class:`Invalid` saying why (never showing the password)."""
+    reason = PASSWORD_POLICY.problem(password or "", name)
+    if reason is not None:
+        raise Invalid(reason, [{"path": "password", "message": reason}])
     return password
 
 
@@ -168,10 +184,18 @@ class AccountService:
         Server secret for token digests.
     session_hours
         Lifetime of a browser session.
+    clock
+        Seconds since the epoch, for the login lockout (tests move it).
     """
 
     def __init__(
-        self, db: AppDatabase, changes: ChangeLog, secret: str, session_hours: float = 12.0
+        self,
+        db: AppDatabase,
+        changes: ChangeLog,
+        secret: str,
+        session_hours: float = 12.0,
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._db = db
         self._changes = changes
@@ -180,10 +204,10 @@ class AccountService:
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, Principal, uuid.UUID]] = {}
         self._touched: dict[uuid.UUID, float] = {}
-        # Failed logins per account name (times [s, monotonic]), and lock ends; kept in
-        # memory: a restart forgives, which an attacker cannot cause from outside.
-        self._failures: dict[str, list[float]] = {}
-        self._locked: dict[str, float] = {}
+        # Failed logins per (account, client address), in the database so that every
+        # server process and ``phactory user unlock`` see the same locks.
+        self._logins = DatabaseLockoutStore(db, LOGIN_LOCKOUT, clock)
+        self._guard = Lockout(LOGIN_LOCKOUT, self._logins, clock)
 
     # -- users -------------------------------------------------------------------------
 
@@ -193,9 +217,17 @@ class AccountService:
             return int(s.scalar(select(func.count()).select_from(UserRow)) or 0)
 
     def create_user(
-        self, actor: Principal, name: str, role: str, password: str | None = None
+        self,
+        actor: Principal,
+        name: str,
+        role: str,
+        password: str | None = None,
+        *,
+        must_change_password: bool = False,
     ) -> tuple[UserInfo, str | None]:
         """Create an account (admins only).
+
+        ``must_change_password`` makes its user change the password before anything else.
 
         Returns
         -------
@@ -208,7 +240,7 @@ class AccountService:
         generated = None
         if password is None:
             password = generated = new_password()
-        check_password(password)
+        check_password(password, name)
         digest = hash_password(password)
         with self._db.session(write=True) as s:
             if s.get(UserRow, name) is not None:
@@ -222,6 +254,7 @@ class AccountService:
                 created_at=now(),
                 created_by=actor.name,
                 updated_at=None,
+                must_change_password=must_change_password,
             )
             s.add(row)
             s.flush()
@@ -258,17 +291,29 @@ class AccountService:
         role: str | None = None,
         active: bool | None = None,
         password: str | None = None,
+        current_password: str | None = None,
+        client: str | None = None,
     ) -> UserInfo:
         """Change an account's role, active flag or password.
 
         Admins may change anything; others only their own password. The last active
-        admin cannot be demoted or deactivated.
+        admin cannot be demoted or deactivated. Changing one's own password needs the
+        current one (so that a stolen token or an unattended browser cannot take the
+        account over); a wrong one counts as a failed login from ``client``. A new
+        password revokes every API token and browser session of the account, ends its
+        login locks, and (set by its user) ends :attr:`UserInfo.must_change_password`.
         """
-        own_password_only = actor.name == name and role is None and active is None
+        own = actor.name == name
+        own_password_only = own and role is None and active is None
         if not own_password_only:
             require(actor, "admin", "changing users")
         checked_role = check_role(role) if role is not None else None
-        digest = hash_password(check_password(password)) if password is not None else None
+        digest = None
+        if password is not None:
+            check_password(password, name)
+            if own:
+                self._check_current(name, current_password, client)
+            digest = hash_password(password)
         changed: list[str] = []
         with self._db.session(write=True) as s:
             row = s.get(UserRow, name, with_for_update=True)
@@ -296,6 +341,16 @@ class AccountService:
             if digest is not None:
                 changed.append("password changed")
                 row.password_hash = digest
+                if own:
+                    row.must_change_password = False
+                ended = s.execute(
+                    update(TokenRow)
+                    .where(TokenRow.user_name == name, TokenRow.revoked_at.is_(None))
+                    .values(revoked_at=now())
+                )
+                revoked = int(cast(CursorResult[Any], ended).rowcount or 0)
+                if revoked:
+                    changed.append(f"{revoked} token(s) and session(s) revoked")
             if changed:
                 row.updated_at = now()
                 self._changes.record(
@@ -309,11 +364,47 @@ class AccountService:
             info = _user(row)
         if changed:
             self._forget_user(name)
-            if digest is not None:  # a new password ends a lockout
-                with self._lock:
-                    self._locked.pop(name, None)
-                    self._failures.pop(name, None)
+            if digest is not None:  # a new password ends its lockouts
+                self._guard.unlock(self._logins.keys_of(name))
         return info
+
+    def require_password_change(
+        self, actor: Principal, name: str, required: bool = True
+    ) -> UserInfo:
+        """Make ``name`` change its password before anything else, or not (admins)."""
+        require(actor, "admin", "requiring password changes")
+        with self._db.session(write=True) as s:
+            row = s.get(UserRow, name, with_for_update=True)
+            if row is None:
+                raise Missing(f"user {name} not found")
+            if bool(row.must_change_password) != required:
+                row.must_change_password = required
+                row.updated_at = now()
+                self._changes.record(
+                    actor.name,
+                    "user.update",
+                    "user",
+                    name,
+                    f"user {name}: "
+                    + ("must change the password" if required else "password change no longer due"),
+                    session=s,
+                )
+            info = _user(row)
+        self._forget_user(name)
+        return info
+
+    def _check_current(self, name: str, current: str | None, client: str | None) -> None:
+        """Refuse (403) an own password change without the right current password."""
+        key = login_key(name, client)
+        self._refuse_if_locked(name, key)
+        with self._db.session() as s:
+            row = s.get(UserRow, name)
+            stored = row.password_hash if row is not None else None
+        if stored is None or not current or not verify_password(stored, current):
+            time.sleep(_FAIL_DELAY_S)
+            self._failed(name, key, client)
+            raise Forbidden("give your current password to set a new one (it did not match)")
+        self._guard.succeeded(key)
 
     def set_preferences(self, actor: Principal, values: dict[str, Any]) -> UserInfo:
         """Merge ``values`` into the actor's own preferences (selected site, run settings)."""
@@ -336,81 +427,108 @@ class AccountService:
         if self.count_users() > 0:
             return None
         try:
-            _, generated = self.create_user(SYSTEM, "admin", "admin", password)
+            _, generated = self.create_user(
+                SYSTEM, "admin", "admin", password, must_change_password=True
+            )
         except Conflict:  # another process created it in between
             return None
         return generated
 
     # -- authentication ----------------------------------------------------------------
 
-    def authenticate(self, name: str, password: str) -> Principal:
-        """The principal for a name and password.
+    def authenticate(self, name: str, password: str, client: str | None = None) -> Principal:
+        """The principal for a name and password, tried from ``client`` (an address).
 
-        After :data:`LOCKOUT_FAILURES` failed attempts on one name within
-        :data:`LOCKOUT_WINDOW_S`, the name is locked for that long (even the right
-        password is refused), which is logged and recorded in the change log.
+        After :data:`LOCKOUT_FAILURES` failed attempts on one name from one client
+        address, that pair is locked for 30 s, and for twice as long after each further
+        failure (at most 15 min; :data:`~phactory.app.services.logins.LOGIN_LOCKOUT`):
+        even the right password is refused there, while the same name still logs in from
+        other addresses. Each lock is logged and recorded in the change log. Names that
+        exist and names that do not are treated alike.
 
         Raises
         ------
         LockedOut
-            If the name is locked.
+            If the name is locked for this client.
         NotAuthenticated
             If the name or password is wrong or the account inactive.
         """
-        self._check_lock(name, time.monotonic())
+        if not _NAME.match(name or ""):  # cannot be an account: nothing to count
+            time.sleep(_FAIL_DELAY_S)
+            raise NotAuthenticated("wrong user name or password, or the account is inactive")
+        key = login_key(name, client)
+        self._refuse_if_locked(name, key)
         with self._db.session() as s:
-            row = s.get(UserRow, name) if name else None
+            row = s.get(UserRow, name)
             stored = row.password_hash if row is not None else None
             active = row is not None and row.active
             role = row.role if row is not None else "viewer"
+            must_change = bool(row.must_change_password) if row is not None else False
         if stored is None or not verify_password(stored, password) or not active:
             time.sleep(_FAIL_DELAY_S)
-            self._failed(name, time.monotonic())
+            self._failed(name, key, client)
             raise NotAuthenticated("wrong user name or password, or the account is inactive")
-        with self._lock:
-            self._failures.pop(name, None)
-        return Principal(name, cast(Role, role), via="password")
+        self._guard.succeeded(key)
+        return Principal(name, cast(Role, role), via="password", must_change_password=must_change)
 
-    def _check_lock(self, name: str, t: float) -> None:
-        with self._lock:
-            until = self._locked.get(name)
-            if until is not None and until <= t:
-                del self._locked[name]
-                until = None
-        if until is not None:
-            minutes = max(1, math.ceil((until - t) / 60.0))
+    def _refuse_if_locked(self, name: str, key: str) -> None:
+        remaining = self._guard.remaining(key)
+        if remaining > 0:
+            wait = (
+                f"{math.ceil(remaining)} second(s)"
+                if remaining < 120
+                else f"{math.ceil(remaining / 60.0)} minute(s)"
+            )
             raise LockedOut(
-                f"too many failed logins for {name}: try again in {minutes} minute(s), "
-                "or ask an administrator to set a new password",
-                until - t,
+                f"too many failed logins for {name} from this address: try again in {wait}, "
+                "or ask an administrator to unlock it",
+                remaining,
             )
 
-    def _failed(self, name: str, t: float) -> None:
-        with self._lock:
-            if len(self._failures) > 10_000:  # a flood of made-up names: forget the oldest
-                self._failures.clear()
-            recent = [x for x in self._failures.get(name, []) if t - x < LOCKOUT_WINDOW_S]
-            recent.append(t)
-            self._failures[name] = recent
-            locking = len(recent) >= LOCKOUT_FAILURES
-            if locking:
-                self._locked[name] = t + LOCKOUT_WINDOW_S
-                del self._failures[name]
-        if locking:
-            log.warning(
-                "login locked for %r for %.0f min after %d failed attempts",
-                name,
-                LOCKOUT_WINDOW_S / 60.0,
-                LOCKOUT_FAILURES,
-            )
-            self._changes.record(
-                SYSTEM.name,
-                "user.lockout",
-                "user",
-                name[:200],
-                f"logins for {name} locked for {LOCKOUT_WINDOW_S / 60.0:.0f} min after "
-                f"{LOCKOUT_FAILURES} failed attempts",
-            )
+    def _failed(self, name: str, key: str, client: str | None) -> None:
+        state = self._guard.failed(key)
+        locked_s = state.remaining(state.last_failure or 0.0)
+        if locked_s <= 0:
+            return
+        log.warning(
+            "login locked for %r from %s for %.0f s after %d failed attempts",
+            name,
+            client or "an unknown address",
+            locked_s,
+            state.failures,
+        )
+        self._changes.record(
+            SYSTEM.name,
+            "user.lockout",
+            "user",
+            name,
+            f"logins for {name} from {client or 'an unknown address'} locked for "
+            f"{locked_s:.0f} s after {state.failures} failed attempts",
+            detail={"client": client, "failures": state.failures, "locked_s": locked_s},
+        )
+
+    def unlock(self, actor: Principal, name: str) -> int:
+        """End every login lock of ``name`` (admins); returns how many pairs were locked
+        or counting failures. Recorded in the change log."""
+        require(actor, "admin", "unlocking accounts")
+        self.get_user(name)
+        locked = self._logins.locks(name)
+        ended = self._guard.unlock(self._logins.keys_of(name))
+        addresses = ", ".join(sorted({lock.client for lock in locked})) or "none locked"
+        self._changes.record(
+            actor.name,
+            "user.unlock",
+            "user",
+            name,
+            f"ended the login locks of {name} ({addresses})",
+            detail={"clients": sorted({lock.client for lock in locked}), "entries": ended},
+        )
+        return ended
+
+    def locks(self, actor: Principal, name: str | None = None) -> list[LockInfo]:
+        """The (account, client address) pairs locked now (admins)."""
+        require(actor, "admin", "listing login locks")
+        return self._logins.locks(name)
 
     def create_token(
         self,
@@ -468,13 +586,18 @@ class AccountService:
                 )
         return info, secret
 
-    def login(self, name: str, password: str) -> tuple[Principal, str]:
+    def login(self, name: str, password: str, client: str | None = None) -> tuple[Principal, str]:
         """Check a password and open a browser session; returns the session secret."""
-        principal = self.authenticate(name, password)
+        principal = self.authenticate(name, password, client)
         _, secret = self.create_token(
             principal, name, "browser session", kind="session", hours=self._session_hours
         )
-        return Principal(principal.name, principal.role, via="session"), secret
+        return Principal(
+            principal.name,
+            principal.role,
+            via="session",
+            must_change_password=principal.must_change_password,
+        ), secret
 
     def resolve(self, secret: str, kind: TokenKind | None = None) -> Principal | None:
         """The principal a token or session secret stands for, or ``None``."""
@@ -505,7 +628,12 @@ class AccountService:
             ):
                 return None
             via: Literal["token", "session"] = "session" if token.kind == "session" else "token"
-            principal = Principal(user.name, cast(Role, user.role), via=via)
+            principal = Principal(
+                user.name,
+                cast(Role, user.role),
+                via=via,
+                must_change_password=bool(user.must_change_password),
+            )
             token_id, expires = token.id, token.expires_at
         until = t + _CACHE_S
         if expires is not None:  # never trust a token past its expiry
@@ -528,6 +656,8 @@ class AccountService:
             return None
         hit = self._cached(token_digest(self._secret, secret), time.monotonic())
         if hit is None or hit[1].via != ("session" if kind == "session" else "token"):
+            return None
+        if hit[1].must_change_password:  # the routes refuse it: let them answer
             return None
         return hit[1]
 

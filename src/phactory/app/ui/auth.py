@@ -1,32 +1,46 @@
-"""Logging in and out of the browser UI.
+"""Logging in and out of the browser UI, and changing one's password.
 
 The login form checks the password on the server and hands the browser a single-use
-ticket; ``/auth/session`` exchanges it for the ``HttpOnly`` session cookie. The cookie
+ticket; ``/auth/session`` exchanges it for the ``HttpOnly`` session cookie (``Secure``
+when the request came over HTTPS or ``PHACTORY_COOKIE_SECURE`` is set). The cookie
 authenticates the pages and read-only API calls (downloads); changes through the API
 need a Bearer token.
+
+``/password`` changes the user's password (the current one is asked again). A new
+password ends every session and token of the account, so the page opens a new session
+for this browser. An account whose password must be changed (the first ``admin``) is
+sent there before any other page.
 """
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import quote
+from typing import Any, Final
+from urllib.parse import quote, urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from phactory.app.api.deps import SESSION_COOKIE
-from phactory.app.errors import NotAuthenticated
+from phactory.app.errors import AppError, NotAuthenticated
 from phactory.app.ui import state
+from phactory.app.ui.safety import safe_next, testid
 
-__all__ = ["install_routes"]
+__all__ = ["PASSWORD_PATH", "install_routes", "session_redirect"]
+
+#: The change-password page.
+PASSWORD_PATH: Final = "/password"
 
 
-def _safe_next(target: str | None) -> str:
-    """Only local paths: never redirect to another site after login."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client is not None else None
+
+
+def session_redirect(secret: str, target: str) -> str:
+    """Where to send the browser to get the session ``secret`` as its cookie, then go to
+    ``target`` (a local path)."""
+    ticket = state.issue_ticket(secret)
+    return "/auth/session?" + urlencode({"ticket": ticket, "next": safe_next(target)})
 
 
 def install_routes(app: FastAPI) -> None:
@@ -37,7 +51,7 @@ def install_routes(app: FastAPI) -> None:
         secret = state.redeem_ticket(ticket)
         if secret is None:
             return RedirectResponse("/login?expired=1", status_code=303)
-        response = RedirectResponse(_safe_next(next), status_code=303)
+        response = RedirectResponse(safe_next(next), status_code=303)
         settings = state.ctx().settings
         response.set_cookie(
             SESSION_COOKIE,
@@ -45,7 +59,7 @@ def install_routes(app: FastAPI) -> None:
             max_age=int(settings.session_hours * 3600),
             httponly=True,
             samesite="lax",
-            secure=settings.cookie_secure,
+            secure=settings.cookie_secure or request.url.scheme == "https",
             path="/",
         )
         return response
@@ -60,22 +74,30 @@ def install_routes(app: FastAPI) -> None:
         return response
 
 
-@ui.page("/login", title="Log in · Phactory")
-def login_page(request: Request) -> None:
-    target = _safe_next(request.query_params.get("next"))
+def _frame_colours() -> None:
     ui.colors(primary="#1d3b5e", secondary="#2b6cb0", accent="#0f9d8a")
     ui.query("body").classes("bg-grey-2")
 
+
+@ui.page("/login", title="Log in · Phactory")
+def login_page(request: Request) -> None:
+    target = safe_next(request.query_params.get("next"))
+    client = _client(request)
+    _frame_colours()
+
     def attempt() -> None:
         try:
-            _, secret = state.ctx().accounts.login(name.value.strip(), password.value)
+            who, secret = state.ctx().accounts.login(name.value.strip(), password.value, client)
         except NotAuthenticated as exc:
             error.set_text(exc.message)
             error.visible = True
             password.set_value("")
             return
-        ticket = state.issue_ticket(secret)
-        ui.navigate.to(f"/auth/session?ticket={ticket}&next={quote(target)}")
+        if who.must_change_password:
+            target_after = f"{PASSWORD_PATH}?" + urlencode({"next": target, "first": "1"})
+        else:
+            target_after = target
+        ui.navigate.to(session_redirect(secret, target_after))
 
     with ui.column().classes("absolute-center items-center gap-4"):
         ui.label("Phactory").classes("text-h4 text-primary text-weight-bold")
@@ -84,16 +106,89 @@ def login_page(request: Request) -> None:
             ui.label("Log in").classes("text-h6")
             if request.query_params.get("expired"):
                 ui.label("The login link expired; please log in again.").classes("text-orange-9")
+            if request.query_params.get("changed"):
+                ui.label("Your password was changed; log in with the new one.").classes(
+                    "text-positive"
+                )
             name = ui.input("User name").props("outlined autofocus").classes("w-full")
-            name.props('data-testid="login-user"')
+            testid(name, "login-user")
             password = ui.input("Password", password=True, password_toggle_button=True)
-            password.props("outlined").classes("w-full").props('data-testid="login-password"')
+            testid(password.props("outlined").classes("w-full"), "login-password")
             password.on("keydown.enter", lambda _: attempt())
             error: Any = ui.label("").classes("text-negative")
+            testid(error, "login-error")
             error.visible = False
-            ui.button("Log in", on_click=attempt).props("unelevated color=primary").classes(
-                "w-full"
-            ).props('data-testid="login-submit"')
+            submit = ui.button("Log in", on_click=attempt).props("unelevated color=primary")
+            testid(submit.classes("w-full"), "login-submit")
             ui.label(
-                "First start: user admin, with the password printed by `phactory serve`."
+                "First start: user admin, with the password printed by `phactory serve`; "
+                "you choose a new one at the first login."
             ).classes("text-caption text-grey-7")
+
+
+@ui.page(PASSWORD_PATH, title="Change password · Phactory")
+def password_page(request: Request) -> RedirectResponse | None:
+    app = state.ctx()
+    cookie = request.cookies.get(SESSION_COOKIE)
+    user = app.accounts.resolve(cookie, kind="session") if cookie else None
+    if user is None:
+        return RedirectResponse(f"/login?next={quote(PASSWORD_PATH)}", status_code=303)
+    target = safe_next(request.query_params.get("next"))
+    if target.startswith(PASSWORD_PATH):
+        target = "/"
+    client = _client(request)
+    _frame_colours()
+
+    def change() -> None:
+        if new.value != repeat.value:
+            error.set_text("The two new passwords differ.")
+            error.visible = True
+            return
+        try:
+            app.accounts.update_user(
+                user,
+                user.name,
+                password=new.value,
+                current_password=current.value,
+                client=client,
+            )
+            # The change ended every session of the account, this one too: open anew.
+            _, secret = app.accounts.login(user.name, new.value, client)
+        except AppError as exc:
+            error.set_text(exc.message)
+            error.visible = True
+            for field in (current, new, repeat):
+                field.set_value("")
+            return
+        ui.navigate.to(session_redirect(secret, target))
+
+    with ui.column().classes("absolute-center items-center gap-4"):
+        ui.label("Phactory").classes("text-h4 text-primary text-weight-bold")
+        with ui.card().classes("w-[28rem] q-pa-lg"):
+            ui.label("Change your password").classes("text-h6")
+            ui.label(f"Account {user.name}").classes("text-grey-8")
+            if user.must_change_password:
+                testid(
+                    ui.label(
+                        "This password was set for your account: choose your own before going on."
+                    ).classes("text-orange-9"),
+                    "must-change",
+                )
+            current = ui.input("Current password", password=True).props("outlined")
+            testid(current.classes("w-full"), "password-current")
+            new = ui.input("New password (at least 8 characters)", password=True)
+            testid(new.props("outlined").classes("w-full"), "password-new")
+            repeat = ui.input("New password again", password=True).props("outlined")
+            testid(repeat.classes("w-full"), "password-repeat")
+            repeat.on("keydown.enter", lambda _: change())
+            error: Any = ui.label("").classes("text-negative")
+            testid(error, "password-error")
+            error.visible = False
+            ui.label(
+                "Every session and API token of your account ends; this browser stays logged in."
+            ).classes("text-caption text-grey-7")
+            with ui.row().classes("w-full justify-between"):
+                save = ui.button("Change password", on_click=change)
+                testid(save.props("unelevated color=primary"), "password-submit")
+                ui.button("Log out", on_click=lambda: ui.navigate.to("/auth/logout")).props("flat")
+    return None

@@ -1,7 +1,8 @@
 """Users and tokens: accounts and roles (admins), API tokens (everyone, for themselves).
 
 The lists are refreshed in place after each change, so that a new user or token shows at
-once (a failed toggle also snaps back to what is stored).
+once (a failed toggle also snaps back to what is stored). An account locked after failed
+logins shows from which addresses, with an *Unlock* button (recorded in the change log).
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from nicegui import ui
 from phactory.app.errors import AppError
 from phactory.app.principal import ROLES
 from phactory.app.ui.layout import PageContext, section, workspace_page
+from phactory.app.ui.safety import testid
 
 
 def _secret_dialog(title: str, secret: str, note: str) -> None:
     with ui.dialog().props("persistent") as dialog, ui.card().classes("q-pa-lg"):
         ui.label(title).classes("text-h6")
-        ui.input(value=secret).props("readonly outlined").classes("w-[32rem] font-mono").props(
-            'data-testid="secret-value"'
+        testid(
+            ui.input(value=secret).props("readonly outlined").classes("w-[32rem] font-mono"),
+            "secret-value",
         )
         ui.label(note).classes("text-caption text-grey-8")
         ui.button("Done", on_click=dialog.close).props("unelevated color=primary")
@@ -75,6 +78,9 @@ def _users(pc: PageContext) -> None:
 
 
 def _user_rows(pc: PageContext, rows: Any) -> None:
+    locks: dict[str, list[str]] = {}
+    for lock in pc.app.accounts.locks(pc.user):
+        locks.setdefault(lock.user_name, []).append(lock.client)
     for u in pc.app.accounts.list_users(pc.user):
         with ui.row().classes("w-full items-center gap-3 border-b q-py-xs"):
             ui.label(u.name).classes("w-40 text-weight-bold")
@@ -94,11 +100,31 @@ def _user_rows(pc: PageContext, rows: Any) -> None:
                     ui.notify(exc.message, type="negative")
                     rows.refresh()
 
+            def unlock(name: str = u.name) -> None:
+                try:
+                    ended = pc.app.accounts.unlock(pc.user, name)
+                except AppError as exc:
+                    ui.notify(exc.message, type="negative")
+                    return
+                ui.notify(f"Unlocked {name} ({ended} address(es))", type="positive")
+                rows.refresh()
+
             ui.select(list(ROLES), value=u.role, on_change=set_role).props("dense outlined")
             ui.switch("active", value=u.active, on_change=toggle)
             ui.label(f"created {u.created_at:%Y-%m-%d} by {u.created_by}").classes(
                 "text-caption text-grey-7"
             )
+            if u.must_change_password:
+                ui.badge("must change password", color="orange").props("outline")
+            if u.name in locks:
+                clients = ", ".join(sorted(locks[u.name]))
+                testid(ui.badge(f"locked from {clients}", color="negative"), f"locked-{u.name}")
+                testid(
+                    ui.button("Unlock", icon="lock_open", on_click=unlock).props(
+                        "dense flat color=negative"
+                    ),
+                    f"unlock-{u.name}",
+                )
 
 
 def _tokens(pc: PageContext) -> None:

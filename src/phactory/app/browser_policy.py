@@ -1,0 +1,194 @@
+"""Security headers on every response, and a Content-Security-Policy with per-response nonces.
+
+An ASGI middleware, outermost, so that every answer gets the headers: API routes, pages,
+static files, the read cache's kept answers, redirects and errors alike.
+
+Headers (all responses)
+    ``Content-Security-Policy`` (below), ``X-Frame-Options: DENY`` with
+    ``frame-ancestors 'none'`` (no page of the workspace can be framed, by another site
+    or by itself: the attack that framed ``/admin`` from a script-injected page),
+    ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: same-origin``,
+    ``Cross-Origin-Opener-Policy: same-origin``, ``Cross-Origin-Resource-Policy:
+    same-origin``, a ``Permissions-Policy`` that turns off camera, microphone and
+    location, and ``Strict-Transport-Security`` when the request came over HTTPS.
+
+The policies (:data:`PAGE_POLICY`, :data:`API_POLICY`, :data:`RECORD_POLICY`)
+    * Workspace pages (NiceGUI): scripts only from this origin or carrying the
+      response's nonce. NiceGUI writes its page as inline scripts (the import map, the
+      Vue application with the page's elements) and has no nonce support of its own, so
+      the middleware adds a fresh random nonce to every ``<script`` tag of a NiceGUI page
+      answer (recognised by NiceGUI's ``X-NiceGUI-Content: page`` header) and names it in
+      the policy. This is safe because NiceGUI HTML-escapes everything it puts in the
+      page (``<`` of element data becomes ``&lt;``; the title is escaped by Jinja), so
+      the only ``<script`` tags are NiceGUI's own. Inline event handlers
+      (``onerror=``, ``onanimationstart=``...) and ``javascript:`` URLs stay blocked:
+      that is what stops an injected attribute from running.
+      ``'unsafe-eval'`` is needed, and is the one concession: Vue compiles NiceGUI's
+      component templates in the browser, and NiceGUI evaluates ``:prop`` expressions
+      and ``run_javascript`` code with ``eval``/``new Function``. The defence against
+      that channel is that user text never becomes a prop *name*, an event handler or
+      JavaScript (see :mod:`phactory.app.ui.safety`). ``style-src 'unsafe-inline'`` is
+      needed by Quasar, Tailwind's runtime and Plotly, which set styles inline.
+    * API answers and everything that is not a page: ``default-src 'none'`` (nothing
+      is ever rendered from them).
+    * The batch record as HTML (``/batch-records/<id>/record.html``, and the API's
+      ``/api/v1/batches/<id>/record.html``) is shown inside
+      the QA review page, so it may be framed by this origin only (``frame-ancestors
+      'self'``, ``X-Frame-Options: SAMEORIGIN``) and may run no script at all.
+    * The API docs (``/docs``, ``/redoc``): Swagger UI and ReDoc from this server, no
+      inline script (:mod:`phactory.app.api.docs`); ReDoc runs a worker from a blob.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import secrets
+from typing import Any, Final
+
+__all__ = [
+    "API_POLICY",
+    "DOCS_POLICY",
+    "PAGE_POLICY",
+    "RECORD_POLICY",
+    "BrowserPolicy",
+]
+
+#: Policy of the NiceGUI pages; ``{nonce}`` is the response's nonce.
+PAGE_POLICY: Final = (
+    "default-src 'self'; "
+    "script-src 'self' 'nonce-{nonce}' 'unsafe-eval'; "
+    "style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; "
+    "font-src 'self' data:; "
+    "connect-src 'self'; "
+    "worker-src 'self' blob:; "
+    "frame-src 'self'; "
+    "object-src 'none'; "
+    "base-uri 'none'; "
+    "form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+#: Policy of the API docs pages (Swagger UI and ReDoc from this server).
+DOCS_POLICY: Final = (
+    "default-src 'self'; "
+    "script-src 'self'; "
+    "style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; "
+    "connect-src 'self'; "
+    "worker-src 'self' blob:; "
+    "object-src 'none'; "
+    "base-uri 'none'; "
+    "form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+#: Policy of everything else (JSON, files, redirects): nothing may load or run.
+API_POLICY: Final = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+#: Policy of the batch record as HTML: its own styles, no script, framed by the QA page.
+RECORD_POLICY: Final = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+)
+_RECORD: Final = re.compile(r"^(?:/batch-records|/api/v1/batches)/[^/]+/record\.html$")
+_DOCS: Final = frozenset({"/docs", "/redoc"})
+_SCRIPT: Final = re.compile(rb"<script(?=[\s>])", re.IGNORECASE)
+_COMMON: Final[tuple[tuple[bytes, bytes], ...]] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
+)
+_REPLACED: Final = frozenset(
+    {
+        b"content-security-policy",
+        b"x-frame-options",
+        b"content-length",
+        b"content-encoding",
+        *(name for name, _ in _COMMON),
+    }
+)
+
+
+class BrowserPolicy:
+    """ASGI middleware adding the security headers and nonces (see the module).
+
+    Parameters
+    ----------
+    app
+        The application behind it.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        nonce = secrets.token_urlsafe(18)
+        path = str(scope.get("path", ""))
+        https = scope.get("scheme") == "https"
+        start: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def guarded(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                page = _is_page(headers)
+                policy, frames = _policy(path, page, nonce)
+                extra = [
+                    (b"content-security-policy", policy.encode()),
+                    (b"x-frame-options", frames),
+                    *_COMMON,
+                ]
+                if https:
+                    extra.append((b"strict-transport-security", b"max-age=31536000"))
+                kept = [(k, v) for k, v in headers if k.lower() not in _REPLACED]
+                passed = [
+                    (k, v)
+                    for k, v in headers
+                    if k.lower() in (b"content-length", b"content-encoding")
+                ]
+                encoding = dict((k.lower(), v) for k, v in passed).get(b"content-encoding")
+                start.update(message, headers=kept + extra, page=page, encoding=encoding)
+                if not page:
+                    start["headers"] += passed
+                    await send(_start(start))
+                return
+            if message["type"] == "http.response.body" and start.get("page"):
+                chunks.append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                body = b"".join(chunks)
+                if start.get("encoding") == b"gzip":  # NiceGUI compresses its pages
+                    body = gzip.decompress(body)
+                body = _SCRIPT.sub(f'<script nonce="{nonce}"'.encode(), body)
+                start["headers"].append((b"content-length", str(len(body)).encode()))
+                await send(_start(start))
+                await send({"type": "http.response.body", "body": body})
+                return
+            await send(message)
+
+        await self.app(scope, receive, guarded)
+
+
+def _start(start: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in start.items() if k not in ("page", "encoding")}
+
+
+def _is_page(headers: list[tuple[bytes, bytes]]) -> bool:
+    found = {k.lower(): v for k, v in headers}
+    return found.get(b"x-nicegui-content") == b"page" and found.get(
+        b"content-type", b""
+    ).startswith(b"text/html")
+
+
+def _policy(path: str, page: bool, nonce: str) -> tuple[str, bytes]:
+    if page:
+        return PAGE_POLICY.format(nonce=nonce), b"DENY"
+    if path in _DOCS:
+        return DOCS_POLICY, b"DENY"
+    if _RECORD.match(path):
+        return RECORD_POLICY, b"SAMEORIGIN"
+    return API_POLICY, b"DENY"

@@ -1,0 +1,126 @@
+"""Putting user text into pages safely: element properties, redirects, chart text.
+
+NiceGUI shows text set with ``ui.label``, ``set_text``, table rows, select options,
+notifications and tree labels as text (Vue text nodes, Quasar without ``html``), so
+those are safe as they are. Three channels are not, and every page goes through here
+for them:
+
+* **Element properties.** ``element.props('name="value" other=x')`` *parses* its
+  string: a value with a ``"`` in it ends the property and starts new ones (an
+  ``onanimationstart=`` handler, or a ``:prop`` that NiceGUI evaluates as JavaScript).
+  :func:`set_prop` and :func:`testid` set one property by key, never by parsing.
+* **Redirect targets.** :func:`safe_next` keeps only a path of this site.
+* **Plotly text.** Plotly renders trace names, hover text and category labels as a
+  subset of HTML (links included) and fills ``%{...}`` templates; :func:`plain` escapes
+  user text for it, and :func:`safe_figure` does so for every text field of a figure's
+  traces (not for templates and titles, which the code writes).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from typing import Any, Final, TypeVar
+from urllib.parse import urlsplit
+
+__all__ = ["plain", "safe_figure", "safe_next", "set_prop", "testid"]
+
+E = TypeVar("E")
+
+#: Trace fields whose strings Plotly renders as (pseudo-)HTML: escaped by
+#: :func:`safe_figure`. Templates (``hovertemplate``, ``texttemplate``) are not in it:
+#: they are written by the code and must keep their markup.
+TEXT_FIELDS: Final = frozenset(
+    {
+        "name",
+        "text",
+        "hovertext",
+        "customdata",
+        "labels",
+        "ids",
+        "parents",
+        "x",
+        "y",
+        "legendgrouptitle",
+        "meta",
+    }
+)
+_CONTROL: Final = re.compile(r"[\x00-\x20\x7f]")
+
+
+def set_prop(element: E, name: str, value: str) -> E:
+    """Set property ``name`` of a NiceGUI ``element`` to ``value``, verbatim (no parsing).
+
+    ``name`` must be a plain attribute name written by the code (never ``:``-prefixed:
+    NiceGUI evaluates those as JavaScript).
+    """
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", name):
+        raise ValueError(f"not a plain property name: {name!r}")
+    element.props[name] = str(value)  # type: ignore[attr-defined]
+    return element
+
+
+def testid(element: E, value: str) -> E:
+    """Set ``data-testid`` of ``element`` to ``value`` (which may hold any user text)."""
+    return set_prop(element, "data-testid", value)
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """``target`` if it is a path of this site, else ``default``.
+
+    Refused: absolute URLs (``https://evil``), scheme-relative ones (``//evil``),
+    backslashes (``/\\evil``, which browsers read as ``//evil``), schemes such as
+    ``javascript:``, and control characters or spaces (browsers drop tabs and newlines,
+    so ``/\\t/evil`` would become ``//evil``).
+    """
+    if not target or len(target) > 2000 or not target.startswith("/"):
+        return default
+    if target.startswith("//") or "\\" in target or _CONTROL.search(target):
+        return default
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return default
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return default
+    return target
+
+
+def plain(text: Any) -> str:
+    """``text`` for a Plotly text field: shown as written, never as markup or template."""
+    return html.escape(str(text), quote=False).replace("%{", "%&#123;")
+
+
+def _escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        return plain(value)
+    if isinstance(value, list | tuple):
+        return [_escaped(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _escaped(v) for k, v in value.items()}
+    return value
+
+
+def safe_figure(figure: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a Plotly figure dict with the strings of its traces' text fields
+    (:data:`TEXT_FIELDS`) escaped by :func:`plain`; category axes keep matching their
+    data because their ``categoryarray`` and ``ticktext`` are escaped alike."""
+    out = dict(figure)
+    data = []
+    for trace in figure.get("data") or []:
+        if isinstance(trace, Mapping):
+            trace = {k: (_escaped(v) if k in TEXT_FIELDS else v) for k, v in trace.items()}
+        data.append(trace)
+    out["data"] = data
+    layout = figure.get("layout")
+    if isinstance(layout, Mapping):
+        new_layout = dict(layout)
+        for key, axis in layout.items():
+            if str(key).startswith(("xaxis", "yaxis")) and isinstance(axis, Mapping):
+                new_layout[key] = {
+                    k: (_escaped(v) if k in ("categoryarray", "ticktext") else v)
+                    for k, v in axis.items()
+                }
+        out["layout"] = new_layout
+    return out
