@@ -28,15 +28,27 @@ def test_user_file_with_catalog_name_reports_the_bks(tmp_path: Path) -> None:
 
 def test_unknown_user_file_has_null_bks(tmp_path: Path) -> None:
     path = tmp_path / "mine.fjs"
-    path.write_text("2 2\n2 2 1 3 2 4 1 2 2\n1 1 1 5\n")
+    # Brandimarte layout with one machine per operation: a job shop.
+    path.write_text("2 2\n2 1 2 4 1 1 2\n1 1 1 5\n")
     result = runner.invoke(
         app, ["scheduling", "--instance", str(path), "--format", "fjsp", "--quiet"]
     )
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout)
     assert row["instance"] == "mine" and row["bks"] is None and row["gap_to_bks"] is None
-    # Job 1 runs on machine 2 (0-4, 4-6) while job 2 uses machine 1 (0-5).
-    assert row["makespan"] == row["bound"] == 6
+    # Job 1 runs on machine 2 (0-4) then machine 1 (5-7, after job 2's 0-5 there).
+    assert row["makespan"] == row["bound"] == 7
+
+
+def test_a_flexible_shop_is_refused_with_the_reason(tmp_path: Path) -> None:
+    path = tmp_path / "flex.fjs"
+    path.write_text("2 2\n2 2 1 3 2 4 1 2 2\n1 1 1 5\n")
+    result = runner.invoke(app, ["scheduling", "--instance", str(path)])
+    assert result.exit_code == 2
+    assert "flexible job shop" in " ".join(result.output.split())
+    result = runner.invoke(app, ["scheduling", "--suite", "mk"])
+    assert result.exit_code == 2
+    assert "benchmarks/scheduling.py --suite mk" in " ".join(result.output.split())
 
 
 def test_suite_run_lists_every_instance() -> None:

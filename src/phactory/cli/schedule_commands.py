@@ -7,7 +7,12 @@ schedule, 1 if the plan is infeasible or no schedule was found, 2 for invalid in
 
 ``phactory check-schedule PATH SCHEDULE.json`` verifies a schedule against the site with
 the independent checker: exit 0 if valid, 1 with the list of violations, 2 if the file
-is not a readable schedule.
+is not a readable schedule. A schedule must hold every batch and unit procedure of the
+orders it was made for (all of the plan unless it was restricted): one that omits work,
+or the empty file written for an infeasible plan, is invalid.
+
+The scheduler (OR-Tools, pandas) is imported inside the commands, so that the CLI
+starts fast.
 """
 
 from __future__ import annotations
@@ -15,21 +20,19 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from phactory.cli.main import app
 from phactory.cli.output import EXIT_INVALID, console, err_console, fail
 from phactory.cli.site_commands import SitePath, load_or_exit
-from phactory.schedule.checker import check_schedule
-from phactory.schedule.gantt import write_gantt
-from phactory.schedule.objectives import parse_objective
-from phactory.schedule.problem import PlanError
-from phactory.schedule.schedule import Schedule, ScheduleFormatError
-from phactory.schedule.solver import Scheduler
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from phactory.schedule.schedule import Schedule
+    from phactory.schedule.violations import Violation
 
 __all__ = ["check_schedule_command", "schedule_command"]
 
@@ -43,6 +46,8 @@ def _fmt(value: float | None, unit: str = "") -> str:
 
 
 def _summary_table(s: Schedule, violations: int | None) -> Table:
+    from rich.table import Table
+
     t = Table(title=f"Schedule of {s.site}", title_justify="left", show_header=False)
     t.add_column("", style="bold")
     t.add_column("")
@@ -136,6 +141,14 @@ def schedule_command(
     ] = None,
 ) -> None:
     """Schedule a site's plan with CP-SAT; print status, objective, bound and gap."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from phactory.schedule.checker import check_schedule
+    from phactory.schedule.gantt import write_gantt
+    from phactory.schedule.objectives import parse_objective
+    from phactory.schedule.problem import PlanError
+    from phactory.schedule.solver import Scheduler
+
     try:
         parse_objective(objective)
     except ValueError as exc:
@@ -217,13 +230,13 @@ def schedule_command(
         )
     if out is not None:
         result.to_json(out)
-        console.print(f"wrote {out}")
+        console.print(f"wrote {out}", markup=False, highlight=False)
     if csv is not None and result.feasible:
         result.to_csv(csv)
-        console.print(f"wrote {csv}")
+        console.print(f"wrote {csv}", markup=False, highlight=False)
     if gantt is not None and result.feasible:
         write_gantt(result, gantt, site=site)
-        console.print(f"wrote {gantt}")
+        console.print(f"wrote {gantt}", markup=False, highlight=False)
     if not result.feasible:
         raise typer.Exit(EXIT_NO_SCHEDULE)
 
@@ -238,29 +251,64 @@ def check_schedule_command(
         ),
     ],
 ) -> None:
-    """Verify a schedule against a site: exit 0 if valid, 1 with the violations."""
+    """Verify a schedule against a site: exit 0 if valid, 1 with the violations.
+
+    Every batch and unit procedure of the orders the schedule was made for must be in
+    it (the whole plan for a file that does not say); a schedule written for an
+    infeasible plan is never valid.
+    """
+    from phactory.schedule.checker import check_schedule
+    from phactory.schedule.schedule import Schedule, ScheduleFormatError
+
     site = load_or_exit(path)
     try:
         schedule = Schedule.from_json(schedule_file)
     except ScheduleFormatError as exc:
         fail(str(exc), code=EXIT_INVALID)
     found = check_schedule(site, schedule)
+    n_plan = len(site.orders)
+    scope = schedule.orders
+    if scope is None or set(scope) >= {o.id for o in site.orders}:
+        covers = f"the whole plan, {n_plan} order(s)"
+    else:
+        covers = f"{len(scope)} of the plan's {n_plan} order(s)"
     if not found:
+        from rich.markup import escape
+
+        ops = schedule.operations
         console.print(
-            f"[green]valid[/green] {schedule_file}: {len(schedule.operations)} operations of "
-            f"{schedule.operations['batch'].nunique() if len(schedule.operations) else 0} "
-            f"batches on site {site.id}"
+            f"[green]valid[/green] {escape(str(schedule_file))}: {len(ops)} operations of "
+            f"{ops['batch'].nunique() if len(ops) else 0} batches ({covers}) on site "
+            f"{site.id}",
+            highlight=False,
         )
         return
-    table = Table(title=f"{len(found)} violation(s) in {schedule_file}", title_justify="left")
-    for col in ("kind", "batch", "procedure", "unit", "message"):
+    _print_violations(found, f"{len(found)} violation(s) in {schedule_file} ({covers})")
+    raise typer.Exit(1)
+
+
+def _print_violations(found: list[Violation], title: str) -> None:
+    from collections import Counter
+
+    from rich.table import Table
+    from rich.text import Text
+
+    # Text cells: names from the site file are shown as written, never read as markup.
+    table = Table(title=Text(title), title_justify="left")
+    for col in ("kind", "order", "batch", "procedure", "unit", "message"):
         table.add_column(col, overflow="fold")
     for v in found[:200]:
-        table.add_row(v.kind, v.batch or "", v.procedure or "", v.unit or "", v.message)
+        cells = (v.kind, v.order, v.batch, v.procedure, v.unit, v.message)
+        table.add_row(*(Text(c or "") for c in cells))
     console.print(table)
     if len(found) > 200:
         console.print(f"... and {len(found) - 200} more")
-    raise typer.Exit(1)
+    kinds = Counter(v.kind for v in found)
+    console.print(
+        "by kind: " + ", ".join(f"{k} {n}" for k, n in kinds.most_common()),
+        markup=False,
+        highlight=False,
+    )
 
 
 @app.command("reschedule")
@@ -280,7 +328,12 @@ def reschedule_command(
     ] = None,
 ) -> None:
     """Re-plan after a breakdown: started work frozen, the rest re-solved; show changes."""
+    from rich.table import Table
+
+    from phactory.schedule.checker import check_schedule
+    from phactory.schedule.problem import PlanError
     from phactory.schedule.reschedule import Breakdown, reschedule
+    from phactory.schedule.schedule import Schedule, ScheduleFormatError
 
     site = load_or_exit(path)
     if unit not in site.units:
@@ -321,4 +374,4 @@ def reschedule_command(
         console.print(f"... and {len(changed) - 40} more changes")
     if out is not None:
         new.to_json(out)
-        console.print(f"wrote {out}")
+        console.print(f"wrote {out}", markup=False, highlight=False)

@@ -1,10 +1,10 @@
-"""Calendars for the scheduler: staffed time of teams, maintenance windows, the time grain.
+"""Calendars on the scheduler's integer time grain: staffed time, maintenance, headcount.
 
-Times here are hours from ``site.epoch`` (the plan start), as everywhere in Phactory.
-Weekly shift windows are wall-clock times in the site's timezone: each is placed on its
-calendar week in local time and converted to plan hours, so that a daylight-saving change
-moves a shift's absolute start as it does on the shop floor. Holidays (local midnight to
-midnight) are cut out of the staffed time of teams that do not work them.
+Times are hours from ``site.epoch`` (the plan start), as everywhere in Phactory. Where
+shifts and holidays fall is decided in one place, :mod:`phactory.model.timebase` (the
+placement the twin and the KPIs use: weekly shift windows in local wall-clock time,
+holidays from local midnight to midnight); this module only clips those windows to the
+calendar's length and rounds them to the grain.
 
 The CP-SAT model works on an integer time grain (:class:`Grain`). Processing times are
 rounded *up* to the grain, staffed windows are rounded *inwards* (start up, end down) and
@@ -14,26 +14,22 @@ feasible in continuous time.
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from phactory.model import Site, Team
-from phactory.model.timebase import maintenance_windows
+from phactory.model.timebase import maintenance_windows, merge_intervals, shift_windows
 
 __all__ = [
     "Grain",
     "capacity_profile",
-    "holiday_intervals",
     "longest_stretch",
     "maintenance_intervals",
-    "merge_spans",
     "staffed_intervals",
+    "staffed_steps",
 ]
-
-_EPS = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,72 +59,29 @@ class Grain:
         return steps * self.hours
 
 
-def merge_spans(spans: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Sort and join overlapping or touching intervals ``(start, end)`` [h]."""
-    out: list[tuple[float, float]] = []
-    for a, b in sorted(spans):
-        if b <= a:
-            continue
-        if out and a <= out[-1][1] + _EPS:
-            if b > out[-1][1]:
-                out[-1] = (out[-1][0], b)
-        else:
-            out.append((a, b))
-    return out
-
-
-def _subtract(
-    spans: Sequence[tuple[float, float]], holes: Sequence[tuple[float, float]]
-) -> list[tuple[float, float]]:
-    out: list[tuple[float, float]] = []
-    for a, b in spans:
-        pieces = [(a, b)]
-        for h0, h1 in holes:
-            nxt: list[tuple[float, float]] = []
-            for p0, p1 in pieces:
-                if h1 <= p0 or h0 >= p1:
-                    nxt.append((p0, p1))
-                    continue
-                if h0 > p0:
-                    nxt.append((p0, h0))
-                if h1 < p1:
-                    nxt.append((h1, p1))
-            pieces = nxt
-        out.extend(pieces)
-    return out
-
-
-def holiday_intervals(site: Site) -> list[tuple[float, float]]:
-    """Holidays as local midnight-to-midnight intervals [h from epoch]."""
-    return merge_spans(
-        (site.to_hours(h.date), site.to_hours(h.date + dt.timedelta(days=1)))
-        for h in site.calendar.holidays
-    )
-
-
 def staffed_intervals(site: Site, team: Team, until_h: float) -> list[tuple[float, float]]:
     """Intervals in which ``team`` is on duty, clipped to ``[0, until_h]`` [h].
 
-    Breaks split shifts; touching shifts are joined; holidays are removed unless the team
-    works them. An unknown shift pattern means the team is never on duty.
+    The windows of the team's shift pattern as :func:`phactory.model.timebase.shift_windows`
+    places them (breaks split shifts; holidays removed unless the team works them),
+    touching ones joined. An unknown shift pattern means the team is never on duty.
     """
     pattern = site.shift_patterns.get(team.shift_pattern)
     if pattern is None:
         return []
-    weekly = pattern.weekly_windows()
-    local_epoch = site.epoch.astimezone(site.zone)
-    monday = local_epoch.date() - dt.timedelta(days=local_epoch.weekday())
-    weeks = math.ceil((until_h + 48.0) / 168.0) + 1
-    spans: list[tuple[float, float]] = []
-    for k in range(-1, weeks):
-        base = dt.datetime.combine(monday + dt.timedelta(weeks=k), dt.time())
-        for a, b, _name in weekly:
-            start = site.to_hours(base + dt.timedelta(hours=a))
-            spans.append((start, start + (b - a)))
-    merged = merge_spans(spans)
-    if not team.works_holidays:
-        merged = _subtract(merged, holiday_intervals(site))
+    windows = shift_windows(site, pattern, until_h, works_holidays=team.works_holidays)
+    merged = merge_intervals((a, b) for a, b, _ in windows)
     return [(max(a, 0.0), min(b, until_h)) for a, b in merged if b > 0.0 and a < until_h]
+
+
+def staffed_steps(site: Site, team: Team, grain: Grain, until_h: float) -> list[tuple[int, int]]:
+    """The team's staffed intervals on the grain, rounded inwards [grain steps].
+
+    Over ``[0, until_h]`` rounded up to the grain; an interval shorter than a step
+    after rounding is dropped, so every step of the result is fully staffed.
+    """
+    spans = staffed_intervals(site, team, grain.h(grain.up(until_h)))
+    return [(grain.up(a), grain.down(b)) for a, b in spans if grain.down(b) > grain.up(a)]
 
 
 def capacity_profile(
@@ -200,7 +153,7 @@ def maintenance_intervals(site: Site, until_h: float) -> dict[str, list[tuple[fl
         hold = cls.cleaning.clean_hold if cls is not None else None
         if cls is not None and hold is not None:
             extend = cls.cleaning.duration
-        out[unit] = merge_spans(
+        out[unit] = merge_intervals(
             [(a, b + (extend if b - a >= (hold or 0.0) else 0.0)) for a, b, _ in spans]
         )
     return out

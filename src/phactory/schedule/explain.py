@@ -33,6 +33,7 @@ from ortools.sat.python import cp_model
 
 from phactory.schedule.heuristic import HeuristicError, dispatch
 from phactory.schedule.model_builder import build_model
+from phactory.schedule.objectives import meets_deadlines
 from phactory.schedule.problem import Problem, Timing
 
 #: ``family -> None`` (relax all of it) or ``family -> keys`` (relax those members):
@@ -239,7 +240,7 @@ def explain_infeasibility(
             hint = dispatch(relaxed, "edd")
         except HeuristicError:
             hint = None
-        if hint is not None and _meets_deadlines(relaxed, hint):
+        if hint is not None and meets_deadlines(relaxed, hint):
             return True
         built = build_model(relaxed)
         if hint is not None:
@@ -303,18 +304,6 @@ def explain_infeasibility(
         "The plan is infeasible even with deadlines, hold times, calendars, shifts and crews "
         "relaxed in pairs: the release dates, precedences and unit capacity cannot all be met "
         f"within the scheduling horizon of {problem.h(problem.horizon) / 24:.0f} days{tail}."
-    )
-
-
-def _meets_deadlines(p: Problem, timings: Sequence[Timing]) -> bool:
-    if not p.deadlines:
-        return True
-    return all(
-        timings[i].end <= o.due
-        for o in p.orders
-        if o.due is not None
-        for b in o.batches
-        for i in p.batches[b].ops
     )
 
 

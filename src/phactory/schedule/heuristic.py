@@ -40,12 +40,10 @@ import numpy.typing as npt
 
 from phactory.schedule.problem import Op, Piece, Problem, Timing
 
-__all__ = ["DISPATCH_ORDERS", "DispatchOrder", "HeuristicError", "dispatch"]
+__all__ = ["DispatchOrder", "HeuristicError", "dispatch"]
 
 DispatchOrder = Literal["release", "edd", "priority"]
 
-#: Batch orders the heuristic knows.
-DISPATCH_ORDERS: tuple[DispatchOrder, ...] = ("release", "edd", "priority")
 
 _MAX_RESTARTS = 400
 _MAX_TRIES = 20000

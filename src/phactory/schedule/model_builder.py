@@ -1,38 +1,28 @@
 """The CP-SAT model of a pharmaceutical site's production schedule.
 
 Variables and constraints, following the interval-based formulation of CP Optimizer
-[1]_ as CP-SAT offers it [2]_ (all times on the integer grain of :mod:`.problem`):
+[1]_ as CP-SAT offers it [2]_, all times on the integer grain of :mod:`.problem`.
+:func:`build_model` adds them one section at a time, each function stating its
+modelling choice:
 
-Operations
-    Each unit procedure of a batch has an integer start ``S`` and end ``E``. Its
-    pieces (see :mod:`.problem`) are chained: a fixed piece has a fixed length; a pause of
-    at most ``max_pause`` may precede a piece that starts with a phase whose crew is not
-    always on duty; a chunked piece is ``max_chunks`` intervals ``(c_j, z_j)`` in order,
-    with at most ``max_pause`` between them and ``sum z_j`` = its labour portion.
-Units
-    For each candidate unit group ``g`` an optional *occupancy* interval
-    ``[S - setup, E + cleaning + pad_g)`` with presence literal ``x_g``, ``sum_g x_g = 1``
-    (alternative resources). A single-unit group is a ``NoOverlap``, a pool of identical
-    units a ``Cumulative`` of capacity = its size; maintenance windows and breakdowns
-    are fixed intervals in them. Cleaning after each batch is the extension of the
-    occupancy by the class's cleaning time, which is exact as the unit is cleaned right
-    after the batch.
-Changeovers
-    On ``circuit`` groups, successor literals ``a_ij`` with ``add_circuit`` (plus a depot
-    node for the first and last operation) order the operations; ``a_ij`` implies
-    ``setup_j = D(p_i, p_j)`` and ``S_j - setup_j >= E_i + cleaning_i``. On ``pad``
-    groups the longest changeover the product may need is reserved after cleaning.
-Crews
-    Every segment that holds people is an interval; for each coupled skill set a
-    ``Cumulative`` of capacity = the largest headcount ever on duty, with fixed intervals
-    taking up ``capacity - on duty`` outside shifts, on holidays and in breaks. A phase
-    can therefore only be worked while enough people are on shift.
-Links and dates
-    ``S_succ >= E_pred + min_lag`` and, for hold times and no-wait transfers,
-    ``S_succ <= E_pred + max_lag``; ``S >= release``; with hard deadlines ``E <= due``.
-Objectives
-    ``makespan >= E`` of final operations; per order ``T_o >= E - due``, ``T_o >= 0``;
-    changeovers = the number of successor literals between different products.
+=======================  ===============================================================
+section                  function
+=======================  ===============================================================
+operations, release,     :func:`operation_variables`: start, end, pieces, chunks,
+unit alternatives        alternative unit groups (occupancy with cleaning), crew
+                         intervals
+units and calendars      :func:`unit_capacity` (``NoOverlap`` / ``Cumulative`` with
+                         maintenance and breakdowns), :func:`class_capacity`
+                         (redundant)
+crews and shifts         :func:`crew_capacity`
+changeovers              :func:`changeover_sequences` (``add_circuit``)
+precedences and lags     :func:`links`
+due dates, objectives    :func:`due_dates` (makespan, tardiness, hard deadlines)
+=======================  ===============================================================
+
+Objectives: ``makespan`` (latest end of a final operation), ``tardiness`` (sum of
+weighted order tardiness), ``changeovers`` (successor literals between different
+products), combined lexicographically by :mod:`.solver`.
 
 References
 ----------
@@ -192,13 +182,37 @@ def _ancestors(problem: Problem) -> dict[int, set[int]]:
     return anc
 
 
+@dataclass
+class _Resources:
+    """Intervals collected per resource while the operations are built."""
+
+    problem: Problem
+    model: cp_model.CpModel
+    units: dict[int, list[tuple[Any, int]]]
+    crews: dict[int, list[tuple[Any, int]]]
+    class_any: dict[str, list[Any]] = field(default_factory=dict)
+
+    def crew(self, start: Expr, size: Expr, end: Expr, needs: Any, name: str) -> None:
+        """An interval holding ``needs`` people, counted in each labour group it draws on."""
+        dems = self.problem.demands(needs)
+        if not dems:
+            return
+        m = self.model
+        if isinstance(size, int):
+            iv = m.new_fixed_size_interval_var(start, size, name)
+        else:
+            iv = m.new_interval_var(start, size, end, name)
+        for lg, dem in dems:
+            self.crews[lg].append((iv, dem))
+
+
 def build_model(
     problem: Problem,
     *,
     horizon: int | None = None,
     upper_bounds: dict[str, int] | None = None,
 ) -> BuiltModel:
-    """Build the CP-SAT model.
+    """Build the CP-SAT model, one section at a time (see the module docstring).
 
     Parameters
     ----------
@@ -216,52 +230,70 @@ def build_model(
     """
     H = horizon if horizon is not None else problem.horizon
     m = cp_model.CpModel()
-    p = problem
-    grp_intervals: dict[int, list[tuple[Any, int]]] = {g.idx: [] for g in p.groups}
-    crew_intervals: dict[int, list[tuple[Any, int]]] = {lg.idx: [] for lg in p.labour}
-    class_any: dict[str, list[Any]] = {}
+    res = _Resources(
+        problem,
+        m,
+        units={g.idx: [] for g in problem.groups},
+        crews={lg.idx: [] for lg in problem.labour},
+    )
+    ops_vars = operation_variables(m, problem, H, res)
+    unit_capacity(m, problem, H, res.units)
+    class_capacity(m, problem, res.class_any)
+    crew_capacity(m, problem, H, res.crews)
+    arcs, changeover_terms = changeover_sequences(m, problem, ops_vars)
+    links(m, problem, ops_vars)
+    makespan, tard, tardiness_terms = due_dates(m, problem, H, ops_vars)
+    objectives: dict[str, Expr] = {
+        "makespan": makespan,
+        "tardiness": sum(tardiness_terms) if tardiness_terms else 0,
+        "changeovers": sum(changeover_terms) if changeover_terms else 0,
+    }
+    for name, bound in (upper_bounds or {}).items():
+        expr = objectives[name]
+        if not isinstance(expr, int):
+            m.add(expr <= bound)
+    return BuiltModel(m, problem, H, ops_vars, objectives, arcs, makespan, tard)
+
+
+def operation_variables(m: cp_model.CpModel, p: Problem, H: int, res: _Resources) -> list[_OpVars]:
+    """Start, end, pieces and unit alternatives of every operation.
+
+    Modelling choice
+        An operation's start ``S`` lies in ``[release, H - length]`` (its order's
+        release, or the reschedule time). Its pieces are chained: a fixed piece has a
+        fixed length; a pause of at most ``max_pause`` may precede a piece that starts
+        with a phase whose crew is not always on duty; a chunked piece is
+        ``max_chunks`` intervals ``(c_j, z_j)`` in order, at most ``max_pause`` apart,
+        with ``sum z_j`` = its labour portion. For each candidate unit group an
+        optional *occupancy* interval ``[S - setup, E + cleaning + pad_g)`` with
+        presence ``x_g``, ``sum_g x_g = 1`` (alternative resources [1]_): cleaning right
+        after the batch is the extension of the occupancy. Every stretch of a phase that
+        holds people is a crew interval. A frozen operation is fixed intervals.
+    """
     needs_setup = {
         i
         for i, op in enumerate(p.ops)
         if op.frozen is None and any(p.groups[g].changeover == "circuit" for g in op.groups)
     }
-
-    def crew_interval(
-        start: Expr,
-        size: Expr,
-        end: Expr,
-        needs: Any,
-        name: str,
-    ) -> None:
-        dems = p.demands(needs)
-        if not dems:
-            return
-        if isinstance(size, int):
-            iv = m.new_fixed_size_interval_var(start, size, name)
-        else:
-            iv = m.new_interval_var(start, size, end, name)
-        for lg, dem in dems:
-            crew_intervals[lg].append((iv, dem))
-
-    ops_vars: list[_OpVars] = []
+    out: list[_OpVars] = []
     for op in p.ops:
         if op.frozen is not None:
-            ops_vars.append(_frozen(m, p, op, grp_intervals, crew_interval, class_any))
-            continue
-        ops_vars.append(
-            _operation(
-                m,
-                p,
-                op,
-                H,
-                op.idx in needs_setup,
-                grp_intervals,
-                crew_interval,
-                class_any,
-            )
-        )
+            out.append(_frozen(m, p, op, res))
+        else:
+            out.append(_operation(m, p, op, H, op.idx in needs_setup, res))
+    return out
 
-    # Unit groups: calendars, resources.
+
+def unit_capacity(
+    m: cp_model.CpModel, p: Problem, H: int, intervals: dict[int, list[tuple[Any, int]]]
+) -> None:
+    """Units: one batch at a time on a unit, at most ``capacity`` in a pooled group.
+
+    Modelling choice
+        A single-unit group is a ``NoOverlap`` of its occupancies, a pool of identical
+        units a ``Cumulative`` of capacity = its size; maintenance windows and
+        breakdowns are fixed intervals taking the whole group.
+    """
     for g in p.groups:
         blocks = []
         for a, b in g.blocks:
@@ -269,7 +301,7 @@ def build_model(
             if b <= a:
                 continue
             blocks.append(m.new_fixed_size_interval_var(a, b - a, f"blk{g.idx}"))
-        items = grp_intervals[g.idx]
+        items = intervals[g.idx]
         if not items:
             continue
         if g.capacity == 1:
@@ -280,15 +312,34 @@ def build_model(
                 [d for _, d in items] + [g.capacity] * len(blocks),
                 g.capacity,
             )
-    # Redundant class-level capacity for classes split into several groups.
+
+
+def class_capacity(m: cp_model.CpModel, p: Problem, class_any: dict[str, list[Any]]) -> None:
+    """Redundant: at most the class's number of units busy at once.
+
+    Modelling choice
+        For a class split into several groups, one "any unit" interval per operation
+        (processing and cleaning) in a ``Cumulative`` of capacity = the class's units,
+        so that propagation sees the aggregate capacity the groups split up.
+    """
     for cls, ivs in class_any.items():
         n_units = sum(g.capacity for g in p.groups if g.equipment_class == cls)
         if len([g for g in p.groups if g.equipment_class == cls]) > 1 and len(ivs) > n_units:
             m.add_cumulative(ivs, [1] * len(ivs), n_units)
 
-    # Crews: capacity = the largest headcount on duty; off-shift time blocked.
+
+def crew_capacity(
+    m: cp_model.CpModel, p: Problem, H: int, intervals: dict[int, list[tuple[Any, int]]]
+) -> None:
+    """Crews: people held never exceed the headcount on duty of each coupled skill set.
+
+    Modelling choice
+        A ``Cumulative`` of capacity = the largest headcount ever on duty, with fixed
+        intervals taking up ``capacity - on duty`` outside shifts, on holidays and in
+        breaks; a phase can therefore only be worked while enough people are on shift.
+    """
     for lg in p.labour:
-        items = crew_intervals[lg.idx]
+        items = intervals[lg.idx]
         if not items:
             continue
         blocks = []
@@ -301,9 +352,26 @@ def build_model(
             dems.append(lg.cmax - c)
         m.add_cumulative([iv for iv, _ in items] + blocks, [d for _, d in items] + dems, lg.cmax)
 
-    # Changeovers on circuit groups.
+
+def changeover_sequences(
+    m: cp_model.CpModel, p: Problem, ops_vars: list[_OpVars]
+) -> tuple[dict[int, list[tuple[int, int, Any]]], list[Any]]:
+    """Product sequences on ``circuit`` groups and the product changes they count.
+
+    Modelling choice
+        Successor literals ``a_ij`` with ``add_circuit`` (a depot node for the first and
+        last operation) order the operations; ``a_ij`` implies ``setup_j = D(p_i, p_j)``
+        and ``S_j - setup_j >= E_i + cleaning_i``. On ``pad`` groups the longest
+        changeover the product may need is already reserved in the occupancy.
+
+    Returns
+    -------
+    (dict, list)
+        Arcs ``(i, j, literal)`` per circuit group (-1 is the depot), and the literals
+        of arcs between different products (the changeovers objective).
+    """
     arcs = _circuits(m, p, ops_vars)
-    changeover_terms: list[Any] = []
+    terms: list[Any] = []
     for g_idx, lst in arcs.items():
         init = p.groups[g_idx].initial[0]
         for i, j, lit in lst:
@@ -311,9 +379,17 @@ def build_model(
                 continue
             prev = init if i < 0 else p.ops[i].product
             if prev is not None and prev != p.ops[j].product:
-                changeover_terms.append(lit)
+                terms.append(lit)
+    return arcs, terms
 
-    # Links.
+
+def links(m: cp_model.CpModel, p: Problem, ops_vars: list[_OpVars]) -> None:
+    """Links between unit procedures of a batch, with their lags.
+
+    Modelling choice
+        ``S_succ >= E_pred + min_lag`` and, for hold times and no-wait transfers,
+        ``S_succ <= E_pred + max_lag``; links between two frozen operations are facts.
+    """
     for op in p.ops:
         v = ops_vars[op.idx]
         for pr, mn, mx in op.preds:
@@ -324,7 +400,22 @@ def build_model(
             if mx is not None:
                 m.add(v.start <= u.end + mx)
 
-    # Objectives.
+
+def due_dates(
+    m: cp_model.CpModel, p: Problem, H: int, ops_vars: list[_OpVars]
+) -> tuple[Any, dict[int, Any], list[Any]]:
+    """Makespan, tardiness per order, and hard deadlines.
+
+    Modelling choice
+        ``makespan >= E`` of final operations; per order with a due date
+        ``T_o >= E - due``, ``T_o >= 0`` over its batches' final operations, weighted by
+        the order's weight in the objective; with hard deadlines also ``E <= due``.
+
+    Returns
+    -------
+    (makespan, dict, list)
+        The makespan variable, ``order -> T_o``, and the weighted tardiness terms.
+    """
     finals = [ops_vars[op.idx].end for op in p.ops if op.final]
     makespan = m.new_int_var(0, H, "makespan")
     for e in finals:
@@ -342,48 +433,25 @@ def build_model(
                 m.add(e <= order.due)
         tard[order.idx] = t
         terms.append(order.weight * t)
-    objectives: dict[str, Expr] = {
-        "makespan": makespan,
-        "tardiness": sum(terms) if terms else 0,
-        "changeovers": sum(changeover_terms) if changeover_terms else 0,
-    }
-    for name, bound in (upper_bounds or {}).items():
-        expr = objectives[name]
-        if not isinstance(expr, int):
-            m.add(expr <= bound)
-    return BuiltModel(m, p, H, ops_vars, objectives, arcs, makespan, tard)
+    return makespan, tard, terms
 
 
-def _frozen(
-    m: cp_model.CpModel,
-    p: Problem,
-    op: Op,
-    grp_intervals: dict[int, list[tuple[Any, int]]],
-    crew_interval: Callable[..., None],
-    class_any: dict[str, list[Any]],
-) -> _OpVars:
+def _frozen(m: cp_model.CpModel, p: Problem, op: Op, res: _Resources) -> _OpVars:
     t = op.frozen
     assert t is not None
     pad = p.pad.get((t.group, op.product), 0)
     a, b = t.start - t.setup, t.end + op.clean + pad
     iv = m.new_fixed_size_interval_var(a, b - a, f"frz{op.idx}")
-    grp_intervals[t.group].append((iv, 1))
-    class_any.setdefault(op.equipment_class, []).append(iv)
+    res.units[t.group].append((iv, 1))
+    res.class_any.setdefault(op.equipment_class, []).append(iv)
     for seg in p.op_segments(op, t):
         if seg.needs and seg.end > seg.start:
-            crew_interval(seg.start, seg.end - seg.start, seg.end, seg.needs, f"fc{op.idx}")
+            res.crew(seg.start, seg.end - seg.start, seg.end, seg.needs, f"fc{op.idx}")
     return _OpVars(t.start, t.end, t.setup, {}, [])
 
 
 def _operation(
-    m: cp_model.CpModel,
-    p: Problem,
-    op: Op,
-    H: int,
-    with_setup: bool,
-    grp_intervals: dict[int, list[tuple[Any, int]]],
-    crew_interval: Callable[..., None],
-    class_any: dict[str, list[Any]],
+    m: cp_model.CpModel, p: Problem, op: Op, H: int, with_setup: bool, res: _Resources
 ) -> _OpVars:
     i = op.idx
     tpl = op.template
@@ -403,7 +471,7 @@ def _operation(
         if piece.kind == "fixed":
             for part in piece.parts:
                 if part.needs:
-                    crew_interval(
+                    res.crew(
                         ps + part.offset,
                         part.length,
                         ps + part.offset + part.length,
@@ -423,7 +491,7 @@ def _operation(
                     m.add(c <= prev_end + p.max_pause)
                 e = m.new_int_var(0, H, f"ke{i}_{k}_{j}")
                 m.add(e == c + z)
-                crew_interval(c, z, e, piece.parts[0].needs, f"ck{i}")
+                res.crew(c, z, e, piece.parts[0].needs, f"ck{i}")
                 aux.append((e, _chunk_end(k, j)))
                 chunks.append((c, z))
                 prev_end = e
@@ -470,7 +538,7 @@ def _operation(
             iv = m.new_optional_fixed_size_interval_var(occ_start, size, lit, f"u{i}_{g}")
         else:
             iv = m.new_optional_interval_var(occ_start, size, occ_end, lit, f"u{i}_{g}")
-        grp_intervals[g].append((iv, 1))
+        res.units[g].append((iv, 1))
         if with_setup and group.changeover != "circuit":
             if lit is None:
                 m.add(setup == 0)
@@ -486,7 +554,7 @@ def _operation(
             m.add(any_size == clean_end - start)
             aux.append((any_size, _size_plain(op.clean)))
             any_iv = m.new_interval_var(start, any_size, clean_end, f"a{i}")
-        class_any.setdefault(op.equipment_class, []).append(any_iv)
+        res.class_any.setdefault(op.equipment_class, []).append(any_iv)
     return _OpVars(start, end, setup, presence, pieces, aux)
 
 

@@ -31,7 +31,14 @@ from typing import Literal
 
 from phactory.schedule.problem import Problem, Timing
 
-__all__ = ["OBJECTIVES", "ObjectiveName", "evaluate", "parse_objective", "to_report_units"]
+__all__ = [
+    "OBJECTIVES",
+    "ObjectiveName",
+    "evaluate",
+    "meets_deadlines",
+    "parse_objective",
+    "to_report_units",
+]
 
 ObjectiveName = Literal["makespan", "tardiness", "changeovers"]
 
@@ -108,3 +115,16 @@ def evaluate(problem: Problem, timings: Sequence[Timing], name: ObjectiveName) -
 def to_report_units(problem: Problem, name: ObjectiveName, value: float) -> float:
     """An objective value in report units: hours for times, a count for changeovers."""
     return float(value) if name == "changeovers" else problem.h(1) * value
+
+
+def meets_deadlines(problem: Problem, timings: Sequence[Timing]) -> bool:
+    """Whether every operation ends by its order's due date, when those are deadlines."""
+    if not problem.deadlines:
+        return True
+    return all(
+        timings[i].end <= o.due
+        for o in problem.orders
+        if o.due is not None
+        for b in o.batches
+        for i in problem.batches[b].ops
+    )

@@ -34,7 +34,8 @@ import pandas as pd
 
 from phactory.model import Site
 from phactory.schedule.calendar import maintenance_intervals
-from phactory.schedule.problem import CrewNeed, FrozenOp, build_problem
+from phactory.schedule.problem import CrewNeed, FrozenOp
+from phactory.schedule.problem_builder import build_problem
 from phactory.schedule.schedule import Schedule, parse_crew
 from phactory.schedule.solver import Progress, Scheduler
 
@@ -209,7 +210,9 @@ def reschedule(
     problem = build_problem(
         site,
         grain_h=g,
-        orders=sorted(set(ops["order"].astype(str))),
+        orders=schedule.orders
+        if schedule.orders is not None
+        else sorted(set(ops["order"].astype(str))),
         max_pause_h=sched.max_pause_h,
         circuit_limit=sched.circuit_limit,
         deadlines=schedule.deadlines,

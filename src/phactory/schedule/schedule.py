@@ -20,6 +20,11 @@ when the dispatch schedule was not improved, ``infeasible``, ``unknown``), the o
 its value, the best bound and the relative gap, the solve time, and for an infeasible
 plan an explanation in words.
 
+Its *scope* (``orders``) names the orders of the plan it was made for (all of them, or
+those a ``--days`` or ``orders`` restriction kept): the checker requires every batch and
+unit procedure of those orders, so a schedule that drops work is never valid. A file
+without a scope (format version 1) is held to the whole plan.
+
 JSON is the exchange format (``Schedule.from_json`` reads back ``to_json``); CSV exports
 the operations table.
 """
@@ -35,6 +40,9 @@ from typing import Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from phactory.errors import InvalidError
+from phactory.jsonio import dumps
 
 __all__ = [
     "OPERATION_COLUMNS",
@@ -52,7 +60,8 @@ __all__ = [
 ScheduleStatus = Literal["optimal", "feasible", "heuristic", "infeasible", "unknown"]
 
 FORMAT = "phactory-schedule"
-FORMAT_VERSION = 1
+#: Version 2 added the scope (``orders``); version 1 files are still read.
+FORMAT_VERSION = 2
 
 OPERATION_COLUMNS = [
     "order",
@@ -71,7 +80,7 @@ OPERATION_COLUMNS = [
 SEGMENT_COLUMNS = ["batch", "procedure", "phase", "unit", "start_h", "end_h", "crew"]
 
 
-class ScheduleFormatError(ValueError):
+class ScheduleFormatError(InvalidError):
     """A schedule file that cannot be read: names the file and what is wrong."""
 
 
@@ -194,6 +203,7 @@ class _File(BaseModel):
     downtime: list[_Down] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     explanation: str | None = None
+    orders: list[str] | None = None
     operations: list[_Op]
     segments: list[_Seg] = Field(default_factory=list)
 
@@ -237,6 +247,8 @@ class Schedule:
     downtime: list[Downtime] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     explanation: str | None = None
+    #: The orders of the plan this schedule is for (None: the whole plan).
+    orders: list[str] | None = None
 
     # -- views ----------------------------------------------------------------------
 
@@ -316,6 +328,7 @@ class Schedule:
             ],
             "notes": list(self.notes),
             "explanation": self.explanation,
+            "orders": None if self.orders is None else list(self.orders),
             "operations": [
                 {k: (bool(v) if k == "frozen" else v) for k, v in r.items()} for r in ops
             ],
@@ -324,7 +337,7 @@ class Schedule:
 
     def to_json(self, path: str | Path | None = None, *, indent: int | None = 1) -> str:
         """The schedule as JSON text; also written to ``path`` if given."""
-        text = json.dumps(self.to_dict(), indent=indent)
+        text = dumps(self.to_dict(), indent=indent)
         if path is not None:
             Path(path).write_text(text + "\n", encoding="utf-8")
         return text
@@ -377,6 +390,7 @@ class Schedule:
             downtime=[Downtime(d.unit, d.start_h, d.end_h, d.reason) for d in f.downtime],
             notes=list(f.notes),
             explanation=f.explanation,
+            orders=None if f.orders is None else list(f.orders),
         )
 
     @classmethod
@@ -421,8 +435,13 @@ class Schedule:
         objective: str,
         explanation: str | None = None,
         solve_time_s: float = 0.0,
+        orders: list[str] | None = None,
     ) -> Schedule:
-        """A schedule without operations (an infeasible or unsolved plan)."""
+        """A schedule without operations (an infeasible or unsolved plan).
+
+        It is never valid: the checker reports its status and every order of its scope
+        (``orders``, by default the whole plan) as missing.
+        """
         return cls(
             site=site,
             epoch=epoch,
@@ -433,4 +452,5 @@ class Schedule:
             status=status,
             explanation=explanation,
             solve_time_s=solve_time_s,
+            orders=orders,
         )

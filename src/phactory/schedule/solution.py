@@ -199,4 +199,5 @@ def to_schedule(
         stages=list(stages),
         downtime=[Downtime(u, a, b, r) for u, a, b, r in problem.downtime],
         notes=list(notes),
+        orders=[o.id for o in problem.orders],
     )

@@ -40,10 +40,12 @@ from phactory.schedule.model_builder import BuiltModel, build_model
 from phactory.schedule.objectives import (
     ObjectiveName,
     evaluate,
+    meets_deadlines,
     parse_objective,
     to_report_units,
 )
-from phactory.schedule.problem import Problem, Timing, build_problem
+from phactory.schedule.problem import Problem, Timing
+from phactory.schedule.problem_builder import build_problem
 from phactory.schedule.schedule import Schedule, ScheduleStatus, StageResult
 from phactory.schedule.solution import occupancy, to_schedule
 
@@ -112,19 +114,6 @@ def _lex_key(
     problem: Problem, timings: Sequence[Timing], names: Sequence[ObjectiveName]
 ) -> tuple[int, ...]:
     return tuple(evaluate(problem, timings, n) for n in names)
-
-
-def _meets_deadlines(problem: Problem, timings: Sequence[Timing]) -> bool:
-    if not problem.deadlines:
-        return True
-    for order in problem.orders:
-        if order.due is None:
-            continue
-        for b in order.batches:
-            for i in problem.batches[b].ops:
-                if timings[i].end > order.due:
-                    return False
-    return True
 
 
 def _model_horizon(problem: Problem, hint: Sequence[Timing] | None, first: ObjectiveName) -> int:
@@ -226,14 +215,6 @@ def solve_problem(
         if not isinstance(expr, int):
             m.add(expr <= fixed)
     return best, stages, improved
-
-
-def timings_differ(a: Sequence[Timing], b: Sequence[Timing]) -> bool:
-    """Whether two solutions place some operation differently."""
-    return any(
-        (x.start, x.end, x.group, x.setup) != (y.start, y.end, y.group, y.setup)
-        for x, y in zip(a, b, strict=True)
-    )
 
 
 def timings_from_schedule(problem: Problem, schedule: Schedule) -> list[Timing]:
@@ -432,6 +413,7 @@ class Scheduler:
             names = [*names, "changeovers"]
         spec = ",".join(names)
         p = problem if problem is not None else self.problem(site, days=days, orders=orders)
+        scope = [o.id for o in p.orders]
         reasons = diagnose(p)
         if reasons:
             return Schedule.empty(
@@ -442,6 +424,7 @@ class Scheduler:
                 objective=spec,
                 explanation="The plan cannot be scheduled: " + " ".join(reasons),
                 solve_time_s=time.perf_counter() - t0,
+                orders=scope,
             )
         notes: list[str] = []
         hint, hint_ok, hint_schedule = self._warm_start(site, p, names, notes)
@@ -484,6 +467,7 @@ class Scheduler:
                     objective=spec,
                     explanation=text,
                     solve_time_s=time.perf_counter() - t0,
+                    orders=scope,
                 )
             out = Schedule.empty(
                 site.id,
@@ -495,6 +479,7 @@ class Scheduler:
                 + (" and the dispatch heuristic failed" if hint is None else "")
                 + "; give more time.",
                 solve_time_s=elapsed,
+                orders=scope,
             )
             out.notes.extend(notes)
             return out
@@ -565,7 +550,7 @@ class Scheduler:
                 except HeuristicError as exc:
                     errors.append(str(exc))
                     continue
-                key = (int(not _meets_deadlines(p, cand)), *_lex_key(p, cand, names))
+                key = (int(not meets_deadlines(p, cand)), *_lex_key(p, cand, names))
                 if best_key is None or key < best_key:
                     best_key, hint = key, cand
             if hint is None and errors:
@@ -574,7 +559,7 @@ class Scheduler:
             raise ValueError(f"unknown warm start {self.warm_start!r}")
         if hint is None:
             return None, False, None
-        ok = _meets_deadlines(p, hint)
+        ok = meets_deadlines(p, hint)
         schedule: Schedule | None = None
         if ok:
             schedule = to_schedule(

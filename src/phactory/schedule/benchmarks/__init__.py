@@ -1,12 +1,19 @@
-"""Public job-shop and flexible job-shop benchmarks, a CP-SAT solver and a checker.
+"""Public job-shop benchmarks, run through the product's scheduler.
 
-Typical use::
+Each classical job-shop instance (Fisher & Thompson, Lawrence, Taillard) becomes a
+Phactory site, one unit per machine and one recipe per job, and is solved by the same
+:class:`phactory.schedule.Scheduler` users run, so that ``phactory bench scheduling``
+measures the product. Typical use::
 
-    from phactory.schedule.benchmarks import load_benchmark, solve, check_schedule
+    from phactory.schedule.benchmarks import load_benchmark, solve_instance, check_schedule
 
     instance = load_benchmark("ft10")
-    result = solve(instance, time_limit=60, num_workers=2)
-    assert not check_schedule(instance, result.schedule)
+    result = solve_instance(instance, time_limit=60, workers=2)
+    assert result.schedule is not None and not check_schedule(instance, result.schedule)
+
+Flexible job shops (Brandimarte's ``mk``) are shipped and read here but are not
+expressible as sites (see :mod:`.shop_site`); ``benchmarks/jobshop_reference.py`` in the
+repository solves them with a dedicated model.
 
 Modules
 -------
@@ -14,10 +21,10 @@ instances  typed instance and schedule dataclasses
 readers    standard / Taillard / Brandimarte file readers with ``FILE:LINE`` errors
 catalog    the shipped instances (ft, la, ta, mk) with optimal or best-known makespans
 taillard   Taillard's generator, to re-derive ta01-ta10 from their seeds
-dispatch   priority-rule (Giffler-Thompson) schedules: horizon and solution hint
-solver     the CP-SAT model
-checker    an independent feasibility checker
-runner     suite runs and gap reporting shared by the CLI and ``benchmarks/scheduling.py``
+shop_site  a job shop as a site, and the product's schedule back as assignments
+checker    an independent feasibility checker of job-shop schedules
+runner     solving with the product's scheduler; rows and gaps for the CLI and
+           ``benchmarks/scheduling.py``
 """
 
 from phactory.schedule.benchmarks.catalog import (
@@ -33,7 +40,6 @@ from phactory.schedule.benchmarks.checker import (
     assert_feasible,
     check_schedule,
 )
-from phactory.schedule.benchmarks.dispatch import best_dispatch, dispatch
 from phactory.schedule.benchmarks.instances import (
     Alternative,
     Assignment,
@@ -50,8 +56,19 @@ from phactory.schedule.benchmarks.readers import (
     read_instance,
     read_jsp,
 )
-from phactory.schedule.benchmarks.runner import BenchRow, mean_gap, run_entries, run_file
-from phactory.schedule.benchmarks.solver import SolveResult, solve
+from phactory.schedule.benchmarks.runner import (
+    BenchRow,
+    SolveResult,
+    mean_gap,
+    run_entries,
+    run_file,
+    solve_instance,
+)
+from phactory.schedule.benchmarks.shop_site import (
+    NotExpressibleError,
+    shop_assignments,
+    shop_site,
+)
 
 __all__ = [
     "SUITES",
@@ -60,6 +77,7 @@ __all__ = [
     "BenchRow",
     "CatalogEntry",
     "InstanceFormatError",
+    "NotExpressibleError",
     "Operation",
     "Schedule",
     "ScheduleViolationError",
@@ -67,10 +85,8 @@ __all__ = [
     "SolveResult",
     "Violation",
     "assert_feasible",
-    "best_dispatch",
     "catalog",
     "check_schedule",
-    "dispatch",
     "load_benchmark",
     "mean_gap",
     "parse_fjs",
@@ -81,6 +97,8 @@ __all__ = [
     "read_jsp",
     "run_entries",
     "run_file",
-    "solve",
+    "shop_assignments",
+    "shop_site",
+    "solve_instance",
     "suite",
 ]

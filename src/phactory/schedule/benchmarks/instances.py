@@ -23,6 +23,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from phactory.errors import InvalidError
+
 __all__ = [
     "Alternative",
     "Assignment",
@@ -35,7 +37,7 @@ __all__ = [
 ShopKind = Literal["jsp", "fjsp"]
 
 
-class InstanceFormatError(ValueError):
+class InstanceFormatError(InvalidError):
     """A benchmark file is malformed; the message starts with ``FILE:LINE:``.
 
     Parameters
@@ -172,7 +174,3 @@ class Schedule:
     def makespan(self) -> int:
         """Completion time of the last operation (0 for an empty schedule)."""
         return max((a.end for a in self.assignments), default=0)
-
-    def by_operation(self) -> dict[tuple[int, int], Assignment]:
-        """Map ``(job, op)`` to its assignment (the last one wins on duplicates)."""
-        return {(a.job, a.op): a for a in self.assignments}

@@ -1,4 +1,9 @@
-"""CP-SAT model, dispatch heuristic and checker on shipped and random tiny instances."""
+"""The product's scheduler on job shops expressed as sites, and the job-shop checker.
+
+A job-shop instance becomes a site (one unit per machine, one recipe per job) that the
+scheduler users run solves; its proven optimum equals exhaustive enumeration on tiny
+random instances, and the schedule mapped back passes the independent job-shop checker.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +15,24 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from phactory.model.checks import check_site
 from phactory.schedule.benchmarks import (
     Alternative,
     Assignment,
+    NotExpressibleError,
     Operation,
     Schedule,
     ShopInstance,
-    best_dispatch,
     check_schedule,
-    dispatch,
     load_benchmark,
-    solve,
+    shop_site,
+    solve_instance,
 )
 
 
 def test_ft06_is_solved_to_its_proven_optimum_55() -> None:
     instance = load_benchmark("ft06")
-    result = solve(instance, time_limit=30, num_workers=2)
+    result = solve_instance(instance, time_limit=30, workers=2)
     assert result.status == "optimal"
     assert result.makespan == result.bound == 55
     assert result.schedule is not None
@@ -37,25 +43,40 @@ def test_ft06_is_solved_to_its_proven_optimum_55() -> None:
 @pytest.mark.parametrize(("name", "optimum"), [("la01", 666), ("la05", 593), ("la06", 926)])
 def test_lawrence_instances_reach_their_optimum(name: str, optimum: int) -> None:
     instance = load_benchmark(name)
-    result = solve(instance, time_limit=20, num_workers=2)
+    result = solve_instance(instance, time_limit=20, workers=2)
     assert result.schedule is not None
     assert check_schedule(instance, result.schedule) == []
-    assert result.bound <= optimum <= result.makespan  # type: ignore[operator]
-    assert result.status == "optimal" and result.makespan == optimum
+    assert result.status == "optimal" and result.makespan == result.bound == optimum
 
 
-def test_flexible_mk01_reaches_40_and_is_checked() -> None:
-    instance = load_benchmark("mk01")
-    result = solve(instance, time_limit=20, num_workers=2)
-    assert result.schedule is not None
-    assert check_schedule(instance, result.schedule) == []
-    assert result.makespan == 40 and result.status == "optimal"
+@pytest.mark.parametrize("name", ["ft10", "la16", "ta01"])
+def test_the_site_is_the_instance(name: str) -> None:
+    instance = load_benchmark(name)
+    site = shop_site(instance)
+    assert [p for p in check_site(site) if p.severity == "error"] == []
+    assert len(site.units) == instance.n_machines and len(site.orders) == instance.n_jobs
+    for j, job in enumerate(instance.jobs):
+        recipe = site.recipe_for(site.orders[j])
+        ups = list(recipe.unit_procedures.values())
+        assert len(ups) == len(job)
+        for o, (up, op) in enumerate(zip(ups, job, strict=True)):
+            (alt,) = op.alternatives
+            assert site.units_of_class(up.equipment_class)[0].id == f"M{alt.machine + 1:02d}"
+            assert up.mean_duration == alt.duration
+            assert [link.procedure for link in up.after] == ([] if o == 0 else [ups[o - 1].id])
+
+
+def test_a_flexible_shop_is_refused_with_the_reason() -> None:
+    with pytest.raises(NotExpressibleError, match="flexible job shop"):
+        shop_site(load_benchmark("mk01"))
 
 
 def test_progress_reports_improvements_in_order() -> None:
     seen: list[tuple[int | None, int, float]] = []
     instance = load_benchmark("la02")
-    result = solve(instance, time_limit=10, progress=lambda i, b, s: seen.append((i, b, s)))
+    result = solve_instance(
+        instance, time_limit=10, progress=lambda i, b, s: seen.append((i, b, s))
+    )
     assert seen, "the callback must be called at least once"
     assert seen == list(result.trace)
     incumbents = [i for i, _, _ in seen if i is not None]
@@ -63,42 +84,10 @@ def test_progress_reports_improvements_in_order() -> None:
     assert incumbents == sorted(incumbents, reverse=True)
     assert bounds == sorted(bounds)
     assert all(b <= i for i, b, _ in seen if i is not None)
-    assert [s for _, _, s in seen] == sorted(s for _, _, s in seen)
+    assert seen[-1][0] == result.makespan
 
 
-def test_solver_works_without_hint_and_with_a_given_hint() -> None:
-    instance = load_benchmark("la03")
-    plain = solve(instance, time_limit=10, hint=None)
-    assert plain.schedule is not None and not check_schedule(instance, plain.schedule)
-    given_hint = dispatch(instance, "spt")
-    hinted = solve(instance, time_limit=10, hint=given_hint)
-    assert hinted.schedule is not None and not check_schedule(instance, hinted.schedule)
-    assert hinted.makespan is not None and hinted.makespan <= given_hint.makespan
-
-
-def test_an_infeasible_user_hint_is_ignored_rather_than_trusted() -> None:
-    instance = load_benchmark("ft06")
-    bogus = Schedule(tuple(Assignment(j, o, 0, 0, 1) for j, o, _ in instance.operations()))
-    result = solve(instance, time_limit=10, hint=bogus)
-    assert result.makespan == 55
-
-
-@pytest.mark.parametrize("rule", ["mwkr", "mopnr", "spt", "lpt", "random"])
-@pytest.mark.parametrize("name", ["ft10", "la11", "ta01", "mk06", "mk10"])
-def test_dispatch_schedules_are_feasible(rule: str, name: str) -> None:
-    instance = load_benchmark(name)
-    schedule = dispatch(instance, rule)  # type: ignore[arg-type]
-    assert check_schedule(instance, schedule) == []
-
-
-def test_best_dispatch_is_reproducible_for_a_seed() -> None:
-    instance = load_benchmark("mk03")
-    a = best_dispatch(instance, time_budget=10, seed=3, max_restarts=20)
-    b = best_dispatch(instance, time_budget=10, seed=3, max_restarts=20)
-    assert a == b
-
-
-# --- tiny random instances: CP-SAT's proven optimum equals exhaustive enumeration ----------
+# --- tiny random instances: the proven optimum equals exhaustive enumeration ---------------
 
 
 @st.composite
@@ -158,29 +147,25 @@ def brute_force_makespan(instance: ShopInstance) -> int:
     return int(best)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(tiny_instances(flexible=False), tiny_instances(flexible=True)))
-def test_cpsat_optimum_equals_brute_force(instance: ShopInstance) -> None:
-    result = solve(instance, time_limit=10, num_workers=1)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tiny_instances(flexible=False))
+def test_product_optimum_equals_brute_force(instance: ShopInstance) -> None:
+    result = solve_instance(instance, time_limit=10, workers=1)
     assert result.status == "optimal"
     assert result.schedule is not None
     assert check_schedule(instance, result.schedule) == []
     assert result.makespan == brute_force_makespan(instance)
 
 
-# --- the checker catches injected violations ------------------------------------------------
-
-
-def _optimal_ft06() -> tuple[ShopInstance, Schedule]:
-    instance = load_benchmark("ft06")
-    result = solve(instance, time_limit=30)
-    assert result.schedule is not None
-    return instance, result.schedule
+# --- the job-shop checker catches injected violations ----------------------------------------
 
 
 @pytest.fixture(scope="module")
 def ft06_schedule() -> tuple[ShopInstance, Schedule]:
-    return _optimal_ft06()
+    instance = load_benchmark("ft06")
+    result = solve_instance(instance, time_limit=30)
+    assert result.schedule is not None
+    return instance, result.schedule
 
 
 def _rules(instance: ShopInstance, assignments: list[Assignment]) -> set[str]:
@@ -216,17 +201,18 @@ def test_checker_catches_each_kind_of_violation(
     assert "overlap" in _rules(instance, [moved if a == other else a for a in base])
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    instance=tiny_instances(flexible=True),
+    instance=tiny_instances(flexible=False),
     pick=st.integers(0, 10_000),
     mutation=st.sampled_from(["drop", "stretch", "ineligible", "before-predecessor"]),
 )
 def test_checker_flags_random_mutations_of_feasible_schedules(
     instance: ShopInstance, pick: int, mutation: str
 ) -> None:
-    schedule = dispatch(instance, "mwkr")
-    assert check_schedule(instance, schedule) == []
+    result = solve_instance(instance, time_limit=10, workers=1)
+    assert result.schedule is not None
+    schedule = result.schedule
     items = list(schedule.assignments)
     a = items[pick % len(items)]
     op = instance.jobs[a.job][a.op]
