@@ -103,3 +103,18 @@ def test_then_and_progress_on_dask() -> None:
         )
     assert out == replicate(site, 3, seed=5, processes=1, then=scrapped_and_seed)
     assert seen == [1, 2, 3]
+
+
+def test_unreachable_cluster_names_its_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("distributed")
+    import socket
+
+    from phactory.errors import UnavailableError
+
+    monkeypatch.setenv("PHACTORY_CLUSTER_TIMEOUT", "0.5")
+    with socket.socket() as sock:
+        # Bound but not listening: the connection is refused, as by a stopped scheduler.
+        sock.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{sock.getsockname()[1]}"
+        with pytest.raises(UnavailableError, match=address):
+            replicate(random_site(), 2, seed=5, cluster=address)

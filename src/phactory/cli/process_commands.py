@@ -1,12 +1,18 @@
 """``phactory process ...``: process twins from the command line.
 
 Commands: ``list``, ``simulate``, ``sensitivity``, ``design-space``, ``surrogate``. Heavy
-imports happen inside the commands so that ``phactory --help`` stays fast.
+imports (NumPy, SciPy, pandas, SALib, the models) happen inside the commands so that
+``phactory --help`` and ``phactory process simulate ivt --json`` start fast.
+
+The studies carry on past points where the model fails; each prints how many evaluations
+failed and where (the first ten, with their error), and its HTML output lists them all.
+A study with too many failures, an unknown model or parameter, or an unreachable
+``--address`` ends with one line on standard error and exit code 2. Every text from a
+model or an error is escaped before Rich prints it (Rich reads ``[...]`` as markup).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,11 +21,20 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from phactory.errors import PhactoryError
+from phactory.jsonio import dumps
+
 if TYPE_CHECKING:
+    import pandas as pd
+
     from phactory.process.contract import UnitOperationModel
+
+#: Failed evaluations listed on the terminal (the HTML outputs list them all).
+_SHOWN_FAILURES = 10
 
 app = typer.Typer(
     name="process",
@@ -39,7 +54,7 @@ def _model(name: str) -> UnitOperationModel:
     try:
         return get_model(name)
     except KeyError as exc:
-        _err.print(f"[red]error:[/] {exc.args[0]}")
+        _err.print(f"[red]error:[/] {escape(str(exc.args[0]))}")
         raise typer.Exit(2) from None
 
 
@@ -48,7 +63,7 @@ def _parse_sets(sets: list[str] | None) -> dict[str, str]:
     for item in sets or []:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            _err.print(f"[red]error:[/] --set expects NAME=VALUE, got {item!r}")
+            _err.print(f"[red]error:[/] --set expects NAME=VALUE, got {escape(repr(item))}")
             raise typer.Exit(2)
         params[name.strip()] = value.strip()
     return params
@@ -74,8 +89,32 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    _err.print(f"[red]error:[/] {exc}")
+    _err.print(f"[red]error:[/] {escape(str(exc))}")
     return typer.Exit(2)
+
+
+def _print_failures(failures: pd.DataFrame, total: int) -> None:
+    """How many evaluations failed, and where (the first few, with their errors)."""
+    n = len(failures)
+    if n == 0:
+        _out.print(f"all {total} model evaluations ran")
+        return
+    table = Table(
+        title=f"{n} of {total} model evaluations failed ({100.0 * n / total:.3g} %)"
+        + (f"; the first {_SHOWN_FAILURES}" if n > _SHOWN_FAILURES else ""),
+        title_justify="left",
+    )
+    columns = [str(c) for c in failures.columns]
+    for c in columns:
+        table.add_column(escape(c), justify="left" if c in ("error", "set") else "right")
+    for _, row in failures.head(_SHOWN_FAILURES).iterrows():
+        table.add_row(
+            *[
+                escape(f"{v:.6g}" if isinstance(v, float) else str(v))
+                for v in row.to_numpy().tolist()
+            ]
+        )
+    _out.print(table)
 
 
 @app.command("list")
@@ -88,7 +127,12 @@ def list_command() -> None:
         table.add_column(col)
     for name in list_models():
         m = get_model(name)
-        table.add_row(name, m.title, ", ".join(m.cpp_names()), ", ".join(m.cqa_names()))
+        table.add_row(
+            *(
+                escape(t)
+                for t in (name, m.title, ", ".join(m.cpp_names()), ", ".join(m.cqa_names()))
+            )
+        )
     _out.print(table)
 
 
@@ -111,16 +155,20 @@ def simulate_command(
     except (ParameterError, ModelConfigError, SimulationError) as exc:
         raise _fail(exc) from None
     if as_json:
-        typer.echo(json.dumps(result.to_dict(), indent=2, allow_nan=True))
+        typer.echo(dumps(result.to_dict(), indent=2))  # NaN -> null: strict JSON
         return
-    table = Table(title=f"{m.title}: CQAs")
+    table = Table(title=escape(f"{m.title}: CQAs"))
     for col in ("CQA", "value", "unit", "limits", "in spec"):
         table.add_column(col)
     for q in m.cqas:
         v = result.cqas[q.name]
         ok = result.in_spec[q.name]
         table.add_row(
-            q.name, f"{v:.6g}", q.unit, q.limits_text(), "[green]yes[/]" if ok else "[red]no[/]"
+            escape(q.name),
+            f"{v:.6g}",
+            escape(q.unit),
+            escape(q.limits_text()),
+            "[green]yes[/]" if ok else "[red]no[/]",
         )
     _out.print(table)
 
@@ -135,6 +183,13 @@ def sensitivity_command(
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     workers: Annotated[int | None, typer.Option(help="local worker processes")] = None,
     address: Annotated[str | None, typer.Option(help="Dask scheduler address")] = None,
+    max_failed: Annotated[
+        float,
+        typer.Option(
+            "--max-failed-fraction",
+            help="largest fraction of failed model evaluations (Sobol/Morris: of groups)",
+        ),
+    ] = 0.1,
 ) -> None:
     """Global sensitivity of MODEL's CQAs to its CPPs (SALib)."""
     from phactory.process.sensitivity import morris, sobol
@@ -149,7 +204,14 @@ def sensitivity_command(
             if method == "sobol":
                 n = 2 ** max(1, round(math.log2(samples)))  # Sobol' sequences like powers of 2
                 res = sobol(
-                    m, output, n=n, seed=seed, workers=workers, address=address, progress=prog
+                    m,
+                    output,
+                    n=n,
+                    seed=seed,
+                    workers=workers,
+                    address=address,
+                    progress=prog,
+                    max_failed_fraction=max_failed,
                 )
             else:
                 res = morris(
@@ -160,17 +222,22 @@ def sensitivity_command(
                     workers=workers,
                     address=address,
                     progress=prog,
+                    max_failed_fraction=max_failed,
                 )
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, PhactoryError) as exc:
         raise _fail(exc) from None
     for out, df in res.indices.items():
-        table = Table(title=f"{method} indices of {out} ({res.n_evaluations} evaluations)")
+        table = Table(title=escape(f"{method} indices of {out} ({res.n_evaluations} evaluations)"))
         table.add_column("parameter")
         for c in df.columns:
-            table.add_column(c, justify="right")
+            table.add_column(escape(str(c)), justify="right")
         for name, row in df.iterrows():
-            table.add_row(str(name), *[f"{v:.4f}" for v in row.to_numpy()])
+            table.add_row(escape(str(name)), *[f"{v:.4f}" for v in row.to_numpy()])
         _out.print(table)
+    _print_failures(res.failures, res.n_evaluations)
+    if len(res.failures):
+        unit = "base samples" if method == "sobol" else "trajectories"
+        _out.print(f"indices from {res.n_groups_used} of {res.n_groups} {unit} without a failure")
     if html is not None:
         res.to_html(html)
         _out.print(f"wrote {html}")
@@ -188,6 +255,13 @@ def design_space_command(
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     workers: Annotated[int | None, typer.Option(help="local worker processes")] = None,
     address: Annotated[str | None, typer.Option(help="Dask scheduler address")] = None,
+    max_failed: Annotated[
+        float,
+        typer.Option(
+            "--max-failed-fraction",
+            help="largest fraction of failed model evaluations (Sobol/Morris: of groups)",
+        ),
+    ] = 0.1,
 ) -> None:
     """Map MODEL's CQAs and probability of success over two CPPs (ICH Q8)."""
     from phactory.process.design_space import design_space
@@ -211,20 +285,26 @@ def design_space_command(
                 workers=workers,
                 address=address,
                 progress=prog,
+                max_failed_fraction=max_failed,
             )
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, PhactoryError) as exc:
         raise _fail(exc) from None
     inside = ds.inside()
     table = Table(
-        title=f"design space of {model}: {len(inside)} of {len(ds.table)} grid points "
-        f"with P(success) >= {target:g}"
+        title=escape(
+            f"design space of {model}: {len(inside)} of {len(ds.table)} grid points "
+            f"with P(success) >= {target:g}"
+        )
     )
     cols = [xa, ya, *ds.cqas, "probability_of_success"]
     for c in cols:
-        table.add_column("P(success)" if c == "probability_of_success" else c, justify="right")
+        table.add_column(
+            "P(success)" if c == "probability_of_success" else escape(c), justify="right"
+        )
     for _, row in ds.table.iterrows():
         table.add_row(*[f"{row[c]:.4g}" for c in cols])
     _out.print(table)
+    _print_failures(ds.failures, ds.n_evaluations)
     if html is not None:
         ds.to_html(html)
         _out.print(f"wrote {html}")
@@ -241,6 +321,13 @@ def surrogate_command(
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     workers: Annotated[int | None, typer.Option(help="local worker processes")] = None,
     address: Annotated[str | None, typer.Option(help="Dask scheduler address")] = None,
+    max_failed: Annotated[
+        float,
+        typer.Option(
+            "--max-failed-fraction",
+            help="largest fraction of failed model evaluations (Sobol/Morris: of groups)",
+        ),
+    ] = 0.1,
 ) -> None:
     """Fit a surrogate of MODEL's CQAs over its CPPs; report accuracy and speed-up."""
     from phactory.process.surrogate import fit_surrogate
@@ -258,20 +345,24 @@ def surrogate_command(
                 workers=workers,
                 address=address,
                 progress=prog,
+                max_failed_fraction=max_failed,
             )
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, PhactoryError) as exc:
         raise _fail(exc) from None
     rep = sur.report
     assert rep is not None
     table = Table(
-        title=f"{rep.kind} surrogate of {model} "
-        f"({rep.n_train} training, {rep.n_test} held-out samples)"
+        title=escape(
+            f"{rep.kind} surrogate of {model} "
+            f"({rep.n_train} training, {rep.n_test} held-out samples)"
+        )
     )
     for c in ("CQA", f"{rep.folds}-fold CV R2", "held-out R2"):
         table.add_column(c, justify="right")
     for o in rep.outputs:
-        table.add_row(o, f"{rep.cv_r2[o]:.5f}", f"{rep.test_r2[o]:.5f}")
+        table.add_row(escape(o), f"{rep.cv_r2[o]:.5f}", f"{rep.test_r2[o]:.5f}")
     _out.print(table)
+    _print_failures(sur.failures, rep.n_train + rep.n_test)
     _out.print(
         f"simulation {rep.simulation_time * 1e3:.3g} ms; surrogate "
         f"{rep.prediction_time * 1e6:.3g} us/point in batch (speed-up {rep.speedup:,.0f}x), "

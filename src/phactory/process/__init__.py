@@ -10,11 +10,14 @@ fast surrogates. Built-in models (see :func:`list_models`):
 ``lyophilisation``         primary drying, Pikal's quasi-steady model
 ``solvent_swap``           batch distillative solvent swap, methanol -> water
 ``solvent_swap_thf_toluene``  the same, THF -> toluene
-``cho_fed_batch``          fed-batch CHO culture (Xing et al. 2010 kinetics)
+``cho_fed_batch``          fed-batch CHO culture (Xing et al. 2010 kinetics, calibrated to a
+                           modern platform process)
 ``ishigami``               the Ishigami function (sensitivity-analysis benchmark)
 =========================  ==========================================================
 
 The plant twin calls :func:`run_for_batch` for recipe phases that reference a process model.
+Studies carry on past points where a model fails and report them (``failures``); see
+:mod:`phactory.process.failures`.
 """
 
 from phactory.process.contract import (
@@ -27,6 +30,7 @@ from phactory.process.contract import (
 )
 from phactory.process.design_space import DesignSpace, design_space
 from phactory.process.estimation import EstimationResult, Experiment, estimate_parameters
+from phactory.process.failures import TooManyFailuresError
 from phactory.process.parameters import Parameter, ParameterError
 from phactory.process.registry import get_model, list_models, register_model, run_for_batch
 from phactory.process.sensitivity import SensitivityResult, morris, sobol
@@ -45,6 +49,7 @@ __all__ = [
     "SimulationResult",
     "Surrogate",
     "SurrogateReport",
+    "TooManyFailuresError",
     "UnitOperationModel",
     "Variable",
     "design_space",

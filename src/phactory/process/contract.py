@@ -15,6 +15,20 @@ A model is a small class in the style of a scikit-learn estimator:
 Subclasses implement :meth:`UnitOperationModel._run`. Anything that goes wrong inside it (a
 solver that does not converge, a non-finite number) surfaces as a :class:`SimulationError`,
 never as a silently wrong number.
+
+Physical sanity is part of the contract: a state or output declared ``nonnegative`` (a
+concentration, an amount, a volume) must stay at or above ``-tolerance`` at **every**
+reported time, not only at the end of the run; :meth:`UnitOperationModel.simulate` checks
+the whole time series and raises :class:`SimulationError` naming the variable and the time
+otherwise. The tolerance is :attr:`UnitOperationModel.nonnegative_rtol` times the largest
+magnitude the variable reaches in the run (an integrator's round-off near zero is not a
+negative concentration; a sign error in the kinetics is).
+
+The declared bounds of every parameter are the model's valid domain: any combination of
+values within them must simulate (``tests/process/test_contract.py`` samples each bound and
+random interior points of every registered model). Where physics rules out part of a box
+(an inner area larger than the outer one), the model is parametrised so that the box is
+valid (a ratio in [0, 1]) and its docstring says why.
 """
 
 from __future__ import annotations
@@ -30,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from phactory.errors import InvalidError, PhactoryError
 from phactory.process.parameters import Parameter, ParameterError, resolve_parameters
 
 __all__ = [
@@ -44,11 +59,12 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 
 
-class SimulationError(RuntimeError):
-    """The model could not produce a trustworthy result (solver failure, non-finite value)."""
+class SimulationError(PhactoryError, RuntimeError):
+    """The model could not produce a trustworthy result (solver failure, non-finite value,
+    a negative concentration)."""
 
 
-class ModelConfigError(ValueError):
+class ModelConfigError(InvalidError):
     """A model was constructed with configuration it cannot use (checked at simulate)."""
 
 
@@ -64,11 +80,15 @@ class Variable:
         pint unit string [unit] of the column.
     description
         What the variable is.
+    nonnegative
+        True for quantities that cannot be negative (concentrations, amounts, volumes);
+        :meth:`UnitOperationModel.simulate` checks them at every reported time.
     """
 
     name: str
     unit: str
     description: str
+    nonnegative: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +193,12 @@ class UnitOperationModel(ABC):
         Time-series columns (integrated states and derived outputs).
     cqas : tuple of QualityAttribute
         Scalar results with acceptance limits.
+    nonnegative_rtol : float
+        Tolerance of the non-negativity check, relative to the largest magnitude a
+        variable reaches in the run [-].
     """
 
+    nonnegative_rtol: ClassVar[float] = 1e-6
     name: ClassVar[str]
     title: ClassVar[str]
     parameters: ClassVar[tuple[Parameter, ...]]
@@ -266,7 +290,8 @@ class UnitOperationModel(ABC):
         ModelConfigError
             For unusable constructor configuration.
         SimulationError
-            If the numerical solution fails or produces non-finite CQAs.
+            If the numerical solution fails, produces non-finite CQAs, or a variable
+            declared non-negative goes below zero at any reported time.
         """
         self._check_config()
         values = resolve_parameters(self.parameters, params)
@@ -285,6 +310,7 @@ class UnitOperationModel(ABC):
         if bad:
             raise SimulationError(f"{self.name}: non-finite CQA(s) {bad} at {values}")
         frame.index.name = "time"
+        self._check_nonnegative(frame)
         units = {v.name: v.unit for v in (*self.states, *self.outputs)}
         units.update({q.name: q.unit for q in self.cqas})
         units["time"] = "h"
@@ -328,6 +354,22 @@ class UnitOperationModel(ABC):
             cqas = self.simulate(p).cqas
             result[i] = [cqas[o] for o in outs]
         return result
+
+    def _check_nonnegative(self, frame: pd.DataFrame) -> None:
+        for v in (*self.states, *self.outputs):
+            if not v.nonnegative or v.name not in frame.columns or frame.empty:
+                continue
+            col = frame[v.name].to_numpy(dtype=float)
+            finite = col[np.isfinite(col)]
+            if finite.size == 0:
+                continue
+            tol = self.nonnegative_rtol * max(float(np.max(np.abs(finite))), 1e-300)
+            worst = int(np.nanargmin(col))
+            if col[worst] < -tol:
+                raise SimulationError(
+                    f"{self.name}: {v.description} ({v.name!r}) is negative, "
+                    f"{col[worst]:.4g} {v.unit} at t = {float(frame.index[worst]):.6g} h"
+                )
 
     # ------------------------------------------------------------------ for subclasses
     def _check_config(self) -> None:  # noqa: B027 - optional hook, deliberately empty

@@ -8,6 +8,12 @@ used at every grid point (common random numbers), so differences between neighbo
 come from the CPPs, not from sampling noise. Probability of success is the fraction of draws
 in which every CQA with acceptance limits is met [1]_ [2]_.
 
+Points where the model fails do not abort the map (:mod:`phactory.process.failures`): the
+failed evaluations are in :attr:`DesignSpace.failures`; a grid point's probability of
+success is computed over the draws that ran (``n_failed`` counts the others), and a grid
+point whose nominal run failed has ``NaN`` CQAs and is not in the design space. The map is
+refused when more than ``max_failed_fraction`` (10 %) of all evaluations fail.
+
 References
 ----------
 .. [1] ICH Q8(R2), Pharmaceutical Development, International Council for Harmonisation, 2009
@@ -27,6 +33,13 @@ import numpy as np
 import pandas as pd
 
 from phactory.process.contract import UnitOperationModel
+from phactory.process.failures import (
+    DEFAULT_MAX_FAILED_FRACTION,
+    check_fraction,
+    describe,
+    failure_table,
+    no_failures,
+)
 from phactory.process.parallel import Progress, evaluate_many
 from phactory.process.parameters import resolve_parameters
 from phactory.process.sampling import bounds_of, sample_uncertain
@@ -52,6 +65,9 @@ class DesignSpace:
     target
         Probability of success required for a point to be inside the probabilistic design
         space.
+    failures
+        The evaluations where the model failed: sample row (``sample``), the values of
+        the axes and of the drawn parameters, and the error (``error``); empty if none.
     """
 
     model: str
@@ -64,10 +80,22 @@ class DesignSpace:
     seed: int
     target: float = 0.9
     settings: dict[str, Any] = field(default_factory=dict)
+    failures: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def n_evaluations(self) -> int:
+        """Model evaluations run (failed ones included)."""
+        return len(self.table) * (1 + self.n_monte_carlo)
+
+    def failures_text(self) -> str:
+        """One line on the failed evaluations (none, or how many and where)."""
+        return describe(self.failures, self.n_evaluations)
 
     def inside(self) -> pd.DataFrame:
-        """Grid points whose probability of success reaches :attr:`target`."""
-        return self.table[self.table["probability_of_success"] >= self.target]
+        """Grid points whose probability of success reaches :attr:`target` (and whose
+        nominal run did not fail)."""
+        t = self.table
+        return t[(t["probability_of_success"] >= self.target) & t[self.cqas].notna().all(axis=1)]
 
     def figure(self) -> Any:
         """Plotly figure: nominal first CQA (left) and probability of success (right)."""
@@ -76,14 +104,16 @@ class DesignSpace:
 
         xs = np.sort(self.table[self.x].unique())
         ys = np.sort(self.table[self.y].unique())
+        from phactory.process.html import plain
+
         piv = self.table.pivot(index=self.y, columns=self.x)
         first = self.cqas[0]
         fig = make_subplots(
             rows=1,
             cols=2,
             subplot_titles=(
-                f"{first} [{self.units.get(first, '')}] at nominal parameters",
-                f"probability of success ({self.n_monte_carlo} draws)",
+                plain(f"{first} [{self.units.get(first, '')}] at nominal parameters"),
+                plain(f"probability of success ({self.n_monte_carlo} draws)"),
             ),
             horizontal_spacing=0.12,
         )
@@ -93,7 +123,7 @@ class DesignSpace:
                 y=ys,
                 z=piv[first].to_numpy(),
                 colorscale="Viridis",
-                colorbar={"x": 0.44, "title": first},
+                colorbar={"x": 0.44, "title": plain(first)},
                 contours={"showlabels": True},
             ),
             row=1,
@@ -103,7 +133,7 @@ class DesignSpace:
             go.Contour(
                 x=xs,
                 y=ys,
-                z=piv["in_spec"].to_numpy().astype(float),
+                z=piv["in_spec"].astype(float).to_numpy(),
                 showscale=False,
                 contours={"start": 0.5, "end": 0.5, "coloring": "lines"},
                 line={"color": "white", "width": 3},
@@ -144,27 +174,37 @@ class DesignSpace:
             col=2,
         )
         for c in (1, 2):
-            fig.update_xaxes(title_text=f"{self.x} [{self.units.get(self.x, '')}]", row=1, col=c)
-            fig.update_yaxes(title_text=f"{self.y} [{self.units.get(self.y, '')}]", row=1, col=c)
+            fig.update_xaxes(
+                title_text=plain(f"{self.x} [{self.units.get(self.x, '')}]"), row=1, col=c
+            )
+            fig.update_yaxes(
+                title_text=plain(f"{self.y} [{self.units.get(self.y, '')}]"), row=1, col=c
+            )
+        failed = f"; {len(self.failures)} evaluations failed" if len(self.failures) else ""
         fig.update_layout(
-            title=f"Design space of {self.model}: {', '.join(self.cqas)} within limits",
+            title=plain(
+                f"Design space of {self.model}: {', '.join(self.cqas)} within limits{failed}"
+            ),
             height=520,
             width=1150,
         )
         return fig
 
     def to_html(self, path: str | Path) -> Path:
-        """Write a self-contained HTML report (plotly.js embedded, no CDN) with the table."""
-        out = Path(path)
-        fig_html = self.figure().to_html(include_plotlyjs=True, full_html=False)
-        table_html = self.table.to_html(index=False, float_format=lambda v: f"{v:.4g}")
-        out.write_text(
-            "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-            f"<title>Design space: {self.model}</title></head><body>"
-            f"{fig_html}<h2>Grid</h2>{table_html}</body></html>",
-            encoding="utf-8",
-        )
-        return out
+        """Write a self-contained HTML report (plotly.js embedded, no CDN): the maps, the
+        grid and the failed evaluations, every text escaped."""
+        from phactory.process.html import Section, write_page
+
+        sections = [Section("Grid", self.table)]
+        if len(self.failures):
+            sections.append(
+                Section(
+                    f"Failed evaluations ({len(self.failures)} of {self.n_evaluations})",
+                    self.failures,
+                    note="Probabilities of success are computed over the draws that ran.",
+                )
+            )
+        return write_page(path, f"Design space: {self.model}", self.figure(), sections)
 
 
 def design_space(
@@ -182,6 +222,7 @@ def design_space(
     workers: int | None = None,
     address: str | None = None,
     progress: Progress | None = None,
+    max_failed_fraction: float = DEFAULT_MAX_FAILED_FRACTION,
 ) -> DesignSpace:
     """Map CQAs and the probability of success over a grid of two CPPs.
 
@@ -207,10 +248,17 @@ def design_space(
         Probability of success defining the probabilistic design space.
     workers, address, progress
         See :func:`phactory.process.parallel.evaluate_many`.
+    max_failed_fraction
+        Largest fraction of the evaluations that may fail.
 
     Returns
     -------
     DesignSpace
+
+    Raises
+    ------
+    phactory.process.failures.TooManyFailuresError
+        If more than ``max_failed_fraction`` of the evaluations, or all, fail.
     """
     nx, ny = (n, n) if isinstance(n, int) else n
     if nx < 2 or ny < 2:
@@ -240,7 +288,7 @@ def design_space(
     samples = np.asarray([r for blk in blocks for r in blk], dtype=float)
     names = [x, y, *mc_names]
     other = {k: v for k, v in base.items() if k not in names}
-    values = evaluate_many(
+    ev = evaluate_many(
         model,
         samples,
         names,
@@ -250,6 +298,16 @@ def design_space(
         address=address,
         progress=progress,
     )
+    failures = failure_table(names, samples, ev) if ev.n_failed else no_failures(names)
+    check_fraction(
+        f"design space of {model.name}",
+        ev.n_failed,
+        samples.shape[0],
+        max_failed_fraction,
+        failures,
+        samples.shape[0],
+    )
+    values, failed = ev.values, ev.failed
     per = 1 + n_monte_carlo
     idx = {c: i for i, c in enumerate(model.cqa_names())}
     ok = np.ones(values.shape[0], dtype=bool)
@@ -260,11 +318,17 @@ def design_space(
     records = []
     for g, (gx_v, gy_v) in enumerate(grid):
         block = slice(g * per, (g + 1) * per)
-        rec: dict[str, float | bool] = {x: float(gx_v), y: float(gy_v)}
+        rec: dict[str, float | bool | int] = {x: float(gx_v), y: float(gy_v)}
         rec.update({c: float(values[g * per, idx[c]]) for c in model.cqa_names()})
         rec["in_spec"] = bool(ok[g * per])
-        mc_ok = ok[block][1:]
-        rec["probability_of_success"] = float(mc_ok.mean()) if n_monte_carlo else float(ok[g * per])
+        ran = ~failed[block]
+        if n_monte_carlo:
+            mc_ok, mc_ran = ok[block][1:], ran[1:]
+            p_success = float(mc_ok[mc_ran].mean()) if mc_ran.any() else float("nan")
+        else:
+            p_success = float(ok[g * per]) if ran[0] else float("nan")
+        rec["probability_of_success"] = p_success
+        rec["n_failed"] = int((~ran).sum())
         records.append(rec)
     units = {p.name: p.unit for p in model.parameters}
     units.update({q.name: q.unit for q in model.cqas})
@@ -278,5 +342,6 @@ def design_space(
         n_monte_carlo,
         seed,
         target,
-        {"n": (nx, ny), "fixed": base},
+        {"n": (nx, ny), "fixed": base, "max_failed_fraction": max_failed_fraction},
+        failures,
     )

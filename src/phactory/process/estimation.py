@@ -23,8 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import least_squares
-from scipy.stats import t as student_t
 
 from phactory.process.contract import FloatArray, SimulationError, UnitOperationModel
 
@@ -107,6 +105,7 @@ def estimate_parameters(
     confidence: float = 0.95,
     diff_step: float = 1e-4,
     max_nfev: int | None = None,
+    absolute_sigma: bool = False,
 ) -> EstimationResult:
     """Fit parameters ``fit`` of ``model`` to measured time series.
 
@@ -133,6 +132,12 @@ def estimate_parameters(
         integration tolerance (1e-4 against the default ``rtol`` ~1e-7).
     max_nfev
         Limit on residual evaluations.
+    absolute_sigma
+        If True, ``sigma`` are the true measurement standard deviations and the covariance
+        is ``(J^T J)^-1`` of the weighted residuals, not scaled by the fitted ``s^2`` (as
+        ``scipy.optimize.curve_fit``'s option of the same name); use it when the data
+        barely over-determine the parameters, where ``s^2`` says nothing. The intervals
+        then use the normal distribution.
 
     Returns
     -------
@@ -145,6 +150,11 @@ def estimate_parameters(
     SimulationError
         If the model fails at the starting point.
     """
+    # SciPy's optimize and stats take a second to import: only when fitting (fast CLI).
+    from scipy.optimize import least_squares
+    from scipy.stats import norm
+    from scipy.stats import t as student_t
+
     runs = (
         [Experiment(dict(params or {}), experiments)]
         if isinstance(experiments, pd.DataFrame)
@@ -204,11 +214,15 @@ def estimate_parameters(
     s2 = float(2.0 * sol.cost / dof)
     # Pseudo-inverse: a singular J^T J (non-identifiable parameters) shows as huge variances
     # and |correlation| -> 1 instead of an exception.
-    cov = s2 * np.linalg.pinv(jac.T @ jac)
+    cov = (1.0 if absolute_sigma else s2) * np.linalg.pinv(jac.T @ jac)
     se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = cov / np.outer(se, se)
-    tq = float(student_t.ppf(0.5 + confidence / 2.0, dof))
+    tq = float(
+        norm.ppf(0.5 + confidence / 2.0)
+        if absolute_sigma
+        else student_t.ppf(0.5 + confidence / 2.0, dof)
+    )
     idx = pd.Index(names, name="parameter")
     est = pd.Series(sol.x, index=idx, name="estimate")
     return EstimationResult(

@@ -1,38 +1,91 @@
-"""Running many model evaluations: in-process, on a local process pool, or on Dask.
+"""Running many model evaluations, carrying on past the points where the model fails.
 
-The unit of work is a chunk of parameter sets evaluated by
-:meth:`~phactory.process.contract.UnitOperationModel.evaluate` in one worker. Models are plain
-objects that only store configuration, so they pickle cheaply to any worker.
+The unit of work is a chunk of parameter sets evaluated in one worker by
+:meth:`~phactory.process.contract.UnitOperationModel.evaluate` (vectorised where the model
+allows). Chunks run through :func:`phactory.parallel.parallel_map`, the one parallel-map
+helper of Phactory: in this process (``workers=1``), on a local process pool (the default,
+one worker per CPU) or on the Dask cluster at ``address``. Models are plain objects that
+only store configuration, so they pickle cheaply to any worker.
 
-* ``address`` given: the chunks go to the Dask cluster at that address
-  (``distributed.Client(address)``), for sweeps bigger than one machine.
-* otherwise, with more than one worker: a local ``concurrent.futures.ProcessPoolExecutor``
-  (the default; one worker per CPU).
-* ``workers=1``: in the calling process (no start-up cost; what tests use for small jobs).
+A study samples a model over a box of parameters, and a model may fail at some points of
+it (an integrator that gives up, a non-finite result). Such a point does not abort the
+study: a chunk that fails is evaluated again point by point where it ran, each
+:class:`~phactory.process.contract.SimulationError` is recorded with its row and message,
+and the point's outputs are ``NaN``. What a study does with them, and when there are too
+many, is :mod:`phactory.process.failures`. Any other exception is a bug or a refused input,
+and still stops the study.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
-from typing import Any
+from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
+import numpy.typing as npt
 
-from phactory.process.contract import FloatArray, UnitOperationModel
+from phactory.parallel import chunked, parallel_map, resolve_workers
+from phactory.process.contract import FloatArray, SimulationError, UnitOperationModel
 
-__all__ = ["Progress", "evaluate_many"]
+__all__ = ["Evaluations", "Progress", "evaluate_many"]
 
-#: Called as ``progress(done, total)`` after each finished chunk.
+#: Called as ``progress(done, total)``, counted in rows, as chunks finish.
 Progress = Callable[[int, int], None]
 
 
+@dataclass(frozen=True)
+class Evaluations:
+    """Model outputs for every row of a sample, with the rows where the model failed.
+
+    Attributes
+    ----------
+    values
+        Array (n, len(outputs)); rows of failed points are ``NaN``.
+    errors
+        Message of the :class:`~phactory.process.contract.SimulationError` of each failed
+        row, by row index.
+    """
+
+    values: FloatArray
+    errors: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> npt.NDArray[np.bool_]:
+        """Boolean mask of the failed rows."""
+        mask = np.zeros(self.values.shape[0], dtype=bool)
+        mask[list(self.errors)] = True
+        return mask
+
+    @property
+    def n_failed(self) -> int:
+        """Number of failed rows."""
+        return len(self.errors)
+
+
 def _evaluate_chunk(
-    args: tuple[UnitOperationModel, FloatArray, list[str], list[str], dict[str, object]],
-) -> FloatArray:
-    model, x, names, outputs, fixed = args
-    return model.evaluate(x, names, outputs, fixed)
+    model: UnitOperationModel,
+    names: list[str],
+    outputs: list[str],
+    fixed: dict[str, object],
+    chunk: tuple[int, FloatArray],
+) -> tuple[FloatArray, dict[int, str]]:
+    # Runs in a worker: the whole chunk at once (vectorised models), and point by point only
+    # if something in it failed, so that one failure costs its chunk a second pass, not the
+    # study.
+    start, x = chunk
+    try:
+        return model.evaluate(x, names, outputs, fixed), {}
+    except SimulationError:
+        pass
+    out = np.full((x.shape[0], len(outputs)), np.nan)
+    errors: dict[int, str] = {}
+    for i, row in enumerate(x):
+        try:
+            out[i] = model.evaluate(row[None, :], names, outputs, fixed)[0]
+        except SimulationError as exc:
+            errors[start + i] = str(exc)
+    return out, errors
 
 
 def evaluate_many(
@@ -44,11 +97,10 @@ def evaluate_many(
     *,
     workers: int | None = None,
     address: str | None = None,
-    executor: Executor | None = None,
     chunks_per_worker: int = 4,
     progress: Progress | None = None,
-) -> FloatArray:
-    """Evaluate CQAs for every row of ``samples``, in parallel.
+) -> Evaluations:
+    """Evaluate CQAs for every row of ``samples``, in parallel, recording failed points.
 
     Parameters
     ----------
@@ -66,8 +118,6 @@ def evaluate_many(
         Worker processes for the local pool (default: CPU count); 1 runs in-process.
     address
         Address of a Dask scheduler (``tcp://...`` or a ``LocalCluster``'s address).
-    executor
-        A ready ``concurrent.futures`` executor to use instead.
     chunks_per_worker
         Chunks per worker, for load balancing.
     progress
@@ -75,68 +125,41 @@ def evaluate_many(
 
     Returns
     -------
-    ndarray of shape (n, len(outputs))
+    Evaluations
+        Values (``NaN`` rows where the model failed) and the failures' messages.
+
+    Raises
+    ------
+    phactory.parallel.ClusterUnavailableError
+        If ``address`` names a cluster that cannot be reached.
     """
     x = np.atleast_2d(np.asarray(samples, dtype=float))
     outs = list(outputs) if outputs is not None else model.cqa_names()
-    fix = dict(fixed or {})
     n = x.shape[0]
     if n == 0:
-        return np.zeros((0, len(outs)))
-    n_workers = workers if workers is not None else (os.cpu_count() or 1)
-    if address is None and executor is None and n_workers <= 1:
-        out = np.empty((n, len(outs)))
-        step = max(1, n // 50)
-        for start in range(0, n, step):
-            stop = min(start + step, n)
-            out[start:stop] = model.evaluate(x[start:stop], list(names), outs, fix)
-            if progress is not None:
-                progress(stop, n)
-        return out
-    n_chunks = max(1, min(n, n_workers * chunks_per_worker))
-    pieces = np.array_split(np.arange(n), n_chunks)
-    tasks = [(model, x[idx], list(names), outs, fix) for idx in pieces]
-    results: list[FloatArray | None] = [None] * len(tasks)
-    done = 0
-    if address is not None:
-        results = _run_dask(address, tasks, pieces, progress, n)
-    else:
-        own = executor is None
-        pool: Executor = executor if executor is not None else ProcessPoolExecutor(n_workers)
-        try:
-            futures = {pool.submit(_evaluate_chunk, t): i for i, t in enumerate(tasks)}
-            for fut in as_completed(futures):
-                i = futures[fut]
-                results[i] = fut.result()
-                done += len(pieces[i])
-                if progress is not None:
-                    progress(done, n)
-        finally:
-            if own:
-                pool.shutdown(cancel_futures=True)
-    return np.vstack([r for r in results if r is not None])
+        return Evaluations(np.zeros((0, len(outs))))
+    n_workers = resolve_workers(workers)
+    # In this process, about 50 chunks for a smooth progress bar; otherwise a few per
+    # worker for load balance without a round trip per point.
+    size = (
+        max(1, n // 50)
+        if address is None and n_workers == 1
+        else chunked(n, n_workers, chunks_per_worker)
+    )
+    starts = list(range(0, n, size))
+    chunks = [(s, x[s : s + size]) for s in starts]
 
+    def rows_done(done: int, total: int) -> None:
+        if progress is not None:
+            progress(n if done == total else min(n, done * size), n)
 
-def _run_dask(
-    address: str,
-    tasks: list[Any],
-    pieces: list[Any],
-    progress: Progress | None,
-    n: int,
-) -> list[FloatArray | None]:
-    # Imported here: distributed is heavy and only needed when a cluster is named.
-    from distributed import Client
-    from distributed import as_completed as dask_completed
-
-    results: list[FloatArray | None] = [None] * len(tasks)
-    with Client(address, set_as_default=False) as client:  # type: ignore[no-untyped-call]
-        futures = client.map(_evaluate_chunk, tasks, pure=False)
-        index = {f.key: i for i, f in enumerate(futures)}
-        done = 0
-        for fut in dask_completed(futures, loop=client.loop):  # type: ignore[no-untyped-call]
-            i = index[fut.key]
-            results[i] = fut.result()
-            done += len(pieces[i])
-            if progress is not None:
-                progress(done, n)
-    return results
+    results = parallel_map(
+        partial(_evaluate_chunk, model, list(map(str, names)), outs, dict(fixed or {})),
+        chunks,
+        workers=n_workers,
+        cluster=address,
+        progress=rows_done,
+    )
+    values = np.vstack([v for v, _ in results])
+    errors = {row: msg for _, errs in results for row, msg in errs.items()}
+    return Evaluations(values, errors)

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from phactory.errors import InvalidError
+
 __all__ = ["Parameter", "ParameterError", "resolve_parameters"]
 
 # A Celsius or Fahrenheit temperature inside a compound unit ("1 degC/min") is converted by
@@ -24,8 +26,10 @@ __all__ = ["Parameter", "ParameterError", "resolve_parameters"]
 _OFFSET_TEXT = re.compile(r"(?<!delta_)(degC|degree_Celsius|celsius|°C|degF|fahrenheit)", re.I)
 
 
-class ParameterError(ValueError):
+class ParameterError(InvalidError):
     """A parameter value was refused (unknown name, wrong unit, out of bounds, not finite).
+
+    An :class:`~phactory.errors.InvalidError` (and so a ``ValueError``).
 
     Attributes
     ----------

@@ -19,7 +19,7 @@ from phactory.process.contract import UnitOperationModel
 from phactory.process.parameters import resolve_parameters
 from phactory.process.sampling import sample_uncertain
 
-__all__ = ["get_model", "list_models", "register_model", "run_for_batch"]
+__all__ = ["get_model", "list_models", "register_model", "run_for_batch", "unregister_model"]
 
 ModelFactory = Callable[..., UnitOperationModel]
 
@@ -73,6 +73,20 @@ def register_model(name: str, factory: ModelFactory, *, replace: bool = False) -
     if name in factories and not replace:
         raise ValueError(f"a process model named {name!r} is already registered")
     factories[name] = factory
+
+
+def unregister_model(name: str) -> None:
+    """Remove the model registered as ``name`` (a plug-in's, or a test's).
+
+    Raises
+    ------
+    KeyError
+        Naming the known models if ``name`` is not registered.
+    """
+    factories = _REGISTRY.factories()
+    if name not in factories:
+        raise KeyError(f"unknown process model {name!r}; known: {', '.join(sorted(factories))}")
+    del factories[name]
 
 
 def list_models() -> list[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from scipy.stats import qmc, truncnorm
 
 from phactory.process.contract import FloatArray, UnitOperationModel
 from phactory.process.parameters import Parameter
@@ -55,6 +54,9 @@ def sample_uncertain(
     names, samples
         Parameter names and an array of shape (n, len(names)) in declared units.
     """
+    # SciPy's stats take a second to import: only when drawing (the CLI must start fast).
+    from scipy.stats import truncnorm
+
     gen = np.random.default_rng(rng)
     params = uncertain_parameters(model, exclude)
     centre = dict(nominal or {})
@@ -93,6 +95,8 @@ def bounds_of(
 
 def space_filling(bounds: FloatArray, n: int, seed: int | None) -> FloatArray:
     """``n`` Latin-hypercube points (optimised for spread) inside ``bounds`` (d x 2)."""
+    from scipy.stats import qmc
+
     sampler = qmc.LatinHypercube(d=len(bounds), seed=seed)
     unit = sampler.random(n)
     return np.asarray(qmc.scale(unit, bounds[:, 0], bounds[:, 1]), dtype=float)

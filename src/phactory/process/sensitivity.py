@@ -7,6 +7,14 @@ uniformly over their declared bounds (or given ranges). Model evaluations run in
 :func:`phactory.process.parallel.evaluate_many` (local process pool by default, Dask when a
 scheduler address is given); the analysis itself is deterministic for a given seed.
 
+Points where the model fails do not abort the analysis. Both estimators average over
+independent groups of rows (a Saltelli base sample and its re-mixed rows; a Morris
+trajectory): a group with a failed row is dropped whole and the indices are computed from
+the complete groups, a complete-case analysis that keeps the estimator exact on fewer
+samples rather than inventing outputs (:mod:`phactory.process.failures`). The failed points
+are in :attr:`SensitivityResult.failures`; the analysis is refused when more than
+``max_failed_fraction`` (10 %) of the groups are lost.
+
 References
 ----------
 .. [1] I. M. Sobol', "Global sensitivity indices for nonlinear mathematical models and their
@@ -32,6 +40,14 @@ import numpy as np
 import pandas as pd
 
 from phactory.process.contract import FloatArray, UnitOperationModel
+from phactory.process.failures import (
+    DEFAULT_MAX_FAILED_FRACTION,
+    check_fraction,
+    complete_groups,
+    describe,
+    failure_table,
+    no_failures,
+)
 from phactory.process.parallel import Progress, evaluate_many
 from phactory.process.sampling import bounds_of
 
@@ -54,7 +70,13 @@ class SensitivityResult:
         One DataFrame per CQA, indexed by parameter; columns ``S1``, ``S1_conf``, ``ST``,
         ``ST_conf`` (Sobol') or ``mu``, ``mu_star``, ``sigma``, ``mu_star_conf`` (Morris).
     n_evaluations
-        Model evaluations used.
+        Model evaluations run (failed ones included).
+    failures
+        The evaluations where the model failed: sample row (``sample``), the inputs'
+        values and the error (``error``); empty if none failed.
+    n_groups, n_groups_used
+        Base samples (Sobol') or trajectories (Morris) drawn, and those without a failed
+        evaluation, from which the indices are computed.
     """
 
     method: str
@@ -63,6 +85,13 @@ class SensitivityResult:
     indices: dict[str, pd.DataFrame]
     n_evaluations: int
     settings: dict[str, Any] = field(default_factory=dict)
+    failures: pd.DataFrame = field(default_factory=pd.DataFrame)
+    n_groups: int = 0
+    n_groups_used: int = 0
+
+    def failures_text(self) -> str:
+        """One line on the failed evaluations (none, or how many and where)."""
+        return describe(self.failures, self.n_evaluations)
 
     def table(self) -> pd.DataFrame:
         """All indices in one long table (columns ``output``, ``parameter`` and indices)."""
@@ -78,8 +107,10 @@ class SensitivityResult:
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
 
+        from phactory.process.html import plain
+
         outs = list(self.indices)
-        fig = make_subplots(rows=1, cols=len(outs), subplot_titles=outs)
+        fig = make_subplots(rows=1, cols=len(outs), subplot_titles=[plain(o) for o in outs])
         keys = ("S1", "ST") if self.method == "sobol" else ("mu_star", "sigma")
         for j, out in enumerate(outs, start=1):
             df = self.indices[out]
@@ -87,7 +118,7 @@ class SensitivityResult:
                 err = df.get(f"{k}_conf")
                 fig.add_trace(
                     go.Bar(
-                        x=list(df.index),
+                        x=[plain(str(i)) for i in df.index],
                         y=df[k],
                         name=k,
                         marker_color=colour,
@@ -97,18 +128,37 @@ class SensitivityResult:
                     row=1,
                     col=j,
                 )
+        failed = f", {len(self.failures)} failed" if len(self.failures) else ""
         fig.update_layout(
-            title=f"{self.method.capitalize()} sensitivity of {self.model} "
-            f"({self.n_evaluations} evaluations)",
+            title=plain(
+                f"{self.method.capitalize()} sensitivity of {self.model} "
+                f"({self.n_evaluations} evaluations{failed})"
+            ),
             barmode="group",
         )
         return fig
 
     def to_html(self, path: str | Path) -> Path:
-        """Write the figure as a self-contained HTML file (plotly.js embedded, no CDN)."""
-        out = Path(path)
-        self.figure().write_html(out, include_plotlyjs=True, full_html=True)
-        return out
+        """Write a self-contained HTML page (plotly.js embedded, no CDN): the chart, the
+        indices and the failed evaluations, every text escaped."""
+        from phactory.process.html import Section, write_page
+
+        sections = [
+            Section(f"Indices of {out}", df.reset_index()) for out, df in self.indices.items()
+        ]
+        if len(self.failures):
+            sections.append(
+                Section(
+                    f"Failed evaluations ({len(self.failures)} of {self.n_evaluations})",
+                    self.failures,
+                    note=f"Indices computed from {self.n_groups_used} of {self.n_groups} "
+                    f"{'base samples' if self.method == 'sobol' else 'trajectories'} "
+                    "without a failed evaluation.",
+                )
+            )
+        return write_page(
+            path, f"{self.method.capitalize()} sensitivity of {self.model}", self.figure(), sections
+        )
 
 
 def _problem(
@@ -141,6 +191,7 @@ def sobol(
     workers: int | None = None,
     address: str | None = None,
     progress: Progress | None = None,
+    max_failed_fraction: float = DEFAULT_MAX_FAILED_FRACTION,
 ) -> SensitivityResult:
     """First-order and total Sobol' indices of CQAs.
 
@@ -163,10 +214,19 @@ def sobol(
         Values of the other parameters.
     workers, address, progress
         See :func:`phactory.process.parallel.evaluate_many`.
+    max_failed_fraction
+        Largest fraction of base samples that may be lost to failed evaluations (each
+        failure drops its base sample: ``len(inputs) + 2`` rows).
 
     Returns
     -------
     SensitivityResult
+
+    Raises
+    ------
+    phactory.process.failures.TooManyFailuresError
+        If more than ``max_failed_fraction`` of the base samples, or all, have a failed
+        evaluation.
     """
     from SALib.analyze import sobol as sobol_analyze
     from SALib.sample import sobol as sobol_sample
@@ -175,9 +235,21 @@ def sobol(
     outs = _outputs(model, outputs)
     problem = _problem(model, names, bounds)
     x = sobol_sample.sample(problem, n, calc_second_order=False, seed=seed)
-    y = evaluate_many(
+    ev = evaluate_many(
         model, x, names, outs, fixed, workers=workers, address=address, progress=progress
     )
+    failures = failure_table(names, x, ev) if ev.n_failed else no_failures(names)
+    keep = complete_groups(ev.failed, len(names) + 2)
+    check_fraction(
+        f"Sobol' analysis of {model.name}",
+        int((~keep).sum()),
+        keep.size,
+        max_failed_fraction,
+        failures,
+        x.shape[0],
+        unit="base samples",
+    )
+    y = ev.values.reshape(keep.size, len(names) + 2, len(outs))[keep].reshape(-1, len(outs))
     indices = {}
     for j, out in enumerate(outs):
         res = sobol_analyze.analyze(
@@ -188,7 +260,15 @@ def sobol(
             index=pd.Index(names, name="parameter"),
         )
     return SensitivityResult(
-        "sobol", model.name, names, indices, int(x.shape[0]), {"n": n, "seed": seed}
+        "sobol",
+        model.name,
+        names,
+        indices,
+        int(x.shape[0]),
+        {"n": n, "seed": seed, "max_failed_fraction": max_failed_fraction},
+        failures,
+        int(keep.size),
+        int(keep.sum()),
     )
 
 
@@ -205,6 +285,7 @@ def morris(
     workers: int | None = None,
     address: str | None = None,
     progress: Progress | None = None,
+    max_failed_fraction: float = DEFAULT_MAX_FAILED_FRACTION,
 ) -> SensitivityResult:
     """Morris elementary-effects screening of CQAs.
 
@@ -215,6 +296,9 @@ def morris(
         evaluations.
     levels
         Grid levels per input.
+    max_failed_fraction
+        Largest fraction of trajectories that may be lost to failed evaluations (each
+        failure drops its trajectory).
 
     Other parameters are as for :func:`sobol`.
     """
@@ -225,13 +309,27 @@ def morris(
     outs = _outputs(model, outputs)
     problem = _problem(model, names, bounds)
     x = morris_sample.sample(problem, trajectories, num_levels=levels, seed=seed)
-    y = evaluate_many(
+    ev = evaluate_many(
         model, x, names, outs, fixed, workers=workers, address=address, progress=progress
     )
+    failures = failure_table(names, x, ev) if ev.n_failed else no_failures(names)
+    step = len(names) + 1
+    keep = complete_groups(ev.failed, step)
+    check_fraction(
+        f"Morris screening of {model.name}",
+        int((~keep).sum()),
+        keep.size,
+        max_failed_fraction,
+        failures,
+        x.shape[0],
+        unit="trajectories",
+    )
+    rows = np.repeat(keep, step)
+    x_kept, y = x[rows], ev.values[rows]
     indices = {}
     for j, out in enumerate(outs):
         res = morris_analyze.analyze(
-            problem, x, _finite(y[:, j], out), num_levels=levels, seed=seed
+            problem, x_kept, _finite(y[:, j], out), num_levels=levels, seed=seed
         )
         indices[out] = pd.DataFrame(
             {
@@ -246,7 +344,15 @@ def morris(
         names,
         indices,
         int(x.shape[0]),
-        {"trajectories": trajectories, "levels": levels, "seed": seed},
+        {
+            "trajectories": trajectories,
+            "levels": levels,
+            "seed": seed,
+            "max_failed_fraction": max_failed_fraction,
+        },
+        failures,
+        int(keep.size),
+        int(keep.sum()),
     )
 
 

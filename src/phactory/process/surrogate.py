@@ -20,6 +20,11 @@ solvent spanning 1e-9 to 0.2 is smooth in log, not in linear scale); R^2 is alwa
 on the original scale. Every file starts with a format name and version; loading a file of
 another format or version is refused. Joblib files are pickles: load only files you trust.
 
+Points where the model fails do not abort the fit (:mod:`phactory.process.failures`): they
+are left out of the training and held-out samples, listed in :attr:`Surrogate.failures`
+and counted in the report (``extra["failed_training"]``, ``extra["failed_held_out"]``);
+the fit is refused when more than ``max_failed_fraction`` (10 %) of the evaluations fail.
+
 References
 ----------
 .. [1] B. Sudret, "Global sensitivity analysis using polynomial chaos expansions", Reliab.
@@ -44,6 +49,12 @@ import numpy as np
 import pandas as pd
 
 from phactory.process.contract import FloatArray, UnitOperationModel
+from phactory.process.failures import (
+    DEFAULT_MAX_FAILED_FRACTION,
+    check_fraction,
+    describe,
+    failure_table,
+)
 from phactory.process.parallel import Progress, evaluate_many
 from phactory.process.parameters import resolve_parameters
 from phactory.process.sampling import bounds_of, space_filling
@@ -251,6 +262,7 @@ class Surrogate:
         predictor: _Predictor,
         fixed: Mapping[str, float] | None = None,
         report: SurrogateReport | None = None,
+        failures: pd.DataFrame | None = None,
     ) -> None:
         self.model = model
         self.kind = kind
@@ -262,6 +274,9 @@ class Surrogate:
         self.predictor = predictor
         self.fixed = dict(fixed or {})
         self.report = report
+        #: Failed evaluations of the fit (``set``: training or held-out); empty when
+        #: loaded from a file (the report keeps their counts).
+        self.failures = failures if failures is not None else pd.DataFrame()
 
     def _scale(self, x: FloatArray) -> FloatArray:
         return np.asarray(2.0 * (x - self.lower) / (self.upper - self.lower) - 1.0, dtype=float)
@@ -521,6 +536,7 @@ def fit_surrogate(
     workers: int | None = None,
     address: str | None = None,
     progress: Progress | None = None,
+    max_failed_fraction: float = DEFAULT_MAX_FAILED_FRACTION,
 ) -> Surrogate:
     """Fit, cross-validate, test and time a surrogate of ``model``.
 
@@ -549,11 +565,19 @@ def fit_surrogate(
     workers, address, progress
         See :func:`phactory.process.parallel.evaluate_many` (progress counts the training and
         held-out evaluations together).
+    max_failed_fraction
+        Largest fraction of the evaluations (training and held-out) that may fail.
 
     Returns
     -------
     Surrogate
-        With its :class:`SurrogateReport` in ``.report``.
+        With its :class:`SurrogateReport` in ``.report`` and the failed evaluations in
+        ``.failures``.
+
+    Raises
+    ------
+    phactory.process.failures.TooManyFailuresError
+        If more than ``max_failed_fraction`` of the evaluations, or all, fail.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown surrogate kind {kind!r}; choose from {KINDS}")
@@ -572,12 +596,34 @@ def fit_surrogate(
         if progress is not None:
             progress(n_samples + done, total)
 
-    y_train = evaluate_many(
+    ev_train = evaluate_many(
         model, x_train, names, outs, fixed, workers=workers, address=address, progress=prog_train
     )
-    y_test = evaluate_many(
+    ev_test = evaluate_many(
         model, x_test, names, outs, fixed, workers=workers, address=address, progress=prog_test
     )
+    failures = pd.concat(
+        [
+            failure_table(names, x_train, ev_train).assign(set="training"),
+            failure_table(names, x_test, ev_test).assign(set="held-out"),
+        ],
+        ignore_index=True,
+    )
+    check_fraction(
+        f"surrogate of {model.name}",
+        len(failures),
+        total,
+        max_failed_fraction,
+        failures,
+        total,
+    )
+    if ev_train.n_failed >= n_samples - 1 or ev_test.n_failed >= n_test:
+        raise ValueError(
+            f"surrogate of {model.name}: too few points ran to fit and test it; "
+            f"{describe(failures, total)}"
+        )
+    x_train, y_train = x_train[~ev_train.failed], ev_train.values[~ev_train.failed]
+    x_test, y_test = x_test[~ev_test.failed], ev_test.values[~ev_test.failed]
     lower, upper = b[:, 0], b[:, 1]
     z_train = 2.0 * (x_train - lower) / (upper - lower) - 1.0
     transforms = _transforms(y_train)
@@ -605,7 +651,16 @@ def fit_surrogate(
         k: v for k, v in resolve_parameters(model.parameters, fixed).items() if k not in names
     }
     sur = Surrogate(
-        model.name, chosen, names, lower, upper, outs, transforms, predictor, fixed_values
+        model.name,
+        chosen,
+        names,
+        lower,
+        upper,
+        outs,
+        transforms,
+        predictor,
+        fixed_values,
+        failures=failures,
     )
     y_hat = sur.predict(x_test)
     test_r2 = {o: _r2(y_test[:, j], y_hat[:, j]) for j, o in enumerate(outs)}
@@ -633,7 +688,11 @@ def fit_surrogate(
         single_speedup=sim_time / single,
         fit_time=fit_time,
         seed=seed,
-        extra={"transforms": dict(zip(outs, transforms, strict=True))},
+        extra={
+            "transforms": dict(zip(outs, transforms, strict=True)),
+            "failed_training": ev_train.n_failed,
+            "failed_held_out": ev_test.n_failed,
+        },
     )
     sur.report = report
     return sur

@@ -4,7 +4,8 @@ Replication ``i`` of ``replicate(site, n, seed)`` runs with the integer seed
 ``replication_seeds(seed, n)[i]``, derived with :meth:`numpy.random.SeedSequence.spawn`
 so that replications are statistically independent and each one can be reproduced on
 its own with ``simulate(site, seed=log.seed)`` [1]_. Results do not depend on where a
-replication ran: sequentially, on a process pool, or on Dask workers.
+replication ran: sequentially, on a process pool, or on Dask workers (all three through
+:func:`phactory.parallel.parallel_map`, the site sent once to each worker).
 
 A study that only needs a summary of each replication (its KPIs, its adherence to a
 plan) passes ``then``: the summary is computed where the replication ran, so that the
@@ -21,15 +22,15 @@ References
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from functools import partial
 from typing import Any, TypeVar, overload
 
 import numpy as np
 
 from phactory.events import EventLog
 from phactory.model import Site
+from phactory.parallel import parallel_map
 from phactory.twin.engine import Twin
 from phactory.twin.errors import TwinError
 
@@ -55,22 +56,17 @@ def replication_seeds(seed: int, n: int) -> list[int]:
 
 
 def _one(site: Site, index: int, seed: int, options: dict[str, Any], then: Then[Any] | None) -> Any:
-    # Module level so that process pools and Dask can pickle it by reference.
     log = Twin(site, seed=seed, **options).run()
     return log if then is None else then(index, log, site)
 
 
-#: The site of a pool worker process, set once by :func:`_init_worker` so that it is not
-#: pickled again for every replication (a large plan takes a tenth of a second).
-_worker_site: list[Site] = []
-
-
-def _init_worker(site: Site) -> None:
-    _worker_site[:] = [site]
-
-
-def _one_in_worker(index: int, seed: int, options: dict[str, Any], then: Then[Any] | None) -> Any:
-    return _one(_worker_site[0], index, seed, options, then)
+def _replication(
+    options: dict[str, Any], then: Then[Any] | None, site: Site, task: tuple[int, int]
+) -> Any:
+    # The task of phactory.parallel.parallel_map: module level, so that process pools and
+    # Dask pickle it by reference; the site is the map's shared value, sent once per worker.
+    index, seed = task
+    return _one(site, index, seed, options, then)
 
 
 @overload
@@ -141,6 +137,9 @@ def replicate(
     ------
     TwinError
         If the plan cannot be simulated (checked once, before any replication runs).
+    phactory.parallel.ClusterUnavailableError
+        If ``cluster`` is an address whose scheduler cannot be reached within the connect
+        timeout (10 s, or ``PHACTORY_CLUSTER_TIMEOUT``).
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise TwinError(f"n must be a positive number of replications, got {n!r}")
@@ -152,66 +151,13 @@ def replicate(
 
     horizon_hours(site, options.get("days"))
     check_runnable(site)
-    if cluster is not None:
-        return _on_dask(site, seeds, options, cluster, then, progress)
-    workers = processes if processes is not None else (os.cpu_count() or 1)
-    if workers < 1:
+    if cluster is None and processes is not None and processes < 1:
         raise TwinError(f"processes must be at least 1, got {processes!r}")
-    workers = min(workers, n)
-    if workers == 1:
-        out = []
-        for i, s in enumerate(seeds):
-            out.append(_one(site, i, s, options, then))
-            if progress is not None:
-                progress(i + 1, n)
-        return out
-    with ProcessPoolExecutor(
-        max_workers=workers, initializer=_init_worker, initargs=(site,)
-    ) as pool:
-        futures = [pool.submit(_one_in_worker, i, s, options, then) for i, s in enumerate(seeds)]
-        _report(futures, progress, n)
-        return [f.result() for f in futures]
-
-
-def _report(futures: list[Future[Any]], progress: Progress | None, n: int) -> None:
-    """Call ``progress`` as futures finish; a failure is raised by ``result()`` after."""
-    if progress is None:
-        return
-    for done, _ in enumerate(as_completed(futures), start=1):
-        progress(done, n)
-
-
-def _on_dask(
-    site: Site,
-    seeds: list[int],
-    options: dict[str, Any],
-    cluster: Any,
-    then: Then[Any] | None,
-    progress: Progress | None,
-) -> list[Any]:
-    from distributed import Client
-    from distributed import as_completed as dask_completed
-
-    own = not isinstance(cluster, Client)
-    client = Client(cluster) if own else cluster  # type: ignore[no-untyped-call]
-    n = len(seeds)
-    try:
-        # Ship the site once to every worker rather than once per replication.
-        [shared] = client.scatter([site], broadcast=True)
-        futures = client.map(
-            _one,
-            [shared] * n,
-            list(range(n)),
-            seeds,
-            [options] * n,
-            [then] * n,
-            pure=False,
-        )
-        if progress is not None:
-            for done, _ in enumerate(dask_completed(futures), start=1):  # type: ignore[no-untyped-call]
-                progress(done, n)
-        results: list[Any] = client.gather(futures)
-        return results
-    finally:
-        if own:
-            client.close()
+    return parallel_map(
+        partial(_replication, options, then),
+        list(enumerate(seeds)),
+        shared=site,
+        workers=processes,
+        cluster=cluster,
+        progress=progress,
+    )

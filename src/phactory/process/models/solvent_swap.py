@@ -136,17 +136,26 @@ class SolventSwap(UnitOperationModel):
         ),
     )
     states = (
-        Variable("light_moles", "mol", "light solvent in the still"),
-        Variable("heavy_moles", "mol", "heavy solvent in the still"),
+        Variable("light_moles", "mol", "light solvent in the still", nonnegative=True),
+        Variable("heavy_moles", "mol", "heavy solvent in the still", nonnegative=True),
     )
     outputs = (
-        Variable("light_mole_fraction", "", "liquid mole fraction of the light solvent"),
-        Variable("light_mass_fraction", "", "liquid mass fraction of the light solvent"),
-        Variable("vapour_mole_fraction", "", "vapour mole fraction of the light solvent"),
+        Variable(
+            "light_mole_fraction", "", "liquid mole fraction of the light solvent", nonnegative=True
+        ),
+        Variable(
+            "light_mass_fraction", "", "liquid mass fraction of the light solvent", nonnegative=True
+        ),
+        Variable(
+            "vapour_mole_fraction",
+            "",
+            "vapour mole fraction of the light solvent",
+            nonnegative=True,
+        ),
         Variable("temperature", "degC", "boiling temperature (nan for constant volatility)"),
-        Variable("volume", "L", "liquid volume"),
-        Variable("distillate", "L", "cumulative distillate"),
-        Variable("solvent_added", "L", "cumulative new solvent fed"),
+        Variable("volume", "L", "liquid volume", nonnegative=True),
+        Variable("distillate", "L", "cumulative distillate", nonnegative=True),
+        Variable("solvent_added", "L", "cumulative new solvent fed", nonnegative=True),
     )
     cqas = (
         QualityAttribute(
