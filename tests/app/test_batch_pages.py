@@ -1,7 +1,7 @@
 """The batch-record pages in a real browser (Playwright with Debian's Chromium).
 
 A server in a subprocess serves the workspace with the pages of
-:mod:`phactory.app.ui.pages.batch_records` and the tiny test site, given lots of water
+:mod:`phactory.app.ui.pages.batches` and the tiny test site, given lots of water
 and a critical temperature entry on its manual ``fill`` phase. The record service has
 one person per role. The flow: a supervisor creates a batch of recipe ``r1``; an
 operator starts, holds and restarts it, does the work instruction (check, scan, an
@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +55,10 @@ expect = sync_api.expect
 class BatchServer(ServerProcess):
     """``ServerProcess`` serving the batch pages and one site file, fast simulated units."""
 
-    def __init__(self, home: Path, site: Path, database_url: str, time_scale: float = 1e-4) -> None:
+    def __init__(self, home: Path, site: Path, database_url: str, time_scale: float = 1e4) -> None:
         super().__init__(home, admin_password=PASSWORD, database_url=database_url)
         self.site = site
-        self.time_scale = time_scale  # 1e-4: 3 h of stirring in about a second
+        self.time_scale = time_scale  # 1e4 recipe seconds a second: 3 h of stirring in ~1 s
 
     def environment(self) -> dict[str, str]:
         env = super().environment()
@@ -84,15 +86,18 @@ def _site_file(folder: Path) -> Path:
 
 
 def _people(database_url: str) -> None:
-    from phactory.records import RecordService, default_hasher
+    from phactory.app.services.batches import BatchService
+    from phactory.records import default_hasher
 
-    with RecordService(database_url, hasher=default_hasher(fast=True)) as records:
+    with BatchService(
+        database_url, hasher=default_hasher(fast=True), run_in_threads=False
+    ) as service:
         name, _, _, password = PEOPLE["admin"]
-        records.bootstrap_admin("admin", name, password)
-        admin = records.login("admin", password)
+        service.records.accounts.bootstrap_admin("admin", name, password)
+        admin = service.login("admin", password)
         for user_id, (name, role, skills, password) in PEOPLE.items():
             if user_id != "admin":
-                records.create_user(admin, user_id, name, role, password, skills=skills)
+                service.accounts.create(admin, user_id, name, role, password, skills=skills)
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +175,7 @@ def test_operator_executes_qa_reviews_and_release_is_refused(
     # A supervisor creates a batch of r1; it waits Idle for its Start.
     _identify(page, "sup")
     expect(page.get_by_test_id("new-batch-recipe")).to_be_visible()
+    page.get_by_test_id("new-batch-id").fill(BATCH)
     page.get_by_test_id("new-batch-create").click()
     expect(page).to_have_url(re.compile(rf"batch={BATCH}"))
     expect(page.get_by_test_id("batch-state")).to_have_text("Idle")
@@ -298,9 +304,29 @@ def test_operator_executes_qa_reviews_and_release_is_refused(
     assert BATCH in xml.text()
     page.goto(f"{base}/batch-review?batch={BATCH}")
     page.get_by_text("The batch record as printed").click()
-    page.wait_for_timeout(800)
+    frame = page.frame_locator("iframe")
+    expect(frame.get_by_text(f"Electronic batch record {BATCH}")).to_be_visible()
     page.evaluate("window.scrollTo(0, 0)")
     _shot(page, "5_qa_record")
+
+    # QA closes the deviation through its workflow; the QP releases. The page shows the true
+    # state afterwards: released, the review signature still valid, no Release or Reject.
+    _identify(page, "qa")
+    for status in ("capa", "closed"):
+        page.get_by_test_id("advance-DEV-000001").click()
+        _sign(page, "qa", note=f"to {status}: probe settling time added to the SOP", keep_user=True)
+        expect(page.get_by_test_id("status-DEV-000001")).to_have_text(status)
+    _identify(page, "qp")
+    page.get_by_test_id("qp-release").click()
+    _sign(page, "qp", keep_user=True)
+    expect(page.get_by_test_id("review-disposition")).to_have_text("released")
+    disposition = page.get_by_test_id("disposition")
+    expect(disposition).to_contain_text("Reviewed: Quinn Quality (qa), reviewed")
+    expect(disposition).to_contain_text("Released: Pat Qualified-Person (qp), released")
+    expect(page.get_by_test_id("qp-release")).to_have_count(0)
+    expect(page.get_by_test_id("qp-reject")).to_have_count(0)
+    expect(page.get_by_test_id("signatures")).not_to_contain_text("INVALID: the review")
+    _shot(page, "7_qp_released")
     page.close()
 
 
@@ -314,15 +340,14 @@ def test_records_need_a_login(server: BatchServer) -> None:
 
 def _ensure_batch(server: BatchServer) -> None:
     """A batch to look at, if the flow above did not run (its test run alone)."""
-    from phactory.batch import BatchEngine
+    from phactory.app.services.batches import BatchService
     from phactory.model import load_site
-    from phactory.records import RecordService
 
-    with RecordService(str(server.database_url)) as records:
-        if records.batches():
+    with BatchService(str(server.database_url), run_in_threads=False) as service:
+        if service.batches():
             return
-        sup = records.login("sup", PEOPLE["sup"][3])
-        BatchEngine(records).create_batch(sup, load_site(server.site), "r1")
+        sup = service.login("sup", PEOPLE["sup"][3])
+        service.create(sup, load_site(server.site), "r1")
 
 
 def test_viewers_follow_batches_but_cannot_execute_or_sign(
@@ -347,3 +372,129 @@ def test_viewers_follow_batches_but_cannot_execute_or_sign(
     expect(page.get_by_test_id("qa-review")).to_have_count(0)
     expect(page.get_by_test_id("qp-release")).to_have_count(0)
     page.close()
+
+
+#: Classic payloads; each would bump ``window.__xss`` (or open a dialog) if it ever ran.
+PAYLOADS = (
+    '<img src=x onerror="window.__xss=(window.__xss||0)+1">',
+    "<script>window.__xss=(window.__xss||0)+1</script>",
+    '"><svg onload="window.__xss=(window.__xss||0)+1">',
+    "'-alert(1)-'",
+    '{{constructor.constructor("window.__xss=1")()}}',
+    "javascript:window.__xss=1",
+)
+XSS_BATCH = "B-XSS"
+
+
+@contextmanager
+def _act(server: BatchServer, user_id: str) -> Iterator[Any]:
+    """An API client acting as ``user_id`` of the batch record (through the admin account)."""
+    with server.client(server.token()) as client:
+        response = client.post(
+            "/api/v1/records/sessions", json={"user_id": user_id, "password": PEOPLE[user_id][3]}
+        )
+        assert response.status_code == 201, response.text
+        client.headers["X-Records-Session"] = response.json()["session"]
+        yield client
+
+
+def _xss_batch(server: BatchServer) -> None:
+    """A batch whose record holds every payload: deviation text, reasons, a comment."""
+    text = " ".join(PAYLOADS)
+    fill = "mix/main/fill"
+    with _act(server, "sup") as sup:
+        created = sup.post(
+            "/api/v1/batches",
+            json={"site_id": "tiny", "recipe_id": "r1", "batch_id": XSS_BATCH, "reason": text},
+        )
+        assert created.status_code == 201, created.text
+        for _ in range(100):
+            if sup.get(f"/api/v1/batches/{XSS_BATCH}").json()["current_step"] == fill:
+                break
+            time.sleep(0.1)
+        assert sup.post(
+            f"/api/v1/batches/{XSS_BATCH}/deviations", json={"description": text, "step": fill}
+        ).is_success
+        hold = sup.post(
+            f"/api/v1/batches/{XSS_BATCH}/commands", json={"command": "Hold", "reason": text}
+        )
+        assert hold.is_success, hold.text
+    with _act(server, "op1") as op1:
+        scan = op1.post(
+            f"/api/v1/batches/{XSS_BATCH}/scans", json={"step": fill, "lot_id": PAYLOADS[0]}
+        )
+        assert scan.status_code == 422  # a lot id is an id: refused where it enters
+    with _act(server, "qa") as qa:
+        assert qa.post(f"/api/v1/batches/{XSS_BATCH}/comments", json={"text": text}).is_success
+
+
+def _no_script_ran(page: Any, dialogs: list[str]) -> None:
+    assert page.evaluate("window.__xss") is None
+    assert dialogs == []
+
+
+def test_script_payloads_never_run(browser: Any, server: BatchServer) -> None:
+    _xss_batch(server)
+    page = _login(browser, server, "admin", PASSWORD, f"/batches?batch={XSS_BATCH}")
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    # Execution: the deviation text and the hold reason, shown as text.
+    expect(page.get_by_test_id("batch-title")).to_have_text(f"Batch {XSS_BATCH}")
+    expect(page.get_by_text(PAYLOADS[1], exact=False).first).to_be_visible()
+    _identify(page, "op1")
+    page.get_by_test_id("command-restart").click()
+    expect(page.get_by_test_id("work-instruction")).to_be_visible()
+    page.get_by_test_id("scan-lot-water").fill(PAYLOADS[0])  # refused, shown as text
+    page.get_by_test_id("scan-submit-water").click()
+    expect(page.get_by_text("lot id", exact=False).first).to_be_visible()
+    page.get_by_test_id("command-reason").fill(PAYLOADS[2])
+    page.get_by_test_id("command-hold").click()
+    expect(page.get_by_test_id("batch-state")).to_have_text("Held")
+    page.wait_for_timeout(500)
+    _no_script_ran(page, dialogs)
+    _shot(page, "8_xss_execution")
+    # QA review: the exceptions table, the deviations, the comment, the printed record.
+    page.goto(f"{server.base}/batch-review?batch={XSS_BATCH}")
+    expect(page.get_by_test_id("exceptions-table")).to_contain_text(PAYLOADS[1])
+    expect(page.get_by_test_id("qa-deviations")).to_contain_text(PAYLOADS[0])
+    page.get_by_text("The batch record as printed").click()
+    expect(page.frame_locator("iframe").get_by_text(PAYLOADS[1]).first).to_be_visible()
+    page.wait_for_timeout(500)
+    _no_script_ran(page, dialogs)
+    _shot(page, "9_xss_review")
+    # The HTML export opened on its own, and the reflected 404 of a payload as batch id.
+    page.goto(f"{server.base}/batch-records/{XSS_BATCH}/record.html")
+    expect(page.get_by_text(PAYLOADS[1]).first).to_be_visible()
+    _no_script_ran(page, dialogs)
+    page.goto(f"{server.base}/batch-records/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E/record.html")
+    expect(page.locator("body")).to_contain_text("not found")
+    page.wait_for_timeout(300)
+    _no_script_ran(page, dialogs)
+    page.close()
+
+
+def test_an_administrator_unlocks_a_locked_account_on_the_web(
+    browser: Any, server: BatchServer
+) -> None:
+    with server.client(server.token()) as client:
+        for _ in range(3):
+            client.post("/api/v1/records/sessions", json={"user_id": "qp", "password": "wrong-1"})
+        locked = client.post(
+            "/api/v1/records/sessions", json={"user_id": "qp", "password": PEOPLE["qp"][3]}
+        )
+        assert locked.status_code == 403 and "locked" in locked.text
+    page = _login(browser, server, "admin", PASSWORD, "/batch-accounts")
+    _identify(page, "admin")
+    expect(page.get_by_test_id("locked-qp")).to_have_text("locked")
+    page.get_by_test_id("unlock-qp").click()  # without a reason: refused
+    expect(page.get_by_text("unlocking an account needs a reason")).to_be_visible()
+    page.get_by_test_id("account-reason-qp").fill("identity checked by phone")
+    page.get_by_test_id("unlock-qp").click()
+    expect(page.get_by_test_id("locked-qp")).to_have_count(0)
+    _shot(page, "10_accounts_unlocked")
+    page.close()
+    with server.client(server.token()) as client:
+        again = client.post(
+            "/api/v1/records/sessions", json={"user_id": "qp", "password": PEOPLE["qp"][3]}
+        )
+        assert again.status_code == 201, again.text

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from phactory.app.readcache import DataVersion
 from phactory.app.services.accounts import SYSTEM, AccountService
@@ -14,6 +15,9 @@ from phactory.app.services.jobs import JobRunner
 from phactory.app.services.workspace import Workspace
 from phactory.app.settings import AppSettings
 from phactory.store import Store
+
+if TYPE_CHECKING:
+    from phactory.app.services.batches import BatchService
 
 __all__ = ["AppContext", "StartupReport"]
 
@@ -65,6 +69,8 @@ class AppContext:
                 on_change=self.data_version.bump,
             )
             self.workspace = Workspace(self.store, self.db, self.changes, self.runner)
+            self._batches: BatchService | None = None
+            self._batches_lock = threading.Lock()
             self.report = StartupReport()
             if bootstrap:
                 self._bootstrap()
@@ -115,7 +121,20 @@ class AppContext:
             self.workspace.import_site(SYSTEM, site, f"examples/{name}")
             self.report.examples_loaded.append(site.id)
 
+    @property
+    def batches(self) -> BatchService:
+        """Batch execution and the electronic batch record (opened on first use, so that
+        a server without batches never opens the record tables)."""
+        with self._batches_lock:
+            if self._batches is None:
+                from phactory.app.services.batches import BatchService
+
+                self._batches = BatchService(self.store, sites=self.workspace.get_site)
+            return self._batches
+
     def close(self) -> None:
         """Stop the workers (unfinished runs are marked failed) and close the store."""
         self.runner.shutdown()
+        if self._batches is not None:
+            self._batches.close()
         self.store.close()

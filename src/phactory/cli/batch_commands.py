@@ -1,17 +1,28 @@
 """``phactory batch ...``, ``phactory audit verify`` and ``phactory trace``.
 
-Batch execution and the electronic batch record from the command line. The database is
-the store's (``--db URL``, else ``PHACTORY_DATABASE_URL``, else the SQLite file in the
-data folder). Passwords are never options: they are read from an environment variable
+Batch execution and the electronic batch record from the command line, through the same
+service as the web pages and the REST API
+(:class:`phactory.app.services.batches.BatchService`). The database is the store's
+(``--db URL``, else ``PHACTORY_DATABASE_URL``, else the SQLite file in the data folder).
+
+Passwords are never options: they are read from an environment variable
 (``PHACTORY_PASSWORD`` for ``--user``, ``PHACTORY_OPERATOR_PASSWORD`` and
-``PHACTORY_VERIFIER_PASSWORD`` for simulated operators, ``PHACTORY_NEW_PASSWORD`` for a
-new account) or asked for on the terminal.
+``PHACTORY_VERIFIER_PASSWORD`` for simulated operators, ``PHACTORY_NEW_PASSWORD`` for a new
+one) or asked for on the terminal. The audit trail records the operating-system account
+that ran the command (``cli:<user>@<host>``) next to the batch-record signer.
+
+Time scale: simulated units run at recipe time per wall-clock time, ``--time-scale``:
+1 is real time (the default), 600 ten recipe minutes per second, ``inf`` instant phases.
+
+Only Typer, Rich and the standard library are imported here; the service, the record and
+the engine are imported when a command runs, so that ``phactory --help`` starts at once.
 """
 
 from __future__ import annotations
 
-import json
+import getpass
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,21 +32,28 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
 from phactory.cli.main import app
-from phactory.cli.output import console, fail
+from phactory.cli.output import console, echo_json, fail
 from phactory.cli.site_commands import SitePath, load_or_exit
 
 if TYPE_CHECKING:
-    from phactory.records import RecordService, UserSession
+    from phactory.app.services.batches import BatchService
+    from phactory.batch import BatchStatus
+    from phactory.records import UserSession
 
 batch_app = typer.Typer(
     help="Execute ISA-88 batches and keep their electronic batch records.",
     no_args_is_help=True,
 )
+user_app = typer.Typer(
+    help="Batch-record accounts: add, list, unlock, set a new password.", no_args_is_help=True
+)
 audit_app = typer.Typer(help="Check the audit trail of the batch records.", no_args_is_help=True)
 app.add_typer(batch_app, name="batch")
+batch_app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 
 Db = Annotated[
@@ -45,12 +63,30 @@ Db = Annotated[
 UserOpt = Annotated[
     str, typer.Option("--user", "-u", help="Your user id (password: PHACTORY_PASSWORD).")
 ]
+TimeScale = Annotated[
+    str | None,
+    typer.Option(
+        "--time-scale",
+        help="Recipe time per wall-clock time of the simulated units: 1 = real time "
+        "(default), 600 = ten recipe minutes per second, inf = instant phases.",
+    ),
+]
 
 #: Exit code of ``audit verify`` when the chain is broken.
 EXIT_BROKEN = 1
 
 
-def _password(env: str, prompt: str) -> str:
+def cli_account() -> str:
+    """How the audit trail names who ran the command: ``cli:<os user>@<host>``."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"cli:{user}@{socket.gethostname()}"[:100]
+
+
+def password(env: str, prompt: str) -> str:
+    """A password from ``env``, else asked for on the terminal (never an option)."""
     value = os.environ.get(env)
     if value:
         return value
@@ -60,29 +96,38 @@ def _password(env: str, prompt: str) -> str:
 
 
 @contextmanager
-def _records(db: str | None) -> Iterator[RecordService]:
-    from phactory.records import RecordError, RecordService
-    from phactory.store import StoreError
+def batch_service(db: str | None, time_scale: str | None = None) -> Iterator[BatchService]:
+    """The batch service on the database, in the foreground (no runner threads)."""
+    from phactory.app.services.batches import BatchService
 
-    try:
-        service = RecordService(db)
-    except StoreError as exc:
-        fail(str(exc))
+    service = BatchService(db, group_commit=False, run_in_threads=False, time_scale=time_scale)
     try:
         yield service
-    except RecordError as exc:
-        fail(str(exc))
-    except ValueError as exc:  # InvalidCommand and bad arguments
-        fail(str(exc))
     finally:
         service.close()
 
 
-def _login(records: RecordService, user: str, env: str = "PHACTORY_PASSWORD") -> UserSession:
-    return records.login(user, _password(env, f"Password for {user}"))
+def login(service: BatchService, user: str, env: str = "PHACTORY_PASSWORD") -> UserSession:
+    """Log ``user`` in with the password from ``env`` (or the terminal)."""
+    from phactory.records import PasswordChangeRequired
+
+    try:
+        return service.login(user, password(env, f"Password for {user}"), account=cli_account())
+    except PasswordChangeRequired as exc:
+        fail(f"{exc}: run `phactory batch user change-password {user}` first")
 
 
-@batch_app.command("user-add")
+# -- accounts -------------------------------------------------------------------------------
+
+
+def _skills(skill: list[str] | None, skills_of: list[Path] | None) -> tuple[str, ...]:
+    found = list(skill or ())
+    for path in skills_of or ():
+        found += [s for s in load_or_exit(path).skills if s not in found]
+    return tuple(found)
+
+
+@user_app.command("add")
 def user_add(
     user_id: Annotated[str, typer.Argument(help="New user id (never reused).")],
     name: Annotated[str, typer.Option("--name", help="Printed name shown with signatures.")],
@@ -90,23 +135,111 @@ def user_add(
     skill: Annotated[
         list[str] | None, typer.Option("--skill", help="Qualification (repeat).")
     ] = None,
+    skills_of: Annotated[
+        list[Path] | None,
+        typer.Option("--skills-of", help="Qualified for every skill of this site (repeat)."),
+    ] = None,
     admin: Annotated[str | None, typer.Option("--admin", help="Administrator creating it.")] = None,
     db: Db = None,
 ) -> None:
-    """Create an account; the first account of a new database is its administrator."""
-    with _records(db) as records:
-        password = _password("PHACTORY_NEW_PASSWORD", f"New password for {user_id}")
-        humans = [u for u in records.users() if u.role != "system"]
-        if not humans:
+    """Create an account (password: PHACTORY_NEW_PASSWORD); the first one is the administrator."""
+    with batch_service(db) as service:
+        new = password("PHACTORY_NEW_PASSWORD", f"New password for {user_id}")
+        skills = _skills(skill, skills_of)
+        if not service.has_people():
             if role != "admin":
                 fail("the first account must be an administrator (--role admin)")
-            records.bootstrap_admin(user_id, name, password)
+            service.records.accounts.bootstrap_admin(user_id, name, new)
         else:
             if admin is None:
                 fail("give --admin: an administrator creates accounts")
-            session = records.login(admin, _password("PHACTORY_PASSWORD", f"Password for {admin}"))
-            records.create_user(session, user_id, name, role, password, skills=tuple(skill or ()))
+            session = login(service, admin)
+            service.accounts.create(session, user_id, name, role, new, skills=skills)
         console.print(f"[green]created[/green] {user_id} ({role})")
+
+
+# The name of earlier versions, kept so that scripts go on working.
+batch_app.command("user-add", hidden=True)(user_add)
+
+
+@user_app.command("list")
+def user_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    db: Db = None,
+) -> None:
+    """List the batch-record accounts (never their passwords)."""
+    with batch_service(db) as service:
+        users = service.accounts.users()
+    if as_json:
+        echo_json(
+            [
+                {
+                    "user_id": u.user_id,
+                    "name": u.full_name,
+                    "role": u.role,
+                    "active": u.active,
+                    "locked": u.locked,
+                    "failed_attempts": u.failed_attempts,
+                }
+                for u in users
+            ]
+        )
+        return
+    table = Table("user", "name", "role", "active", "locked", "failures", title="Accounts")
+    for u in users:
+        table.add_row(
+            u.user_id,
+            Text(u.full_name),
+            u.role,
+            "yes" if u.active else "no",
+            "LOCKED" if u.locked else "",
+            str(u.failed_attempts),
+        )
+    console.print(table)
+
+
+@user_app.command("unlock")
+def user_unlock(
+    user_id: Annotated[str, typer.Argument(help="The locked account.")],
+    admin: Annotated[str, typer.Option("--admin", help="Administrator (PHACTORY_PASSWORD).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")],
+    db: Db = None,
+) -> None:
+    """Unlock a locked account and reset its failures (an administrator, audited)."""
+    with batch_service(db) as service:
+        service.accounts.unlock(login(service, admin), user_id, reason)
+    console.print(f"[green]unlocked[/green] {user_id}")
+
+
+@user_app.command("reset-password")
+def user_reset_password(
+    user_id: Annotated[str, typer.Argument(help="The account.")],
+    admin: Annotated[str, typer.Option("--admin", help="Administrator (PHACTORY_PASSWORD).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")],
+    db: Db = None,
+) -> None:
+    """Set a new password (PHACTORY_NEW_PASSWORD); the person changes it at next login."""
+    with batch_service(db) as service:
+        session = login(service, admin)
+        new = password("PHACTORY_NEW_PASSWORD", f"New password for {user_id}")
+        service.accounts.reset_password(session, user_id, new, reason)
+    console.print(f"[green]new password set[/green] for {user_id}: they must change it")
+
+
+@user_app.command("change-password")
+def user_change_password(
+    user_id: Annotated[str, typer.Argument(help="Your user id (PHACTORY_PASSWORD).")],
+    db: Db = None,
+) -> None:
+    """Change your own password (PHACTORY_NEW_PASSWORD), e.g. after a reset."""
+    with batch_service(db) as service:
+        old = password("PHACTORY_PASSWORD", f"Current password for {user_id}")
+        new = password("PHACTORY_NEW_PASSWORD", f"New password for {user_id}")
+        service.change_password(user_id, old, new, account=cli_account())
+    console.print(f"[green]password changed[/green] for {user_id}")
+
+
+# -- batches --------------------------------------------------------------------------------
 
 
 def _parse_params(params: list[str] | None) -> dict[str, float]:
@@ -136,18 +269,19 @@ def start(
         list[str] | None, typer.Option("--param", help="NAME=SETPOINT (repeat).")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of durations and values.")] = 0,
+    time_scale: TimeScale = None,
     db: Db = None,
 ) -> None:
-    """Create a batch from a master recipe (control recipe, units) and Start it."""
-    from phactory.batch import BatchEngine
+    """Create a batch from a master recipe (a supervisor) and Start it; `batch run` runs it.
 
+    --time-scale is recorded with the batch: every run of it (here, on the web) uses it.
+    """
     site = load_or_exit(site_path)
     if recipe is None and order is None:
         fail("give --recipe or --order")
-    with _records(db) as records:
-        session = _login(records, user)
-        engine = BatchEngine(records)
-        info = engine.create_batch(
+    with batch_service(db) as service:
+        session = login(service, user)
+        info = service.create(
             session,
             site,
             recipe,
@@ -156,8 +290,10 @@ def start(
             batch_size=size,
             parameters=_parse_params(param),
             seed=seed,
+            time_scale=time_scale,
+            start=True,
+            reason="started from the command line",
         )
-        engine.command(session, info.batch_id, "Start", "started from the command line")
         console.print(f"[green]started[/green] batch [bold]{info.batch_id}[/bold]")
         typer.echo(info.batch_id)
 
@@ -169,26 +305,22 @@ def command(
         str, typer.Argument(help="Start, Pause, Resume, Hold, Restart, Stop, Abort, Reset.")
     ],
     user: UserOpt,
-    reason: Annotated[str, typer.Option("--reason", help="Why.")] = "",
+    reason: Annotated[str, typer.Option("--reason", help="Why (Hold, Stop, Abort).")] = "",
     db: Db = None,
 ) -> None:
     """Give an ISA-88 command to a batch."""
-    from phactory.batch import BatchEngine
-
-    with _records(db) as records:
-        session = _login(records, user)
-        new = BatchEngine(records).command(session, batch_id, name.capitalize(), reason)
-        console.print(f"batch {batch_id}: {new.value}")
+    with batch_service(db) as service:
+        new = service.command(login(service, user), batch_id, name, reason)
+        console.print(f"batch {batch_id}: {new}")
 
 
 @batch_app.command("run")
 def run(
     batch_id: Annotated[str, typer.Argument(help="The batch.")],
-    time_scale: Annotated[
-        float, typer.Option("--time-scale", help="Wall-clock / recipe time (1 = real time).")
-    ] = 1.0,
+    time_scale: TimeScale = None,
     operator: Annotated[
-        str | None, typer.Option("--operator", help="Simulate manual steps as this user.")
+        str | None,
+        typer.Option("--operator", help="Simulate manual steps as this user (demos, tests)."),
     ] = None,
     verifier: Annotated[
         str | None, typer.Option("--verifier", help="Second person for critical steps.")
@@ -201,29 +333,30 @@ def run(
     wait: Annotated[bool, typer.Option("--wait", help="Wait at holds and manual steps.")] = False,
     db: Db = None,
 ) -> None:
-    """Run a batch: automatic phases on simulated units, manual ones as work instructions."""
-    from phactory.batch import BatchEngine, BatchStatus, SimulatedOperator, State
+    """Run a batch: automatic phases on simulated units, manual ones as work instructions.
 
-    with _records(db) as records:
-        engine = BatchEngine(records, time_scale=time_scale)
+    A batch started with its own --time-scale runs at it; the others at this --time-scale
+    (default PHACTORY_BATCH_TIME_SCALE, else 1: real time).
+    """
+    with batch_service(db, time_scale) as service:
         sim = None
         if operator is not None:
-            op_pw = _password("PHACTORY_OPERATOR_PASSWORD", f"Password for {operator}")
-            op = records.login(operator, op_pw)
-            ver, ver_pw = None, None
+            performer = (
+                operator,
+                password("PHACTORY_OPERATOR_PASSWORD", f"Password for {operator}"),
+            )
+            second = None
             if verifier is not None:
-                ver_pw = _password("PHACTORY_VERIFIER_PASSWORD", f"Password for {verifier}")
-                ver = records.login(verifier, ver_pw)
-            sim = SimulatedOperator(op, op_pw, ver, ver_pw)
+                second = (
+                    verifier,
+                    password("PHACTORY_VERIFIER_PASSWORD", f"Password for {verifier}"),
+                )
+            sim = service.simulated_operator(performer, second, account=cli_account())
         if restart:
             if user is None:
                 fail("--restart needs --user")
-            session = _login(records, user)
-            engine.attach(batch_id)
-            engine.detach(batch_id)
-            if engine.status(batch_id).state is State.HELD:
-                engine.command(session, batch_id, "Restart", "restart from the command line")
-        total = len(engine.status(batch_id).steps)
+            service.restart_held(login(service, user), batch_id, "restart from the command line")
+        total = len(service.status(batch_id).steps)
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -237,15 +370,15 @@ def run(
                 done = sum(s.state == "Complete" for s in status.steps)
                 where = status.current.step if status.current else ""
                 bar.update(
-                    task,
-                    completed=done,
-                    description=f"{batch_id} {status.state.value} {where}",
+                    task, completed=done, description=f"{batch_id} {status.state.value} {where}"
                 )
 
-            final = engine.run(batch_id, operator=sim, timeout_s=timeout, wait=wait, progress=show)
+            final = service.run(batch_id, operator=sim, timeout_s=timeout, wait=wait, progress=show)
         console.print(f"batch [bold]{batch_id}[/bold]: {final.state.value}")
+        if final.hold_reason and final.state.value in ("Holding", "Held"):
+            console.print(f"held: {final.hold_reason}", markup=False)
         if final.waiting_for:
-            console.print(f"waiting for {final.waiting_for}")
+            console.print(f"waiting for {final.waiting_for}", markup=False)
 
 
 @batch_app.command("status")
@@ -255,73 +388,128 @@ def status(
     db: Db = None,
 ) -> None:
     """Show batches, or one batch: steps, deviations, signatures, what it waits for."""
-    from phactory.batch import BatchEngine
-
-    with _records(db) as records:
-        engine = BatchEngine(records)
+    with batch_service(db) as service:
         if batch_id is None:
-            rows = [
-                {"batch": b.batch_id, "recipe": b.recipe_id, "state": b.state, "status": b.status}
-                for b in engine.batches()
-            ]
-            if as_json:
-                typer.echo(json.dumps(rows, indent=2))
-                return
-            table = Table("batch", "recipe", "state", "disposition", title="Batches")
-            for r in rows:
-                table.add_row(r["batch"], r["recipe"], r["state"], r["status"])
-            console.print(table)
+            _list_batches(service, as_json)
             return
-        st = engine.status(batch_id)
-        devs = records.deviations(batch_id)
-        sigs = records.signatures(batch_id=batch_id)
-        if as_json:
-            typer.echo(
-                json.dumps(
-                    {
-                        "batch": batch_id,
-                        "state": st.batch.state,
-                        "status": st.batch.status,
-                        "waiting_for": st.waiting_for,
-                        "steps": [
-                            {"step": s.step, "kind": s.kind, "unit": s.unit, "state": s.state}
-                            for s in st.steps
-                        ],
-                        "deviations": [
-                            {"id": d.deviation_id, "kind": d.kind, "status": d.status} for d in devs
-                        ],
-                        "signatures": [
-                            {
-                                "manifestation": s.manifestation(),
-                                "valid": s.valid,
-                                "status": s.status,
-                            }
-                            for s in sigs
-                        ],
-                    },
-                    indent=2,
-                )
-            )
-            return
-        console.print(
-            f"[bold]{batch_id}[/bold] {st.batch.recipe_id} v{st.batch.recipe_version}: "
-            f"{st.batch.state}, record {st.batch.status}"
+        st = service.status(batch_id)
+        devs = service.reviews.deviations(batch_id)
+        sigs = service.reviews.signatures(batch_id)
+        state = service.reviews.disposition(batch_id)
+    if as_json:
+        echo_json(
+            {
+                "batch": batch_id,
+                "state": st.batch.state,
+                "status": st.batch.status,
+                "disposition": state.text,
+                "waiting_for": st.waiting_for,
+                "hold_reason": st.hold_reason,
+                "steps": [
+                    {"step": s.step, "kind": s.kind, "unit": s.unit, "state": s.state}
+                    for s in st.steps
+                ],
+                "deviations": [
+                    {"id": d.deviation_id, "kind": d.kind, "status": d.status} for d in devs
+                ],
+                "signatures": [
+                    {"manifestation": s.manifestation(), "valid": s.valid, "status": s.status}
+                    for s in sigs
+                ],
+            }
         )
-        table = Table("step", "kind", "unit", "state", title="Steps")
-        for s in st.steps:
-            table.add_row(s.step, s.kind, s.unit, s.state)
-        console.print(table)
-        for d in devs:
-            console.print(f"deviation {d.deviation_id} [{d.status}] {d.kind}: {d.description}")
-        for sig in sigs:
-            mark = "" if sig.valid else f"  [red]INVALID: {sig.problem}[/red]"
-            if sig.status not in ("valid", "invalid"):
-                mark += f"  [yellow]({sig.status})[/yellow]"
-            console.print(
-                f"signature {sig.record_type}:{sig.record_id}: {sig.manifestation()}{mark}"
-            )
-        if st.waiting_for:
-            console.print(f"waiting for {st.waiting_for}")
+        return
+    console.print(
+        f"{batch_id} {st.batch.recipe_id} v{st.batch.recipe_version}: {st.batch.state}, "
+        f"record {state.text}",
+        markup=False,
+    )
+    table = Table("step", "kind", "unit", "state", title="Steps")
+    for s in st.steps:
+        table.add_row(s.step, s.kind, s.unit, s.state)
+    console.print(table)
+    for d in devs:
+        console.print(
+            f"deviation {d.deviation_id} [{d.status}] {d.kind}: {d.description}", markup=False
+        )
+    for sig in sigs:
+        mark = "" if sig.valid else f"  INVALID: {sig.problem}"
+        if sig.status not in ("valid", "invalid"):
+            mark += f"  ({sig.status})"
+        console.print(
+            f"signature {sig.record_type}:{sig.record_id}: {sig.manifestation()}{mark}",
+            markup=False,
+        )
+    if st.hold_reason and st.batch.state in ("Holding", "Held"):
+        console.print(f"held: {st.hold_reason}", markup=False)
+    if st.waiting_for:
+        console.print(f"waiting for {st.waiting_for}", markup=False)
+
+
+def _list_batches(service: BatchService, as_json: bool) -> None:
+    rows = [
+        {"batch": b.batch_id, "recipe": b.recipe_id, "state": b.state, "status": b.status}
+        for b in service.batches()
+    ]
+    if as_json:
+        echo_json(rows)
+        return
+    table = Table("batch", "recipe", "state", "disposition", title="Batches")
+    for r in rows:
+        table.add_row(r["batch"], r["recipe"], r["state"], r["status"])
+    console.print(table)
+
+
+@batch_app.command("review")
+def review(
+    batch_id: Annotated[str, typer.Argument(help="The finished batch.")],
+    user: UserOpt,
+    note: Annotated[str, typer.Option("--note", help="Review note.")] = "",
+    db: Db = None,
+) -> None:
+    """QA signs the review of a batch record (meaning reviewed), as on the QA review page."""
+    with batch_service(db) as service:
+        session = login(service, user)
+        view = service.reviews.view(batch_id)
+        for x in view.exceptions:
+            console.print(f"exception {x.category}: {x.text}", markup=False)
+        sig = service.reviews.review(
+            session, batch_id, user, password("PHACTORY_PASSWORD", "Password"), note
+        )
+    console.print(f"[green]reviewed[/green] {batch_id}: {sig.manifestation()}", highlight=False)
+
+
+@batch_app.command("release")
+def release(
+    batch_id: Annotated[str, typer.Argument(help="The reviewed batch.")],
+    user: UserOpt,
+    db: Db = None,
+) -> None:
+    """The Qualified Person releases the batch (meaning released), as on the web."""
+    with batch_service(db) as service:
+        session = login(service, user)
+        sig = service.reviews.release(
+            session, batch_id, user, password("PHACTORY_PASSWORD", "Password")
+        )
+        state = service.reviews.disposition(batch_id)
+    console.print(f"[green]released[/green] {batch_id}: {sig.manifestation()}", highlight=False)
+    console.print(f"disposition: {state.text}", markup=False)
+
+
+@batch_app.command("reject")
+def reject(
+    batch_id: Annotated[str, typer.Argument(help="The batch.")],
+    user: UserOpt,
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")],
+    db: Db = None,
+) -> None:
+    """The Qualified Person rejects the batch, with a reason; its lots are rejected with it."""
+    with batch_service(db) as service:
+        session = login(service, user)
+        service.reviews.reject(
+            session, batch_id, reason, user, password("PHACTORY_PASSWORD", "Password")
+        )
+    console.print(f"[red]rejected[/red] {batch_id}")
 
 
 @batch_app.command("export")
@@ -333,29 +521,26 @@ def export(
     db: Db = None,
 ) -> None:
     """Export a batch record as HTML or PDF (with signature manifestations) and/or BatchML."""
-    from phactory.records import batch_record_batchml, batch_record_html, batch_record_pdf
-
     if html is None and pdf is None and batchml is None:
         fail("give --html, --pdf and/or --batchml")
-    with _records(db) as records:
-        record = records.batch_record(batch_id)
+    with batch_service(db) as service:
         if html is not None:
-            html.write_text(batch_record_html(record), encoding="utf-8")
-            console.print(f"wrote {html}")
+            html.write_text(service.reviews.export_html(batch_id), encoding="utf-8")
+            console.print(f"wrote {html}", markup=False)
         if pdf is not None:
-            pdf.write_bytes(batch_record_pdf(record))
-            console.print(f"wrote {pdf}")
+            pdf.write_bytes(service.reviews.export_pdf(batch_id))
+            console.print(f"wrote {pdf}", markup=False)
         if batchml is not None:
-            batchml.write_text(batch_record_batchml(record), encoding="utf-8")
-            console.print(f"wrote {batchml}")
+            batchml.write_text(service.reviews.export_batchml(batch_id), encoding="utf-8")
+            console.print(f"wrote {batchml}", markup=False)
 
 
 @audit_app.command("verify")
 def verify(db: Db = None) -> None:
     """Verify the hash chain of the audit trail; name the first bad entry (exit 1)."""
-    with _records(db) as records, Progress(console=console, transient=True) as bar:
+    with batch_service(db) as service, Progress(console=console, transient=True) as bar:
         task = bar.add_task("verifying audit trail", total=None)
-        report = records.verify_audit(progress=lambda n: bar.update(task, completed=n))
+        report = service.reviews.verify_audit(progress=lambda n: bar.update(task, completed=n))
     if report.ok:
         console.print(f"[green]{report.describe()}[/green]")
         return
@@ -371,20 +556,17 @@ def trace_lot(
     db: Db = None,
 ) -> None:
     """Trace a lot's genealogy: where it went (--forward) or what went into it (--backward)."""
-    with _records(db) as records:
-        g = records.trace(lot_id, "forward" if forward else "backward")
+    with batch_service(db) as service:
+        g = service.lots.trace(lot_id, "forward" if forward else "backward")
     if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "lot": g.root,
-                    "direction": g.direction,
-                    "lots": g.lots,
-                    "batches": g.batches,
-                    "edges": [_edge(e) for e in g.edges],
-                },
-                indent=2,
-            )
+        echo_json(
+            {
+                "lot": g.root,
+                "direction": g.direction,
+                "lots": g.lots,
+                "batches": g.batches,
+                "edges": [_edge(e) for e in g.edges],
+            }
         )
         return
     tree = Tree(f"[bold]{lot_id}[/bold] ({g.direction})")

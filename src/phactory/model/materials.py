@@ -51,3 +51,8 @@ class Lot(ModelBase):
     quantity: Measure
     status: Literal["quarantine", "released", "rejected", "consumed"] = "quarantine"
     expiry: dt.date | None = None
+    patient: Id | None = Field(
+        default=None,
+        description="the patient a patient-specific lot belongs to (e.g. an apheresis of an "
+        "autologous therapy): only a batch for that patient may use it (chain of identity)",
+    )

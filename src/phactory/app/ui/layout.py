@@ -35,6 +35,9 @@ NAV: Final[tuple[tuple[str, str, str, Role], ...]] = (
     ("/processes", "Processes", "account_tree", "viewer"),
     ("/plan", "Production Plan", "list_alt", "viewer"),
     ("/schedule", "Production Schedule", "view_timeline", "viewer"),
+    ("/batches", "Batch execution", "fact_check", "viewer"),
+    ("/batch-review", "QA review", "verified", "viewer"),
+    ("/batch-accounts", "Batch-record accounts", "manage_accounts", "admin"),
     ("/scenarios", "Scenarios", "compare_arrows", "viewer"),
     ("/runs", "Runs", "play_circle", "viewer"),
     ("/parameters", "Parameters", "tune", "viewer"),
@@ -154,6 +157,9 @@ def _frame(pc: PageContext, title: str, path: str) -> None:
             ui.label(f"{pc.user.name} · {pc.user.role}").classes("text-white").props(
                 'data-testid="whoami"'
             )
+            ui.button(
+                icon="key", on_click=lambda: ui.navigate.to(f"/password?next={quote(path)}")
+            ).props("flat dense round color=white").tooltip("Change password")
             ui.button("Log out", on_click=lambda: ui.navigate.to("/auth/logout")).props(
                 "flat dense color=white"
             )
@@ -194,6 +200,9 @@ def workspace_page(path: str, title: str) -> Callable[[Builder], Callable[..., A
             if user is None:
                 target = path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+            if user.must_change_password:  # the first admin: a password of its own first
+                target = path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/password?next={quote(target)}", status_code=303)
             site_id, prefs = _pick_site(app, user, request)
             pc = PageContext(app, user, request, site_id, prefs)
             _frame(pc, title, path)

@@ -9,10 +9,12 @@ def register() -> None:
     """Import every page module (idempotent: NiceGUI keys pages by path)."""
     from phactory.app.ui.pages import (  # noqa: F401
         admin,
-        batch_records,
+        batches,
         dashboard,
         plan,
         plant,
         runs,
         scenarios,
     )
+
+    batches.register()  # explicit: the batch pages register nothing at import
