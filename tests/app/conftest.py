@@ -33,11 +33,10 @@ ADMIN_PASSWORD = "admin-password-1"
 @pytest.fixture(autouse=True)
 def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argon2id with small parameters: same code path, a fraction of the time."""
-    from argon2 import PasswordHasher
-
     from phactory.app import security
+    from phactory.credentials import default_hasher
 
-    fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    fast = default_hasher(fast=True)
     monkeypatch.setattr(security, "_hasher", lambda: fast)
 
 

@@ -11,7 +11,13 @@ from phactory.app import migrate
 from phactory.app.schema import AppBase
 from phactory.store import Store
 
-APP_TABLES = {"app_users", "app_tokens", "app_changes", "app_run_artifacts"}
+APP_TABLES = {
+    "app_users",
+    "app_tokens",
+    "app_changes",
+    "app_run_artifacts",
+    "app_login_failures",
+}
 
 
 def _app_only(name: str | None, type_: str, parent: object) -> bool:

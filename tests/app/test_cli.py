@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 import phactory.cli.serve_commands  # noqa: F401  (registers serve and user)
 from phactory.app.context import AppContext
+from phactory.app.errors import LockedOut, NotAuthenticated
 from phactory.app.settings import AppSettings
 from phactory.cli.main import app
 
@@ -82,3 +83,61 @@ def test_serve_refuses_a_broken_site(home: Path, tmp_path: Path) -> None:
     assert "broken.yaml:2" in result.output
     with pytest.raises(httpx.HTTPError):
         httpx.get("http://127.0.0.1:1/", timeout=0.5)
+
+
+def test_user_unlock_ends_the_locks_a_server_keeps_in_the_database(home: Path) -> None:
+    runner = CliRunner()
+    runner.invoke(app, ["user", "add", "gina", "--password-stdin"], input="gina-pass-12\n")
+    ctx = AppContext(AppSettings.from_env(prewarm_workers=False), bootstrap=False)
+    try:
+        for _ in range(5):
+            with pytest.raises(NotAuthenticated):
+                ctx.accounts.authenticate("gina", "wrong-guess", "198.51.100.9")
+        with pytest.raises(LockedOut):
+            ctx.accounts.authenticate("gina", "gina-pass-12", "198.51.100.9")
+        listed = runner.invoke(app, ["user", "list"])
+        assert "locked from 198.51.100.9" in listed.output
+        # Another process (this command) ends the lock the server process sees.
+        unlocked = runner.invoke(app, ["user", "unlock", "gina"])
+        assert unlocked.exit_code == 0, unlocked.output
+        assert "Unlocked gina (1 address(es) cleared)" in unlocked.output
+        assert ctx.accounts.authenticate("gina", "gina-pass-12", "198.51.100.9").name == "gina"
+        unlock = next(c for c in ctx.changes.list() if c.action == "user.unlock")
+        assert unlock.actor.startswith("cli:") and unlock.entity_id == "gina"
+    finally:
+        ctx.close()
+    assert runner.invoke(app, ["user", "unlock", "nobody"]).exit_code == 2
+
+
+def test_user_password_sets_a_new_one_and_revokes_the_old_tokens(home: Path) -> None:
+    runner = CliRunner()
+    runner.invoke(app, ["user", "add", "hal", "--password-stdin"], input="hal-pass-123\n")
+    token = runner.invoke(app, ["user", "token", "hal"]).output.strip().splitlines()[-1]
+    chosen = runner.invoke(
+        app, ["user", "password", "hal", "--password-stdin"], input="hal-new-pass-4\n"
+    )
+    assert chosen.exit_code == 0, chosen.output
+    assert "hal-new-pass-4" not in chosen.output
+    generated = runner.invoke(app, ["user", "password", "hal"])
+    assert generated.exit_code == 0, generated.output
+    password = generated.output.split("password: ")[1].split()[0]
+    ctx = AppContext(AppSettings.from_env(prewarm_workers=False), bootstrap=False)
+    try:
+        assert ctx.accounts.resolve(token, kind="api") is None
+        who = ctx.accounts.authenticate("hal", password)
+        assert who.must_change_password  # a generated password is to be changed
+    finally:
+        ctx.close()
+    weak = runner.invoke(app, ["user", "password", "hal", "--password-stdin"], input="password1\n")
+    assert weak.exit_code == 2 and "too common" in weak.output
+
+
+def test_serve_refuses_half_a_tls_setup(home: Path, tmp_path: Path) -> None:
+    cert = tmp_path / "cert.pem"
+    cert.write_text("not really")
+    result = CliRunner().invoke(app, ["serve", "--ssl-certfile", str(cert), "--port", "1"])
+    assert result.exit_code == 2
+    assert "--ssl-keyfile" in result.output
+    help_text = CliRunner().invoke(app, ["serve", "--help"]).output
+    for option in ("--ssl-certfile", "--ssl-keyfile", "--forwarded-allow-ips"):
+        assert option in help_text

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from phactory.app.services.workspace import scheduler_available, welch
+from phactory.app.services.workspace import scheduler_available
 from phactory.model import load_site
 from phactory.study import run_study
+from phactory.twin import replication_seeds
 
 from .conftest import TINY, Api
 
@@ -86,7 +87,7 @@ def test_results_equal_the_library_study_with_the_same_seed(run_api: Api) -> Non
             assert _same(kpis[name][stat], value[stat]), (name, stat, kpis[name], value)
 
 
-def test_two_runs_compare_with_a_welch_interval(run_api: Api) -> None:
+def test_two_runs_with_shared_seeds_compare_paired(run_api: Api) -> None:
     _upload(run_api)
     scenario = run_api.post(
         "/api/v1/scenarios",
@@ -104,21 +105,101 @@ def test_two_runs_compare_with_a_welch_interval(run_api: Api) -> None:
     assert run_api.get(f"/api/v1/runs/{other['id']}").json()["scenario_id"] == scenario["id"]
     response = run_api.get("/api/v1/runs/compare", params={"a": base["id"], "b": other["id"]})
     assert response.status_code == 200, response.text
-    rows = {r["kpi"]: r for r in response.json()["rows"]}
+    body = response.json()
+    # Both runs use seed 1 with 3 replications: the same three replication seeds.
+    assert (body["test"], body["shared_seeds"]) == ("paired", 3)
+    assert body["method"] == "paired t-test over 3 shared seeds"
+    assert body["ci"] == "95 % CI of the mean paired difference B − A"
+    rows = {r["kpi"]: r for r in body["rows"]}
     oee = rows["oee"]
+    assert oee["unit"] == "1" and oee["n_a"] == oee["n_b"] == 3
     assert oee["a"]["mean"] is not None and oee["b"]["mean"] is not None
     if oee["diff_ci_low"] is not None:
         assert oee["diff_ci_low"] <= oee["diff"] <= oee["diff_ci_high"]
+    assert rows["lead_time_h"]["unit"] == "h"
 
 
-def test_welch_matches_the_kpi_module_rules() -> None:
-    diff, low, high, p = welch([1.0, 2.0, 3.0], [2.0, 3.0, 4.0])
-    assert diff == pytest.approx(1.0)
-    assert low is not None and high is not None and low < 1.0 < high
-    assert p == pytest.approx(0.2879, abs=1e-3)  # scipy.stats.ttest_ind(equal_var=False)
-    assert welch([1.0], [2.0])[2:] == (None, None)
-    assert welch([1.0, 1.0], [2.0, 2.0])[3] == 0.0
-    assert welch([], [1.0]) == (None, None, None, None)
+def test_runs_with_different_seeds_compare_with_welch(run_api: Api) -> None:
+    _upload(run_api)
+    a = _start(run_api, site_id="tiny", days=15, replications=2, seed=1)
+    b = _start(run_api, site_id="tiny", days=15, replications=2, seed=2)
+    assert run_api.wait(a["id"])["status"] == "done"
+    assert run_api.wait(b["id"])["status"] == "done"
+    body = run_api.get("/api/v1/runs/compare", params={"a": a["id"], "b": b["id"]}).json()
+    assert (body["test"], body["shared_seeds"]) == ("welch", 0)
+    assert body["method"].startswith("Welch t-test (no shared seeds")
+    assert body["ci"] == "95 % CI of the difference of means B − A"
+
+
+#: Results of a simulation as stored before run results were typed (no ``kind``, no
+#: replication seeds, NaN written as null): what databases in use hold.
+OLD_SIMULATION_RESULTS: dict[str, Any] = {
+    "site": "tiny",
+    "name": "tiny",
+    "days": 15.0,
+    "replications": 2,
+    "seed": 4,
+    "wall_s": 0.5,
+    "kpis": {
+        "oee": {"mean": 0.5, "ci_low": 0.4, "ci_high": 0.6},
+        "vein_to_vein_h": {"mean": None, "ci_low": None, "ci_high": None},
+    },
+    "units": {"T1": {"oee": {"mean": 0.5, "ci_low": 0.4, "ci_high": 0.6}}},
+    "replication_kpis": [{"oee": 0.45, "vein_to_vein_h": None}, {"oee": 0.55}],
+    "bottleneck_units": ["T1", None],
+    "dispatch": "edd",
+}
+#: A scheduling run's results as stored before: its KPIs at the top level.
+OLD_SCHEDULE_RESULTS: dict[str, Any] = {
+    "site": "tiny",
+    "status": "OPTIMAL",
+    "objective": "makespan",
+    "objective_value": 40.0,
+    "best_bound": 40.0,
+    "gap": 0.0,
+    "solve_time_s": 0.2,
+    "duration_quantile": None,
+    "batches": 3,
+    "operations": 6,
+    "makespan_h": 40.0,
+    "tardiness_h": 0.0,
+    "kind": "schedule",
+    "epoch": "2027-01-04T00:00:00+00:00",
+}
+
+
+def _stored(api: Api, kind: str, results: dict[str, Any]) -> str:
+    store = api.ctx.store
+    run = store.create_run(kind, site_id="tiny", params={"name": "old"})
+    store.start_run(run.id)
+    store.finish_run(run.id, results)
+    return str(run.id)
+
+
+def test_results_stored_by_earlier_versions_still_load(run_api: Api) -> None:
+    _upload(run_api)
+    old = _stored(run_api, "simulate", OLD_SIMULATION_RESULTS)
+    results = run_api.get(f"/api/v1/runs/{old}/results").json()
+    assert results["kind"] == "simulate" and results["dispatch"] == "edd"
+    assert results["replication_seeds"] is None  # not recorded then
+    assert results["replication_kpis"][0] == {"oee": 0.45, "vein_to_vein_h": None}
+    assert results["units"]["T1"]["oee"]["mean"] == 0.5
+    kpis = run_api.get(f"/api/v1/runs/{old}/kpis").json()
+    assert kpis["oee"] == {"mean": 0.5, "ci_low": 0.4, "ci_high": 0.6}
+    assert kpis["vein_to_vein_h"]["mean"] is None
+    # Its replications' seeds are those every simulation draws from the base seed, so a
+    # new run with the same seed pairs with it.
+    new = _start(run_api, site_id="tiny", days=15, replications=2, seed=4)
+    assert run_api.wait(new["id"])["status"] == "done"
+    stored = run_api.get(f"/api/v1/runs/{new['id']}/results").json()
+    assert stored["replication_seeds"] == replication_seeds(4, 2)
+    body = run_api.get("/api/v1/runs/compare", params={"a": old, "b": new["id"]}).json()
+    assert (body["test"], body["shared_seeds"]) == ("paired", 2)
+    scheduled = _stored(run_api, "schedule", OLD_SCHEDULE_RESULTS)
+    results = run_api.get(f"/api/v1/runs/{scheduled}/results").json()
+    assert results["kind"] == "schedule" and results["status"] == "OPTIMAL"
+    assert results["kpis"] == {"makespan_h": 40.0, "tardiness_h": 0.0}
+    assert run_api.get(f"/api/v1/runs/{scheduled}/kpis").status_code == 409
 
 
 def test_a_site_that_cannot_run_is_refused_at_once(run_api: Api) -> None:
@@ -201,3 +282,16 @@ def test_a_running_runs_progress_is_read_fresh_through_the_read_cache(run_api: A
     run_api.post(f"/api/v1/runs/{run['id']}/cancel")
     final = run_api.wait(run["id"])
     assert run_api.get(f"/api/v1/runs/{run['id']}").json()["status"] == final["status"]
+
+
+def test_the_scenarios_page_shows_ratio_differences_in_percentage_points() -> None:
+    from phactory.app.ui.pages.scenarios import _fmt_diff
+    from phactory.study.comparison import KpiDifference
+
+    oee = KpiDifference(kpi="oee", unit="1", diff=0.031, ci_low=0.012, ci_high=0.05)
+    assert _fmt_diff(oee) == "+3.1 pp (1.2 – 5.0)"
+    lone = KpiDifference(kpi="on_time_delivery", unit="1", diff=-0.004)
+    assert _fmt_diff(lone) == "-0.4 pp (no CI)"
+    lead = KpiDifference(kpi="lead_time_h", unit="h", diff=14.0, ci_low=8.0, ci_high=20.0)
+    assert "pp" not in _fmt_diff(lead) and _fmt_diff(lead).startswith("+")
+    assert _fmt_diff(KpiDifference(kpi="oee", unit="1")) == "n/a"

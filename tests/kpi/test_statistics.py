@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from phactory.kpi import KpiResult, compare, compute, summarise
+from phactory.kpi import KpiResult, compute, summarise
 
 from .helpers import one_unit_log, tiny_site
 
@@ -80,35 +80,3 @@ def test_nan_replications_are_left_out() -> None:
     assert s.loc[("site", "x"), "n"] == 2 and s.loc[("site", "x"), "mean"] == 2.0
     s = summarise([fake({"x": math.nan})])
     assert s.loc[("site", "x"), "n"] == 0 and math.isnan(s.loc[("site", "x"), "mean"])
-
-
-def test_compare_matches_welch() -> None:
-    a = [0.60, 0.62, 0.58, 0.61, 0.59]
-    b = [0.66, 0.70, 0.64, 0.69, 0.71, 0.65]
-    c = compare(
-        [fake({"oee": x, "same": 1.0}) for x in a], [fake({"oee": x, "same": 1.0}) for x in b]
-    )
-    row = c.loc[("site", "oee")]
-    ref = stats.ttest_ind(b, a, equal_var=False)
-    assert row["diff"] == pytest.approx(np.mean(b) - np.mean(a))
-    assert row["p_value"] == pytest.approx(ref.pvalue)
-    assert bool(row["significant"])
-    va, vb = np.var(a, ddof=1) / 5, np.var(b, ddof=1) / 6
-    dof = (va + vb) ** 2 / (va**2 / 4 + vb**2 / 5)
-    half = stats.t.ppf(0.975, dof) * math.sqrt(va + vb)
-    assert (row["ci_low"], row["ci_high"]) == pytest.approx(
-        (row["diff"] - half, row["diff"] + half)
-    )
-    same = c.loc[("site", "same")]
-    assert same["diff"] == 0 and same["p_value"] == 1.0 and not same["significant"]
-
-
-def test_compare_not_significant_and_single_replications() -> None:
-    c = compare(
-        [fake({"x": v}) for v in (1.0, 2.0, 3.0)], [fake({"x": v}) for v in (1.5, 2.5, 3.5)]
-    )
-    assert not c.loc[("site", "x"), "significant"]
-    c = compare([fake({"x": 1.0})], [fake({"x": 2.0})])
-    assert c.loc[("site", "x"), "diff"] == 1.0
-    assert math.isnan(c.loc[("site", "x"), "p_value"])
-    assert not c.loc[("site", "x"), "significant"]

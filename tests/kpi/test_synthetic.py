@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from phactory.kpi import SITE_KPIS, compare, compute, summarise
+from phactory.kpi import SITE_KPIS, compute, summarise
 
 from .synthetic import mab_site, synthetic_log
 
@@ -58,11 +58,8 @@ def test_year_of_mab(runs) -> None:  # type: ignore[no-untyped-def]
         assert s["cycle_time_h"] <= s["lead_time_h"]
 
 
-def test_summary_and_comparison(runs) -> None:  # type: ignore[no-untyped-def]
+def test_summary(runs) -> None:  # type: ignore[no-untyped-def]
     _, _, results = runs
     s = summarise(results)
     assert (s.loc["site", "n"] <= 3).all()
     assert ("BR-01", "oee") in s.index
-    c = compare(results, results)
-    assert not c["significant"].any()
-    assert np.allclose(c["diff"].dropna(), 0.0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,7 @@ def test_study_reports_every_kpi_with_a_ci(tiny_site: Site) -> None:
     assert set(KPI_NAMES) <= set(out["kpis"])
     for name in KPI_NAMES:
         k = out["kpis"][name]
-        if not math.isnan(k["mean"]):
+        if k["mean"] is not None:  # undefined KPIs are null, never NaN
             assert k["ci_low"] <= k["mean"] <= k["ci_high"]
     assert set(out["units"]) == {"T1", "T2"}
     assert out["replications"] == 3 and out["days"] == 20
@@ -137,10 +136,37 @@ def test_compare_two_scenarios(runner: CliRunner, tmp_path: Path) -> None:
     )
     result = runner.invoke(app, ["compare", str(base), str(more), "--json"])
     assert result.exit_code == 0, result.output
-    out = json.loads(result.stdout)
+    out = json.loads(result.stdout, parse_constant=_refuse)
     assert [s["name"] for s in out["scenarios"]] == ["base", "more"]
-    diff = out["differences"][0]["kpis"]["batches_completed"]
-    assert diff["diff"] > 0
+    difference = out["differences"][0]
+    # Same seed, same replication seeds: compared pair by pair.
+    assert (difference["test"], difference["shared_seeds"]) == ("paired", 3)
+    assert difference["ci"] == "95 % CI of the mean paired difference B − A"
+    diff = difference["kpis"]["batches_completed"]
+    assert diff["diff"] > 0 and diff["n_a"] == diff["n_b"] == 3
+    assert difference["kpis"]["oee"]["unit"] == "1"
+    table = runner.invoke(app, ["compare", str(base), str(more)])
+    assert table.exit_code == 0, table.output
+    text = " ".join(table.output.split())
+    assert "paired t-test over 3 shared seeds" in text
+    assert "95 % CI of the mean paired difference B − A" in text
+    assert "percentage points (pp)" in text and " pp" in text
+
+
+def _refuse(token: str) -> None:
+    raise ValueError(f"not strict JSON: {token}")
+
+
+def test_simulate_json_is_strict_json_with_null_for_undefined_kpis(runner: CliRunner) -> None:
+    # The tiny site has no autologous product: vein-to-vein time is undefined (NaN).
+    result = runner.invoke(
+        app,
+        ["simulate", str(DATA / "tiny-site.yaml"), "--days", "10", "--json", "--processes", "1"],
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout, parse_constant=_refuse)  # NaN/Infinity would raise
+    assert out["kpis"]["vein_to_vein_h"] == {"mean": None, "ci_low": None, "ci_high": None}
+    assert "NaN" not in result.stdout
 
 
 def test_staff_target_parsing() -> None:

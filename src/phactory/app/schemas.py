@@ -14,16 +14,20 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from phactory.app.principal import Role
+from phactory.model.ids import ID_MAX, ID_PATTERN
+from phactory.study.results import RunResults
 
 __all__ = [
     "ChangePublic",
     "CompareRow",
     "ComparisonPublic",
     "KpiValue",
+    "LockPublic",
     "LoginRequest",
     "ProblemPublic",
     "RunCreate",
     "RunPublic",
+    "RunResultsPublic",
     "ScenarioCreate",
     "ScenarioPublic",
     "SiteDetail",
@@ -32,6 +36,7 @@ __all__ = [
     "TokenCreate",
     "TokenCreated",
     "TokenPublic",
+    "UnlockPublic",
     "UserCreate",
     "UserCreated",
     "UserPublic",
@@ -124,7 +129,7 @@ class ScenarioCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=5000)
-    site_id: str = Field(min_length=1, max_length=100)
+    site_id: str = Field(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)
     site_version: int | None = Field(default=None, ge=1, description="default: the latest")
     overrides: dict[str, Any] = Field(default_factory=dict, examples=[{"teams.dsp.headcount": 5}])
     run_settings: RunSettingsBody = Field(default_factory=RunSettingsBody)
@@ -157,7 +162,7 @@ class RunCreate(BaseModel):
 
     kind: RunKind = "simulate"
     scenario_id: uuid.UUID | None = None
-    site_id: str | None = Field(default=None, min_length=1, max_length=100)
+    site_id: str | None = Field(default=None, min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)
     site_version: int | None = Field(default=None, ge=1)
     name: str = Field(default="", max_length=200)
     days: float | None = Field(default=None, ge=MIN_DAYS, le=3650, description="horizon [d]")
@@ -205,17 +210,28 @@ class RunPublic(BaseModel):
 
 
 class KpiValue(BaseModel):
-    """A KPI's mean over replications and its 95 % confidence interval."""
+    """A KPI's mean over replications and the 95 % confidence interval of that mean."""
 
     mean: float | None
     ci_low: float | None
     ci_high: float | None
 
 
+#: The results of a finished run (``GET /runs/{id}/results``), told apart by ``kind``:
+#: a simulation's KPIs with CIs, per-unit KPIs and replications, or a schedule's summary.
+RunResultsPublic = RunResults
+
+
 class CompareRow(BaseModel):
-    """One KPI of two runs side by side, with the difference B - A and its 95 % CI."""
+    """One KPI of two runs side by side, with the difference B - A and its CI.
+
+    ``diff`` and its interval are in the KPI's unit (``unit``; a fraction for ratios,
+    which people read in percentage points); the interval covers what
+    :attr:`ComparisonPublic.ci` says.
+    """
 
     kpi: str
+    unit: str = ""
     a: KpiValue
     b: KpiValue
     diff: float | None
@@ -223,13 +239,21 @@ class CompareRow(BaseModel):
     diff_ci_high: float | None
     p_value: float | None
     significant: bool
+    n_a: int = Field(default=0, description="replications of A the test used")
+    n_b: int = Field(default=0, description="replications of B the test used")
 
 
 class ComparisonPublic(BaseModel):
-    """Two simulation runs compared KPI by KPI (Welch t-test on replications)."""
+    """Two simulation runs compared KPI by KPI: a paired t-test over the seeds they share
+    (common random numbers), or Welch's test when they share fewer than two."""
 
     run_a: uuid.UUID
     run_b: uuid.UUID
+    test: Literal["paired", "welch"]
+    method: str = Field(description='e.g. "paired t-test over 5 shared seeds"')
+    shared_seeds: int
+    confidence: float
+    ci: str = Field(description="what each difference interval covers")
     rows: list[CompareRow]
 
 
@@ -264,6 +288,11 @@ class UserUpdate(BaseModel):
     role: Role | None = None
     active: bool | None = None
     password: str | None = Field(default=None, min_length=8, max_length=1000)
+    current_password: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="needed to change your own password (not for an admin changing another's)",
+    )
 
 
 class UserPublic(BaseModel):
@@ -275,6 +304,24 @@ class UserPublic(BaseModel):
     created_at: datetime
     created_by: str
     updated_at: datetime | None
+    must_change_password: bool = Field(
+        default=False, description="the password was set for the account: change it first"
+    )
+
+
+class LockPublic(BaseModel):
+    """An account locked for one client address after failed logins."""
+
+    client: str
+    failures: int
+    remaining_s: float
+
+
+class UnlockPublic(BaseModel):
+    """The login locks of an account that an admin ended."""
+
+    name: str
+    ended: int = Field(description="(account, address) pairs that were locked or counting")
 
 
 class UserCreated(UserPublic):

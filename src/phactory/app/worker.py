@@ -19,41 +19,18 @@ CP-SAT solve) is ended by terminating the worker, which the runner then replaces
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-__all__ = ["Cancelled", "json_safe", "schedule_job", "simulate_job", "worker_main"]
+from phactory.jsonio import json_safe
+
+__all__ = ["Cancelled", "schedule_job", "simulate_job", "worker_main"]
 
 
 class Cancelled(Exception):
     """Raised inside a job when the server asked to cancel it."""
-
-
-def json_safe(obj: Any) -> Any:
-    """Plain JSON data from numpy / pandas values: NaN and infinities become ``None``."""
-    if isinstance(obj, dict):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [json_safe(v) for v in obj]
-    if obj is None or isinstance(obj, bool | str):
-        return obj
-    if isinstance(obj, int):
-        return obj
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    tolist = getattr(obj, "tolist", None)
-    if callable(tolist):  # numpy arrays and scalars
-        return json_safe(tolist())
-    isoformat = getattr(obj, "isoformat", None)
-    if callable(isoformat):  # datetimes, pandas Timestamps
-        return str(isoformat())
-    item = getattr(obj, "item", None)
-    if callable(item):
-        return json_safe(item())
-    return str(obj)
 
 
 class _Channel:
@@ -113,8 +90,9 @@ def simulate_job(payload: dict[str, Any], channel: Any) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``results`` (the run record's: KPI summary with CIs, per-replication site KPIs),
-        ``artifacts`` (figures) and ``events`` (the event log of replication 1).
+        ``results`` (:class:`phactory.study.SimulationResults` as JSON: KPI summary with
+        CIs, per-unit KPIs, per-replication site KPIs and seeds), ``artifacts`` (figures)
+        and ``events`` (the event log of replication 1).
     """
     from phactory.kpi import compute
     from phactory.model import Site
@@ -148,12 +126,10 @@ def simulate_job(payload: dict[str, Any], channel: Any) -> dict[str, Any]:
         results,
         time.perf_counter() - t0,
         name=str(payload.get("name", "")),
+        dispatch=dispatch,
     )
     channel.progress(0.88, "summarising")
-    summary = study.to_dict()
-    summary["replication_kpis"] = [dict(r.site) for r in results]
-    summary["bottleneck_units"] = [r.bottleneck_unit for r in results]
-    summary["dispatch"] = dispatch
+    summary = study.to_results()
     figures = _figures(results)
     channel.progress(0.93, "saving")
     return {
@@ -183,9 +159,11 @@ def schedule_job(payload: dict[str, Any], channel: Any) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``results`` (the schedule's summary) and ``artifacts`` (the operations table).
+        ``results`` (:class:`phactory.study.ScheduleResults` as JSON: status, objective,
+        the schedule's KPIs) and ``artifacts`` (the operations table).
     """
     from phactory.model import Site
+    from phactory.study.results import ScheduleResults
 
     try:
         solve = _solver()
@@ -231,9 +209,9 @@ def schedule_job(payload: dict[str, Any], channel: Any) -> dict[str, Any]:
         "notes": list(getattr(schedule, "notes", []) or []),
         "explanation": getattr(schedule, "explanation", None),
     }
-    summary["kind"] = "schedule"
     summary["epoch"] = artifact["epoch"]
-    return {"results": json_safe(summary), "artifacts": {"schedule": json_safe(artifact)}}
+    results = ScheduleResults.model_validate(json_safe(summary))
+    return {"results": json_safe(results), "artifacts": {"schedule": json_safe(artifact)}}
 
 
 _JOBS = {"simulate": simulate_job, "schedule": schedule_job}

@@ -11,7 +11,6 @@ from phactory.cli.main import app
 from phactory.cli.output import console
 from phactory.cli.simulate_commands import _bottleneck_line, _run, kpi_table
 from phactory.cli.site_commands import examples_dir, load_or_exit, print_summary
-from phactory.model.summary import summarise_site
 
 
 @app.command()
@@ -26,6 +25,9 @@ def demo(
     ),
 ) -> None:
     """Validate mab-biologics, simulate 180 d x 10 replications, print KPIs, write a report."""
+    from phactory.model.summary import summarise_site
+    from phactory.report import write_html
+
     target = path or examples_dir() / "mab-biologics"
     site = load_or_exit(target)
     console.print(f"[green]Validated[/green] {target}")
@@ -39,8 +41,6 @@ def demo(
         )
     )
     _bottleneck_line(study)
-    from phactory.report import write_html
-
     write_html(
         report,
         site,

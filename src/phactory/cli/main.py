@@ -1,14 +1,50 @@
-"""Entry point of the ``phactory`` command; sub-commands live in sibling modules."""
+"""Entry point of the ``phactory`` command; sub-commands live in sibling modules.
+
+Start-up is kept short: this module and the command modules it registers import only
+Typer, Rich and the standard library at top level. Each command imports what it uses
+(the model, pandas, SciPy, SQLAlchemy, the web app) when it runs, so that
+``phactory --help`` does not pay for them (``benchmarks/cli.py`` measures it).
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
+
+from phactory.errors import PhactoryError
+
+#: Exit code of a refusal (bad input, a missing record, an unreachable database).
+EXIT_REFUSED = 2
+
+
+class PhactoryGroup(TyperGroup):
+    """The command group that reports refusals in one place.
+
+    Any :class:`~phactory.errors.PhactoryError` a command lets through (a site that does
+    not validate, a run that is not stored, a database that cannot be reached) is printed
+    as one line naming what and where, with exit code 2. It wraps every sub-command and
+    sub-group, so that :func:`main` and a test's ``CliRunner`` behave alike.
+    """
+
+    def invoke(self, ctx: Any) -> Any:  # Typer's own (vendored) click Context
+        try:
+            return super().invoke(ctx)
+        except PhactoryError as exc:
+            if os.environ.get("PHACTORY_DEBUG"):
+                raise
+            from phactory.cli.output import report_refusal
+
+            report_refusal(exc)
+            raise typer.Exit(EXIT_REFUSED) from None
+
 
 app = typer.Typer(
     name="phactory",
+    cls=PhactoryGroup,
     help="Phactory: open-source smart manufacturing for pharmaceutical production.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -22,6 +58,7 @@ def _register() -> None:
     from phactory.cli import (  # noqa: F401
         batch_commands,
         demo_command,
+        lot_commands,
         schedule_commands,
         serve_commands,
         simulate_commands,
@@ -44,8 +81,9 @@ def _register() -> None:
 def main() -> None:
     """Run the command line.
 
-    User errors are reported by each command with exit code 2. Anything else is a bug:
-    it is reported in one line (exit 1) and the traceback is shown only with
+    Refusals (any :class:`~phactory.errors.PhactoryError`) are reported by
+    :class:`PhactoryGroup` in one line with exit code 2. Anything else is a bug: it is
+    reported in one line (exit 1) and the traceback is shown only with
     ``PHACTORY_DEBUG=1``, so that users never have to read Python internals.
     """
     _register()

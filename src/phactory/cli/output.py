@@ -1,14 +1,20 @@
-"""Shared terminal output: one console, and one way to report model problems."""
+"""Shared terminal output: one console, one way to report problems and refusals.
+
+Only light imports here (Rich, Typer): every command module imports this one, and the
+``phactory`` command must start at once.
+"""
 
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
 
-from phactory.model.errors import Problem
+if TYPE_CHECKING:
+    from phactory.errors import PhactoryError
+    from phactory.model.errors import Problem
 
 console = Console()
 err_console = Console(stderr=True)
@@ -30,3 +36,30 @@ def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
     err_console.print(f"error: {message}", style="red", markup=False, highlight=False)
     sys.stdout.flush()
     raise typer.Exit(code)
+
+
+def report_refusal(exc: PhactoryError) -> None:
+    """Print a refusal of Phactory (any :class:`~phactory.errors.PhactoryError`) for a user.
+
+    One line ``error: <message>`` naming what was refused and where; a site that does not
+    validate lists each of its problems (``FILE:LINE:COL field: message``) first.
+    """
+    problems: Any = getattr(exc, "problems", None)
+    if isinstance(problems, list) and problems and hasattr(problems[0], "severity"):
+        print_problems(problems)
+        n = sum(p.severity == "error" for p in problems)
+        where = getattr(exc, "source", "") or "the site definition"
+        message = f"{n} error(s) in {where}; nothing was written"
+    else:
+        message = str(exc).strip() or type(exc).__name__
+    err_console.print(
+        f"error: {message}", style="red", markup=False, highlight=False, soft_wrap=True
+    )
+    sys.stdout.flush()
+
+
+def echo_json(value: Any, *, indent: int | None = None) -> None:
+    """Print ``value`` as strict JSON (``null`` for ``NaN``; :func:`phactory.jsonio.dumps`)."""
+    from phactory.jsonio import dumps
+
+    typer.echo(dumps(value, indent=indent))

@@ -1,34 +1,42 @@
-"""``phactory simulate | compare | optimize-staff``: the plant twin from the command line."""
+"""``phactory simulate | compare | optimize-staff``: the plant twin from the command line.
+
+Only Typer and Rich at top level: the study, the twin, pandas and SciPy are imported by
+each command when it runs (see :mod:`phactory.cli.main`). Refusals (a site that does not
+validate, a plan the twin cannot run) reach :class:`phactory.cli.main.PhactoryGroup`,
+which prints them in one line with exit code 2.
+"""
 
 from __future__ import annotations
 
-import json
+import contextlib
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from phactory.cli.main import app
-from phactory.cli.output import EXIT_INVALID, console, fail, print_problems
+from phactory.cli.output import console, echo_json, fail
 from phactory.cli.site_commands import load_or_exit
-from phactory.model import Site, SiteValidationError
-from phactory.model.scenario import Scenario, load_scenario
-from phactory.study import SimulationStudy, StaffTarget, compare_studies, optimise_staff, run_study
-from phactory.study.simulation import KPI_NAMES, frame_records
+
+if TYPE_CHECKING:
+    from phactory.model import Site
+    from phactory.model.scenario import Scenario
+    from phactory.study import SimulationStudy
+    from phactory.study.comparison import Comparison
+    from phactory.study.plan_of_record import Adherence
 
 SCENARIO_HELP = "Scenario YAML (base site, overrides, run settings); PATH may then be omitted."
 
 
 def _site_and_scenario(path: Path | None, scenario: Path | None) -> tuple[Site, Scenario | None]:
+    from phactory.model.scenario import load_scenario
+
     if scenario is not None:
         try:
             sc, site = load_scenario(scenario)
-        except SiteValidationError as exc:
-            print_problems(exc.problems)
-            raise typer.Exit(EXIT_INVALID) from None
         except FileNotFoundError as exc:
             fail(str(exc))
         if path is not None:  # an explicit site replaces the scenario's base
@@ -54,7 +62,7 @@ def _run(
     name: str,
     quiet: bool,
 ) -> SimulationStudy:
-    from phactory.twin import TwinError
+    from phactory.study import run_study
 
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -66,33 +74,29 @@ def _run(
         disable=quiet,
     ) as bar:
         task = bar.add_task(f"simulating {name or site.id}", total=replications)
-        try:
-            return run_study(
-                site,
-                days,
-                replications,
-                seed,
-                processes=processes,
-                cluster=cluster,
-                dispatch=dispatch,
-                name=name,
-                progress=lambda done, total: bar.update(task, completed=done),
-            )
-        except TwinError as exc:
-            fail(str(exc))
-        except SiteValidationError as exc:
-            print_problems(exc.problems)
-            raise typer.Exit(EXIT_INVALID) from None
+        return run_study(
+            site,
+            days,
+            replications,
+            seed,
+            processes=processes,
+            cluster=cluster,
+            dispatch=dispatch,
+            name=name,
+            progress=lambda done, total: bar.update(task, completed=done),
+        )
 
 
-def _fmt(v: float) -> str:
-    if not math.isfinite(v):
+def _fmt(v: float | None) -> str:
+    if v is None or not math.isfinite(v):
         return "n/a"
     return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
 
 
 def kpi_table(studies: list[SimulationStudy], title: str = "KPIs (mean and 95% CI)") -> Table:
     """Site KPIs of one or more studies side by side."""
+    from phactory.study.simulation import KPI_NAMES
+
     # As wide as its title, so that the title does not wrap onto a second line.
     table = Table(title=title, title_justify="left", min_width=min(len(title), 100))
     table.add_column("KPI")
@@ -149,47 +153,78 @@ def simulate(
     ] = False,
     schedule: Annotated[
         Path | None,
-        typer.Option("--schedule", help="Execute this schedule (JSON) as the plan of record."),
+        typer.Option(
+            "--schedule",
+            help="Execute this schedule (JSON) as the plan of record (default 5 replications).",
+        ),
     ] = None,
 ) -> None:
     """Simulate a site (or scenario) with the plant twin; KPIs with 95% CIs."""
     site, sc = _site_and_scenario(path, scenario)
-    if schedule is not None:
-        _execute(site, schedule, days, replications or 5, seed or 0, processes, as_json)
-        return
     run = sc.run if sc else None
-    study = _run(
-        site,
-        days if days is not None else (run.days if run else None),
-        replications or (run.replications if run else 1),
-        seed if seed is not None else (run.seed if run else 0),
-        processes,
-        cluster,
-        dispatch,
-        sc.name if sc else "",
-        as_json,
-    )
+    name = sc.name if sc else ""
+    horizon = days if days is not None else (run.days if run else None)
+    base_seed = seed if seed is not None else (run.seed if run else 0)
+    adherence: Adherence | None = None
+    if schedule is not None:
+        if dispatch != "fifo":
+            fail(
+                f"--dispatch {dispatch} does not apply with --schedule: the schedule fixes "
+                "which unit runs what, and in which order"
+            )
+        adherence = _execute(
+            site,
+            schedule,
+            horizon,
+            replications or (run.replications if run else 5),
+            base_seed,
+            processes,
+            cluster,
+            name,
+            as_json,
+        )
+        study = adherence.study
+    else:
+        study = _run(
+            site,
+            horizon,
+            replications or (run.replications if run else 1),
+            base_seed,
+            processes,
+            cluster,
+            dispatch,
+            name,
+            as_json,
+        )
     if events or timeline:
         study.logs[0].to_csv(events=events, timeline=timeline)
     if report:
         from phactory.report import write_html
 
+        what = f"schedule {schedule.name}, " if schedule is not None else ""
         write_html(
             report,
             site,
             study.logs,
             study.results,
-            title=f"{site.name or site.id}: {study.days:g} d x {study.replications} replications",
+            title=f"{site.name or site.id}: {what}{study.days:g} d x {study.replications} "
+            "replications",
         )
-    run_id = None
-    if save:
-        run_id = _save(study)
+    run_id = _save(study, schedule) if save else None
     if as_json:
-        out = study.to_dict()
+        out: dict[str, Any] = study.to_dict()
+        if adherence is not None:
+            assert schedule is not None
+            out["schedule"] = str(schedule)
+            out["adherence"] = adherence.summary
+            out["orders"] = adherence.orders.to_dict("records")
         if run_id:
             out["run_id"] = run_id
-        typer.echo(json.dumps(out, allow_nan=True))
+        echo_json(out)
         return
+    if adherence is not None:
+        assert schedule is not None
+        _print_adherence(schedule, study.replications, adherence)
     console.print(
         kpi_table(
             [study],
@@ -212,11 +247,12 @@ def _execute(
     replications: int,
     seed: int,
     processes: int | None,
-    as_json: bool,
-) -> None:
+    cluster: str | None,
+    name: str,
+    quiet: bool,
+) -> Adherence:
     from phactory.schedule import Schedule, ScheduleFormatError
     from phactory.study.plan_of_record import execute_schedule
-    from phactory.twin import TwinError
 
     try:
         plan = Schedule.from_json(path)
@@ -224,27 +260,25 @@ def _execute(
         fail(str(exc))
     if plan.site != site.id:
         fail(f"{path} is a schedule of site {plan.site!r}, not {site.id!r}")
-    try:
-        with console.status(f"executing {path.name} in {replications} replications"):
-            result = execute_schedule(
-                site, plan, replications, seed, days=days, processes=processes
-            )
-    except TwinError as exc:
-        fail(str(exc))
-    if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "site": site.id,
-                    "schedule": str(path),
-                    "replications": replications,
-                    "seed": seed,
-                    "adherence": result.summary,
-                    "orders": result.orders.to_dict("records"),
-                }
-            )
+    waiting = (
+        contextlib.nullcontext()
+        if quiet
+        else console.status(f"executing {path.name} in {replications} replications")
+    )
+    with waiting:
+        return execute_schedule(
+            site,
+            plan,
+            replications,
+            seed,
+            days=days,
+            processes=processes,
+            cluster=cluster,
+            name=name,
         )
-        return
+
+
+def _print_adherence(path: Path, replications: int, result: Adherence) -> None:
     table = Table(
         title=f"Schedule adherence: {path.name}, {replications} replications", title_justify="left"
     )
@@ -296,13 +330,15 @@ def _bottleneck_line(study: SimulationStudy) -> None:
         )
 
 
-def _save(study: SimulationStudy) -> str:
+def _save(study: SimulationStudy, schedule: Path | None) -> str:
     from phactory.store import Store, StoreError
     from phactory.study.persist import save_study
 
     try:
         with Store() as store:
-            return save_study(store, study)
+            return save_study(
+                store, study, schedule=str(schedule) if schedule is not None else None
+            )
     except StoreError as exc:
         fail(str(exc), code=1)
 
@@ -316,7 +352,15 @@ def compare(
     processes: Procs = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Run scenarios and compare their KPIs side by side; the first is the baseline."""
+    """Run scenarios and compare their KPIs side by side; the first is the baseline.
+
+    Scenarios run with the same seed share their replications' random numbers and are
+    compared with a paired t-test over the shared seeds; otherwise with Welch's test.
+    Differences of ratios (OEE, availability, on-time delivery ...) are shown in
+    percentage points.
+    """
+    from phactory.study import compare_studies
+
     if len(scenarios) < 2:
         fail("compare needs at least two scenario files")
     studies = []
@@ -336,48 +380,67 @@ def compare(
                 as_json,
             )
         )
-    cols = ("diff", "ci_low", "ci_high", "p_value", "significant")
-    diffs = [frame_records(compare_studies(studies[0], s), cols) for s in studies[1:]]
+    comparisons = [compare_studies(studies[0], s) for s in studies[1:]]
     if as_json:
-        payload: dict[str, Any] = {"scenarios": [s.to_dict() for s in studies], "differences": []}
-        for s, d in zip(studies[1:], diffs, strict=True):
-            kpis = {
-                k: {c: _jsonable(d[("site", k)][c]) for c in cols}
-                for k in KPI_NAMES
-                if ("site", k) in d
-            }
-            for v in kpis.values():
-                v["significant"] = bool(v["significant"])
-            payload["differences"].append(
-                {"baseline": studies[0].name, "scenario": s.name, "kpis": kpis}
-            )
-        typer.echo(json.dumps(payload))
+        echo_json(_compare_json(studies, comparisons))
         return
-    console.print(kpi_table(studies, "Scenarios (mean and 95% CI)"))
-    for s, d in zip(studies[1:], diffs, strict=True):
-        t = Table(title=f"{s.name} vs {studies[0].name} (Welch t-test, 5%)", title_justify="left")
-        for col in ("KPI", "difference", "95% CI", "p", "significant"):
-            t.add_column(col, justify="right" if col != "KPI" else "left")
-        for k in KPI_NAMES:
-            if ("site", k) not in d:
-                continue
-            r = d[("site", k)]
-            t.add_row(
-                k,
-                _fmt(r["diff"]),
-                f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]",
-                _fmt(r["p_value"]),
-                "[green]yes[/green]" if r["significant"] else "no",
-            )
-        console.print(t)
+    console.print(kpi_table(studies, "Scenarios (mean and 95% CI of the mean)"))
+    for s, c in zip(studies[1:], comparisons, strict=True):
+        console.print(_difference_table(studies[0].name, s.name, c))
 
 
-def _jsonable(v: Any) -> Any:
-    if hasattr(v, "item"):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
+def _compare_json(studies: list[SimulationStudy], comparisons: list[Comparison]) -> dict[str, Any]:
+    from phactory.study.simulation import KPI_NAMES
+
+    differences = []
+    for s, c in zip(studies[1:], comparisons, strict=True):
+        kpis = {}
+        for name in KPI_NAMES:
+            row = c.row(name)
+            if row is not None:
+                kpis[name] = row.model_dump(exclude={"kpi"})
+        differences.append(
+            {
+                "baseline": studies[0].name,
+                "scenario": s.name,
+                "test": c.test,
+                "method": c.method,
+                "shared_seeds": c.shared_seeds,
+                "confidence": c.confidence,
+                "ci": c.covers,
+                "kpis": kpis,
+            }
+        )
+    return {"scenarios": [s.to_dict() for s in studies], "differences": differences}
+
+
+def _difference_table(baseline: str, other: str, c: Comparison) -> Table:
+    from phactory.study.simulation import KPI_NAMES
+
+    alpha = 1.0 - c.confidence
+    t = Table(
+        title=f"{other} vs {baseline}: {c.method}, significant at {alpha:.0%}",
+        title_justify="left",
+        caption=f"CI: {c.covers}; ratios (OEE, availability, on-time delivery, "
+        "utilisation ...) in percentage points (pp)",
+        caption_justify="left",
+    )
+    for col in ("KPI", "B − A", f"{100 * c.confidence:g} % CI", "p", "significant"):
+        t.add_column(col, justify="right" if col != "KPI" else "left")
+    for k in KPI_NAMES:
+        r = c.row(k)
+        if r is None:
+            continue
+        diff, low, high, unit = r.shown()
+        suffix = " pp" if unit == "pp" else ""
+        t.add_row(
+            k,
+            ("+" if diff is not None and diff > 0 else "") + _fmt(diff) + suffix,
+            f"[{_fmt(low)}, {_fmt(high)}]{suffix}",
+            _fmt(r.p_value),
+            "[green]yes[/green]" if r.significant else "no",
+        )
+    return t
 
 
 @app.command("optimize-staff")
@@ -394,6 +457,8 @@ def optimize_staff(
     processes: Procs = None,
 ) -> None:
     """Find the smallest headcount per team that meets a KPI target at a confidence."""
+    from phactory.study import StaffTarget, optimise_staff
+
     site = load_or_exit(path)
     try:
         goal = StaffTarget.parse(target)

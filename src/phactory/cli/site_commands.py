@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from phactory.cli.main import app
-from phactory.cli.output import EXIT_INVALID, console, err_console, fail, print_problems
-from phactory.model import Site, validate_site
-from phactory.model.summary import summarise_site
+from phactory.cli.output import EXIT_INVALID, console, echo_json, err_console, fail, print_problems
+
+if TYPE_CHECKING:
+    from phactory.model import Site
 
 SitePath = Annotated[
     Path, typer.Argument(help="Site YAML file or site folder.", show_default=False)
@@ -27,6 +27,8 @@ def examples_dir() -> Path:
 
 def load_or_exit(path: Path) -> Site:
     """Load a site for a command; on problems print them all and exit 2."""
+    from phactory.model import validate_site
+
     try:
         site, problems = validate_site(path)
     except FileNotFoundError as exc:
@@ -55,10 +57,12 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Summarise a site: units by class, recipes and critical paths, teams, plan."""
+    from phactory.model.summary import summarise_site
+
     site = load_or_exit(path)
     summary = summarise_site(site)
     if as_json:
-        typer.echo(json.dumps(summary, indent=2))
+        echo_json(summary, indent=2)
         return
     print_summary(summary)
 
@@ -118,4 +122,6 @@ def print_summary(s: dict[str, object]) -> None:
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of site files (for editor completion)."""
-    typer.echo(json.dumps(Site.model_json_schema(by_alias=True), indent=2))
+    from phactory.model import Site
+
+    echo_json(Site.model_json_schema(by_alias=True), indent=2)

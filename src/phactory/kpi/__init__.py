@@ -4,8 +4,8 @@
 effectiveness, quality ratio and OEE per unit and site, the OEE loss tree, utilisation,
 throughput, cycle and lead times, WIP, on-time delivery, labour utilisation per team and
 shift, energy and CO2e, and the shifting bottleneck (Roser et al. 2002).
-``summarise`` puts confidence intervals on replications; ``compare`` tests two scenarios
-against each other.
+``summarise`` puts confidence intervals on replications; two runs are compared by
+:mod:`phactory.study.comparison` (paired over shared seeds, else Welch).
 
 References
 ----------
@@ -22,7 +22,7 @@ from phactory.kpi.indicators import compute
 from phactory.kpi.losses import LOSS_NODES, loss_tree
 from phactory.kpi.oee import PlannedDurations, planned_phase_hours, state_hours, time_elements
 from phactory.kpi.result import SITE_KPIS, UNIT_KPIS, KpiResult
-from phactory.kpi.statistics import compare, kpi_frame, summarise
+from phactory.kpi.statistics import kpi_frame, summarise
 
 __all__ = [
     "ACTIVE_STATES",
@@ -32,7 +32,6 @@ __all__ = [
     "KpiResult",
     "PlannedDurations",
     "active_periods",
-    "compare",
     "compute",
     "kpi_frame",
     "loss_tree",

@@ -2,7 +2,7 @@
 
 One :class:`KpiResult` holds the KPIs of one run (one replication of the twin, or one
 period of the real plant). Several results are summarised with confidence intervals by
-:func:`phactory.kpi.summarise` and two scenarios compared by :func:`phactory.kpi.compare`.
+:func:`phactory.kpi.summarise`; two runs are compared by :mod:`phactory.study.comparison`.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from scipy import stats
 
 from phactory.kpi.result import SITE_KPIS, UNIT_KPIS, KpiResult
 
-__all__ = ["compare", "kpi_frame", "summarise"]
+__all__ = ["kpi_frame", "summarise"]
 
 #: KPIs bounded to [0, 1] (ratios); every other KPI is bounded below by 0.
 _RATIOS = frozenset(
@@ -108,62 +108,3 @@ def summarise(results: Sequence[KpiResult], confidence: float = 0.95) -> pd.Data
         },
         index=frame.index,
     )
-
-
-def compare(a: Sequence[KpiResult], b: Sequence[KpiResult], alpha: float = 0.05) -> pd.DataFrame:
-    """Compare scenario B against baseline A, KPI by KPI (Welch t-test).
-
-    Parameters
-    ----------
-    a, b
-        Replications of the baseline and of the alternative.
-    alpha
-        Significance level; the confidence interval of the difference has level
-        ``1 - alpha``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index ``(scope, kpi)``; columns ``mean_a, mean_b, diff`` (B - A), ``ci_low,
-        ci_high, p_value, significant, n_a, n_b``. With no spread in either sample the
-        difference is significant iff it is non-zero (both n > 1); with fewer than two
-        replications on a side, ``p_value`` is ``nan`` and nothing is significant.
-    """
-    fa, fb = kpi_frame(a), kpi_frame(b)
-    index = list(dict.fromkeys([*fa.index, *fb.index]))
-    mi = pd.MultiIndex.from_tuples(index, names=["scope", "kpi"])
-    va = fa.reindex(mi).to_numpy(dtype=float)
-    vb = fb.reindex(mi).to_numpy(dtype=float)
-    na, ma, sa2 = _moments(va)
-    nb, mb, sb2 = _moments(vb)
-    diff = mb - ma
-    with np.errstate(invalid="ignore", divide="ignore"):
-        qa, qb = sa2 / na, sb2 / nb
-        se = np.sqrt(qa + qb)
-        dof = (qa + qb) ** 2 / (qa**2 / (na - 1) + qb**2 / (nb - 1))
-    enough = (na > 1) & (nb > 1)
-    p = np.full(len(mi), np.nan)
-    half = np.full(len(mi), np.nan)
-    for i in np.flatnonzero(enough & ~np.isnan(diff)):
-        if se[i] > 0:
-            t = diff[i] / se[i]
-            p[i] = float(2.0 * stats.t.sf(abs(t), dof[i]))
-            half[i] = float(stats.t.ppf(1.0 - alpha / 2.0, dof[i]) * se[i])
-        else:
-            p[i] = 1.0 if diff[i] == 0 else 0.0
-            half[i] = 0.0
-    out = pd.DataFrame(
-        {
-            "mean_a": ma,
-            "mean_b": mb,
-            "diff": diff,
-            "ci_low": diff - half,
-            "ci_high": diff + half,
-            "p_value": p,
-            "significant": np.where(np.isnan(p), False, p < alpha),
-            "n_a": na.astype(int),
-            "n_b": nb.astype(int),
-        },
-        index=mi,
-    )
-    return out

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
-from typing import Annotated, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
-import numpy as np
 from pydantic import BeforeValidator, Field, model_validator
 
 from phactory.model.base import ModelBase
 from phactory.model.quantity import Duration
+
+if TYPE_CHECKING:  # only in annotations: loading a site must not load NumPy (CLI start-up)
+    import numpy as np
 
 __all__ = [
     "DurationSpec",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from phactory.jsonio import canonical_hash, canonical_json
 from phactory.store.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -157,11 +157,6 @@ def to_json_object(value: Any, what: str) -> dict[str, Any]:
     return document
 
 
-def canonical_json(document: Any) -> str:
-    """The canonical JSON text of a document: sorted keys, no spaces, ASCII, no ``NaN``."""
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False)
-
-
 def site_document(site: Site) -> dict[str, Any]:
     """The JSON document stored for a site: ``site.model_dump(mode="json", by_alias=True)``."""
     return site.model_dump(mode="json", by_alias=True)
@@ -170,13 +165,15 @@ def site_document(site: Site) -> dict[str, Any]:
 def site_content_hash(site: Site) -> str:
     """SHA-256 (hex) of the canonical JSON of a site: equal for sites with equal content.
 
+    The text hashed is :func:`phactory.jsonio.canonical_json` (the one hashing
+    serialisation of Phactory); changing it would change every stored hash.
+
     Raises
     ------
     InvalidInput
         If the site holds a value JSON cannot carry (``NaN``, infinity).
     """
     try:
-        text = canonical_json(site_document(site))
+        return canonical_hash(site_document(site))
     except ValueError as exc:
         raise InvalidInput(f"site {site.id} cannot be stored as JSON: {exc}") from exc
-    return hashlib.sha256(text.encode()).hexdigest()

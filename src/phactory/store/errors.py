@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from phactory.errors import InvalidError, NotFoundError, UnavailableError
+from phactory.errors import ErrorKind, InvalidError, NotFoundError, UnavailableError
 
 __all__ = ["InvalidInput", "InvalidTransition", "NotFound", "StoreError", "mask_url"]
 
@@ -29,6 +30,9 @@ class NotFound(StoreError, NotFoundError):
         Its identifier, as given.
     """
 
+    # Also a StoreError (unavailable); the more specific kind wins.
+    error_kind: ClassVar[ErrorKind] = "not_found"
+
     def __init__(self, kind: str, key: object) -> None:
         self.kind = kind
         self.key = key
@@ -37,6 +41,9 @@ class NotFound(StoreError, NotFoundError):
 
 class InvalidInput(StoreError, InvalidError):
     """An argument the store refuses (e.g. a value that is not JSON); nothing was changed."""
+
+    # Also a StoreError (unavailable); the more specific kind wins.
+    error_kind: ClassVar[ErrorKind] = "invalid"
 
 
 class InvalidTransition(InvalidInput):

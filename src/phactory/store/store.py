@@ -13,6 +13,7 @@ objects, so they can be kept, passed between threads and serialised freely.
 
 from __future__ import annotations
 
+import copy
 import getpass
 import hashlib
 import numbers
@@ -20,12 +21,12 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 from alembic.util.exc import CommandError
-from pydantic import ValidationError
-from sqlalchemy import Engine, func, select, text, update
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Connection, Engine, func, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,6 +39,13 @@ from phactory.store.documents import (
 from phactory.store.engine import WRITE_OPTION, build_engine, describe_cause
 from phactory.store.errors import InvalidInput, InvalidTransition, NotFound, StoreError, mask_url
 from phactory.store.events import EVENT_COLUMNS, event_rows, events_frame, write_events
+from phactory.store.reads import (
+    RUN_METADATA,
+    SITE_METADATA,
+    run_record,
+    scenario_record,
+    site_version_record,
+)
 from phactory.store.records import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
@@ -105,50 +113,6 @@ def _serialise(s: Session, key: str) -> None:
         )
 
 
-def _site_version(row: SiteVersionRow) -> SiteVersion:
-    return SiteVersion(
-        site_id=row.site_id,
-        version=row.version,
-        content_hash=row.content_hash,
-        created_at=row.created_at,
-        created_by=row.created_by,
-        name=row.name,
-    )
-
-
-def _scenario(row: ScenarioRow) -> ScenarioRecord:
-    return ScenarioRecord(
-        id=row.id,
-        name=row.name,
-        description=row.description,
-        site_id=row.site_id,
-        site_version=row.site_version,
-        overrides=row.overrides,
-        run_settings=row.run_settings,
-        created_at=row.created_at,
-        created_by=row.created_by,
-    )
-
-
-def _run(row: RunRow) -> RunRecord:
-    return RunRecord(
-        id=row.id,
-        scenario_id=row.scenario_id,
-        site_id=row.site_id,
-        site_version=row.site_version,
-        kind=row.kind,
-        status=cast(RunStatus, row.status),
-        progress=row.progress,
-        params=row.params,
-        results=row.results,
-        error=row.error,
-        created_at=row.created_at,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        created_by=row.created_by,
-    )
-
-
 class Store:
     """Persistent sites, scenarios, runs and run events, on SQLite or PostgreSQL.
 
@@ -203,10 +167,12 @@ class Store:
         except BaseException:
             self._engine.dispose()
             raise
+        self._write_engine = self._engine.execution_options(**{WRITE_OPTION: True})
         self._read = sessionmaker(self._engine, expire_on_commit=False)
-        self._write = sessionmaker(
-            self._engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
-        )
+        self._write = sessionmaker(self._write_engine, expire_on_commit=False)
+        #: The connection of an outer transaction this store view runs in
+        #: (:meth:`transaction`); ``None`` for the store itself.
+        self._joined: Connection | None = None
 
     def _open(self, *, migrate: bool) -> None:
         try:
@@ -299,6 +265,63 @@ class Store:
         except DBAPIError as exc:
             raise StoreError(f"database {self._url} failed: {describe_cause(exc)}") from exc
 
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """A connection for a few Core reads: the joined transaction's in a view."""
+        if self._joined is not None:
+            yield self._joined
+            return
+        try:
+            with self._engine.connect() as conn:
+                yield conn
+        except DBAPIError as exc:
+            raise StoreError(f"database {self._url} failed: {describe_cause(exc)}") from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[tuple[Store, Connection]]:
+        """One write transaction shared by store changes and the caller's own tables.
+
+        The seam for a component that keeps its tables in the same database (the web
+        app's change log, the batch record) and must commit a row about a store change
+        together with that change, or neither.
+
+        Yields
+        ------
+        store, connection
+            A view of this store whose methods all run in this transaction, and the
+            transaction's connection, for the caller's own statements or an ORM session
+            bound to it (with ``join_transaction_mode="rollback_only"``). Both commit
+            together when the block ends, or roll back together if it raises. A store
+            method that fails rolls the whole transaction back. The store itself is not
+            changed, so other threads using it are not affected; do not close the view.
+
+        Raises
+        ------
+        StoreError
+            If the database fails or refuses the change.
+
+        Examples
+        --------
+        >>> with store.transaction() as (tx, conn):           # doctest: +SKIP
+        ...     version = tx.save_site(site)
+        ...     conn.execute(insert(my_log).values(what=f"saved v{version.version}"))
+        """
+        try:
+            with self._write_engine.connect() as conn, conn.begin():
+                view = copy.copy(self)
+                joined = sessionmaker(
+                    bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only"
+                )
+                view._read = view._write = joined
+                view._joined = conn
+                yield view, conn
+        except IntegrityError as exc:
+            raise StoreError(
+                f"database {self._url} refused the change: {describe_cause(exc)}"
+            ) from exc
+        except DBAPIError as exc:
+            raise StoreError(f"database {self._url} failed: {describe_cause(exc)}") from exc
+
     def _creator(self, created_by: str | None) -> str:
         who = created_by or self.user
         if len(who) > _MAX_USER:
@@ -340,7 +363,7 @@ class Store:
                         .limit(1)
                     )
                     if latest is not None and latest.content_hash == digest:
-                        return _site_version(latest)
+                        return site_version_record(latest)
                     row = SiteVersionRow(
                         site_id=site.id,
                         version=1 if latest is None else latest.version + 1,
@@ -352,7 +375,7 @@ class Store:
                     )
                     s.add(row)
                     s.flush()
-                    return _site_version(row)
+                    return site_version_record(row)
             except StoreError as exc:
                 # Another writer saved a version of this site between our read and write
                 # (cannot happen on SQLite or PostgreSQL, which serialise; kept for others).
@@ -411,43 +434,47 @@ class Store:
         NotFound
             If there is no such site or version.
         """
-        with self._session() as s:
-            return _site_version(self._site_row(s, site_id, version))
+        stmt = SITE_METADATA.where(SiteVersionRow.site_id == site_id)
+        if version is None:
+            stmt = stmt.order_by(SiteVersionRow.version.desc()).limit(1)
+        else:
+            stmt = stmt.where(SiteVersionRow.version == version)
+        with self._reading() as conn:
+            row = conn.execute(stmt).first()
+        if row is None:
+            if version is None:
+                raise NotFound("site", site_id)
+            raise NotFound("site version", f"{site_id} v{version}")
+        return site_version_record(row)
 
     def list_sites(self) -> list[SiteVersion]:
-        """The latest version of every stored site, by site id."""
+        """The latest version of every stored site, by site id (without contents)."""
         latest = (
             select(SiteVersionRow.site_id, func.max(SiteVersionRow.version).label("version"))
             .group_by(SiteVersionRow.site_id)
             .subquery()
         )
-        stmt = (
-            select(SiteVersionRow)
-            .join(
-                latest,
-                (SiteVersionRow.site_id == latest.c.site_id)
-                & (SiteVersionRow.version == latest.c.version),
-            )
-            .order_by(SiteVersionRow.site_id)
-        )
-        with self._session() as s:
-            return [_site_version(row) for row in s.scalars(stmt)]
+        stmt = SITE_METADATA.join(
+            latest,
+            (SiteVersionRow.site_id == latest.c.site_id)
+            & (SiteVersionRow.version == latest.c.version),
+        ).order_by(SiteVersionRow.site_id)
+        with self._reading() as conn:
+            return [site_version_record(row) for row in conn.execute(stmt)]
 
     def site_versions(self, site_id: str) -> list[SiteVersion]:
-        """All versions of a site, oldest first.
+        """All versions of a site, oldest first (without contents).
 
         Raises
         ------
         NotFound
             If no version of the site is stored.
         """
-        stmt = (
-            select(SiteVersionRow)
-            .where(SiteVersionRow.site_id == site_id)
-            .order_by(SiteVersionRow.version)
+        stmt = SITE_METADATA.where(SiteVersionRow.site_id == site_id).order_by(
+            SiteVersionRow.version
         )
-        with self._session() as s:
-            rows = [_site_version(row) for row in s.scalars(stmt)]
+        with self._reading() as conn:
+            rows = [site_version_record(row) for row in conn.execute(stmt)]
         if not rows:
             raise NotFound("site", site_id)
         return rows
@@ -514,7 +541,7 @@ class Store:
             )
             s.add(row)
             s.flush()
-            return _scenario(row)
+            return scenario_record(row)
 
     @staticmethod
     def _check_overrides(base: SiteVersionRow, overrides: dict[str, Any]) -> None:
@@ -540,7 +567,7 @@ class Store:
             row = s.get(ScenarioRow, key)
             if row is None:
                 raise NotFound("scenario", scenario_id)
-            return _scenario(row)
+            return scenario_record(row)
 
     def list_scenarios(self, site_id: str | None = None) -> list[ScenarioRecord]:
         """Stored scenarios, oldest first; only those of ``site_id`` if given."""
@@ -548,7 +575,7 @@ class Store:
         if site_id is not None:
             stmt = stmt.where(ScenarioRow.site_id == site_id)
         with self._session() as s:
-            return [_scenario(row) for row in s.scalars(stmt)]
+            return [scenario_record(row) for row in s.scalars(stmt)]
 
     def delete_scenario(self, scenario_id: uuid.UUID | str) -> None:
         """Delete a scenario; its runs stay, with ``scenario_id`` set to ``None``.
@@ -652,7 +679,7 @@ class Store:
             )
             s.add(row)
             s.flush()
-            return _run(row)
+            return run_record(row)
 
     def _locked_run(self, s: Session, run_id: uuid.UUID | str) -> RunRow:
         key = _uuid(run_id, "run")
@@ -667,7 +694,7 @@ class Store:
         *,
         status: RunStatus | None = None,
         progress: float | None = None,
-        results: Mapping[str, Any] | None = None,
+        results: Mapping[str, Any] | BaseModel | None = None,
         error: str | None = None,
     ) -> RunRecord:
         """Change a run's status, progress, results or error.
@@ -685,7 +712,8 @@ class Store:
         progress
             Fraction done in [0, 1]; default unchanged.
         results
-            New results, a JSON mapping; default (``None``) unchanged.
+            New results, a JSON mapping or a pydantic model of one (a run's typed
+            results, :mod:`phactory.study.results`); default (``None``) unchanged.
         error
             Why it failed; default unchanged.
 
@@ -731,14 +759,14 @@ class Store:
             if error is not None:
                 row.error = error
             s.flush()
-            return _run(row)
+            return run_record(row)
 
     def start_run(self, run_id: uuid.UUID | str) -> RunRecord:
         """Mark a queued run ``running``."""
         return self.update_run(run_id, status="running")
 
     def finish_run(
-        self, run_id: uuid.UUID | str, results: Mapping[str, Any] | None = None
+        self, run_id: uuid.UUID | str, results: Mapping[str, Any] | BaseModel | None = None
     ) -> RunRecord:
         """Mark a running run ``done``, with its results."""
         return self.update_run(run_id, status="done", results=results)
@@ -751,8 +779,16 @@ class Store:
         """Mark a run ``cancelled``."""
         return self.update_run(run_id, status="cancelled")
 
-    def get_run(self, run_id: uuid.UUID | str) -> RunRecord:
+    def get_run(self, run_id: uuid.UUID | str, *, results: bool = True) -> RunRecord:
         """Load a run.
+
+        Parameters
+        ----------
+        run_id
+            The run.
+        results
+            Load its results too; with ``False`` the record's ``results`` is ``None``
+            (a light read, for status and progress).
 
         Raises
         ------
@@ -760,11 +796,17 @@ class Store:
             If there is no such run.
         """
         key = _uuid(run_id, "run")
+        if not results:
+            with self._reading() as conn:
+                found = conn.execute(RUN_METADATA.where(RunRow.id == key)).first()
+            if found is None:
+                raise NotFound("run", run_id)
+            return run_record(found)
         with self._session() as s:
             row = s.get(RunRow, key)
             if row is None:
                 raise NotFound("run", run_id)
-            return _run(row)
+            return run_record(row)
 
     def list_runs(
         self,
@@ -774,6 +816,7 @@ class Store:
         scenario_id: uuid.UUID | str | None = None,
         site_id: str | None = None,
         limit: int | None = None,
+        results: bool = True,
     ) -> list[RunRecord]:
         """Runs, newest first, optionally filtered.
 
@@ -785,8 +828,13 @@ class Store:
             Keep only runs with these values.
         limit
             At most this many.
+        results
+            Load their results too; with ``False`` every record's ``results`` is
+            ``None`` (a light query, for listings).
         """
-        stmt = select(RunRow).order_by(RunRow.created_at.desc(), RunRow.id)
+        stmt = (select(RunRow) if results else RUN_METADATA).order_by(
+            RunRow.created_at.desc(), RunRow.id
+        )
         if status is not None:
             statuses = [status] if isinstance(status, str) else list(status)
             stmt = stmt.where(RunRow.status.in_(statuses))
@@ -798,8 +846,11 @@ class Store:
             stmt = stmt.where(RunRow.site_id == site_id)
         if limit is not None:
             stmt = stmt.limit(limit)
+        if not results:
+            with self._reading() as conn:
+                return [run_record(row) for row in conn.execute(stmt)]
         with self._session() as s:
-            return [_run(row) for row in s.scalars(stmt)]
+            return [run_record(row) for row in s.scalars(stmt)]
 
     def mark_interrupted_runs_failed(self) -> list[uuid.UUID]:
         """Fail every ``queued`` or ``running`` run, with error ``"interrupted by restart"``.

@@ -6,18 +6,25 @@ import math
 from typing import Any
 
 from phactory.events import EventLog
+from phactory.jsonio import json_safe
 from phactory.store import Store
 from phactory.study.simulation import SimulationStudy
 
 __all__ = ["event_rows", "save_study"]
 
 
-def _clean(v: Any) -> Any:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return None
-    if hasattr(v, "item"):  # numpy scalars
-        return _clean(v.item())
-    return v
+def _present(v: Any) -> bool:
+    # Missing in an event-log frame: None, NaN, or pandas' NA (whose truth is undefined).
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return False
+    try:
+        return not bool(v != v)
+    except TypeError:
+        return False
+
+
+def _value(v: Any) -> Any:
+    return json_safe(v) if _present(v) else None
 
 
 def event_rows(log: EventLog) -> list[dict[str, Any]]:
@@ -25,58 +32,72 @@ def event_rows(log: EventLog) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for rec in log.events.to_dict("records"):
         payload = {
-            k: _clean(rec[k])
+            k: _value(rec[k])
             for k in ("order", "product", "procedure", "phase", "value", "detail")
-            if _clean(rec.get(k)) is not None
+            if _value(rec.get(k)) is not None
         }
         rows.append(
             {
                 "t_h": float(rec["t_h"]),
                 "kind": str(rec["kind"]),
-                "unit": _clean(rec["unit"]),
-                "batch": _clean(rec["batch"]),
+                "unit": _value(rec["unit"]),
+                "batch": _value(rec["batch"]),
                 "payload": payload,
             }
         )
     for rec in log.timeline.to_dict("records"):
         payload = {
-            k: _clean(rec[k])
+            k: _value(rec[k])
             for k in ("state", "end_h", "order", "product", "procedure", "phase")
-            if _clean(rec.get(k)) is not None
+            if _value(rec.get(k)) is not None
         }
         rows.append(
             {
                 "t_h": float(rec["start_h"]),
                 "kind": "state",
-                "unit": _clean(rec["unit"]),
-                "batch": _clean(rec["batch"]),
+                "unit": _value(rec["unit"]),
+                "batch": _value(rec["batch"]),
                 "payload": payload,
             }
         )
     return rows
 
 
-def save_study(store: Store, study: SimulationStudy, *, created_by: str | None = None) -> str:
-    """Store the study's site version, a finished ``simulate`` run with its KPI summary,
-    and the event log of the first replication. Returns the run id."""
+def save_study(
+    store: Store,
+    study: SimulationStudy,
+    *,
+    created_by: str | None = None,
+    schedule: str | None = None,
+) -> str:
+    """Store the study's site version, a finished ``simulate`` run with its results
+    (:class:`phactory.study.results.SimulationResults`), and the event log of the first
+    replication. Returns the run id.
+
+    Parameters
+    ----------
+    schedule
+        The schedule file the study executed as the plan of record, if any (recorded in
+        the run's parameters and results).
+    """
     version = store.save_site(study.site, created_by=created_by)
+    params: dict[str, Any] = {
+        "name": study.name or study.site.id,
+        "days": study.days,
+        "replications": study.replications,
+        "seed": study.seed,
+        "dispatch": study.dispatch,
+    }
+    if schedule is not None:
+        params["schedule"] = schedule
     run = store.create_run(
         "simulate",
         site_id=version.site_id,
         site_version=version.version,
-        params={"days": study.days, "replications": study.replications, "seed": study.seed},
+        params=params,
         created_by=created_by,
     )
     store.start_run(run.id)
     store.append_events(run.id, event_rows(study.logs[0]))
-    summary = study.to_dict()
-    store.finish_run(run.id, results=_json_safe(summary))
+    store.finish_run(run.id, results=json_safe(study.to_results(schedule=schedule)))
     return str(run.id)
-
-
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_json_safe(v) for v in obj]
-    return _clean(obj)

@@ -3,18 +3,23 @@
 The scheduler (CP-SAT) and the twin (SimPy) are siblings that never import each other;
 :func:`execute_schedule` joins them: replications of the twin follow a schedule (its
 units, its sequence, never starting early) under stochastic durations and failures, and
-report adherence: start delays per operation and due dates missed.
+report adherence: start delays per operation and due dates missed, and the KPIs of the
+replications as a :class:`~phactory.study.SimulationStudy` (for reports, event-log
+exports and saving the run, as for any simulation).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from phactory.model import Site
 from phactory.schedule import Schedule
+from phactory.study.simulation import SimulationStudy
 
 __all__ = ["Adherence", "execute_schedule"]
 
@@ -26,6 +31,7 @@ class Adherence:
     operations: pd.DataFrame  # per operation: mean and p90 start delay, share delayed
     orders: pd.DataFrame  # per order: due, share of replications not complete by then
     summary: dict[str, float]
+    study: SimulationStudy  # the replications' KPIs; the event log of the first kept
 
 
 def execute_schedule(
@@ -36,14 +42,44 @@ def execute_schedule(
     *,
     days: float | None = None,
     processes: int | None = None,
+    cluster: Any = None,
+    name: str = "",
 ) -> Adherence:
-    """Run the twin with ``schedule`` as the plan of record; report adherence."""
-    from phactory.twin import Assignment, adherence, replicate
+    """Run the twin with ``schedule`` as the plan of record; report adherence.
 
+    Parameters
+    ----------
+    processes, cluster
+        Where replications run (see :func:`phactory.twin.replicate`).
+    name
+        The study's name (default the site id).
+
+    Raises
+    ------
+    phactory.twin.TwinError
+        If the plan cannot be simulated.
+    """
+    from phactory.kpi import compute
+    from phactory.twin import Assignment, adherence, replicate
+    from phactory.twin.validate import horizon_hours
+
+    t0 = time.perf_counter()
     plan = [
         Assignment(a.batch, a.procedure, a.unit, a.planned_start) for a in schedule.assignments()
     ]
-    logs = replicate(site, replications, seed, processes=processes, days=days, schedule=plan)
+    logs = replicate(
+        site, replications, seed, processes=processes, cluster=cluster, days=days, schedule=plan
+    )
+    study = SimulationStudy(
+        site,
+        horizon_hours(site, days) / 24.0,
+        replications,
+        seed,
+        logs[:1],
+        [compute(log, site) for log in logs],
+        time.perf_counter() - t0,
+        name=name,
+    )
     delays = pd.concat([adherence(log).assign(rep=i) for i, log in enumerate(logs)])
     ops = (
         delays.groupby(["batch", "procedure", "unit"], sort=False)["delay_h"]
@@ -80,4 +116,4 @@ def execute_schedule(
             np.mean([(log.batches["status"] == "scrapped").sum() for log in logs])
         ),
     }
-    return Adherence(ops, orders, summary)
+    return Adherence(ops, orders, summary, study)

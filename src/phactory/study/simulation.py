@@ -7,13 +7,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from phactory.events import EventLog
-from phactory.kpi import KpiResult, compare, compute, summarise
+from phactory.kpi import KpiResult, compute, summarise
 from phactory.model import Site
+
+if TYPE_CHECKING:
+    from phactory.study.comparison import Comparison
+    from phactory.study.results import SimulationResults
 
 __all__ = ["KPI_NAMES", "SimulationStudy", "compare_studies", "frame_records", "run_study"]
 
@@ -61,6 +65,7 @@ class SimulationStudy:
     results: list[KpiResult]
     wall_s: float
     name: str = ""
+    dispatch: str = "fifo"
     _summary: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
@@ -78,8 +83,21 @@ class SimulationStudy:
         """``{(scope, kpi): {"mean", "ci_low", "ci_high"}}`` for every KPI."""
         return frame_records(self.summary, ("mean", "ci_low", "ci_high"))
 
-    def to_dict(self) -> dict[str, Any]:
-        """The ``phactory simulate --json`` object."""
+    @property
+    def seeds(self) -> list[int]:
+        """The seed of each replication, in order (what paired comparisons match)."""
+        from phactory.twin import replication_seeds
+
+        recorded = [r.seed for r in self.results]
+        if all(s is not None for s in recorded):
+            return [int(s) for s in recorded if s is not None]
+        return replication_seeds(self.seed, len(self.results))
+
+    def to_results(self, *, schedule: str | None = None) -> SimulationResults:
+        """The study as a run's typed results (what the store keeps and the API returns)."""
+        from phactory.study import summaries
+        from phactory.study.results import SimulationResults
+
         table = self.kpi_table()
         site_kpis = [k for scope, k in table if scope == "site"]
         ordered = [k for k in KPI_NAMES if k in site_kpis]
@@ -88,16 +106,36 @@ class SimulationStudy:
         for (scope, name), values in table.items():
             if scope != "site":
                 units.setdefault(scope, {})[name] = values
-        return {
-            "site": self.site.id,
-            "name": self.name or self.site.id,
-            "days": self.days,
-            "replications": self.replications,
-            "seed": self.seed,
-            "wall_s": round(self.wall_s, 3),
-            "kpis": {k: table[("site", k)] for k in ordered},
-            "units": units,
-        }
+        return SimulationResults.model_validate(
+            {
+                "site": self.site.id,
+                "name": self.name or self.site.id,
+                "days": self.days,
+                "replications": self.replications,
+                "seed": self.seed,
+                "wall_s": round(self.wall_s, 3),
+                "dispatch": self.dispatch,
+                "kpis": {k: table[("site", k)] for k in ordered},
+                "units": units,
+                "replication_kpis": [dict(r.site) for r in self.results],
+                "replication_seeds": self.seeds,
+                "bottleneck_units": [r.bottleneck_unit for r in self.results],
+                "throughput": summaries.throughput_means(self.results),
+                "loss_tree": summaries.loss_tree_means(self.results),
+                "labour": summaries.labour_means(self.results),
+                "energy": summaries.energy_means(self.results),
+                "bottlenecks": summaries.bottleneck_means(self.results),
+                "schedule": schedule,
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``phactory simulate --json`` object: :meth:`to_results` as plain JSON data
+        (``None`` where a KPI is undefined)."""
+        from phactory.jsonio import json_safe
+
+        out: dict[str, Any] = json_safe(self.to_results())
+        return out
 
 
 def frame_records(
@@ -170,7 +208,15 @@ def run_study(
     logs = [log for _, log in out if log is not None]
     horizon_d = horizon_hours(site, days) / 24.0
     return SimulationStudy(
-        site, horizon_d, replications, seed, logs, results, time.perf_counter() - t0, name=name
+        site,
+        horizon_d,
+        replications,
+        seed,
+        logs,
+        results,
+        time.perf_counter() - t0,
+        name=name,
+        dispatch=dispatch,
     )
 
 
@@ -181,6 +227,19 @@ def _replication_kpis(
     return compute(log, site), (log if index < keep_logs else None)
 
 
-def compare_studies(baseline: SimulationStudy, other: SimulationStudy) -> pd.DataFrame:
-    """KPI differences ``other - baseline`` with CIs and Welch-test significance."""
-    return compare(baseline.results, other.results)
+def compare_studies(
+    baseline: SimulationStudy, other: SimulationStudy, *, alpha: float = 0.05
+) -> Comparison:
+    """Site KPI differences ``other - baseline``: paired over shared seeds, else Welch.
+
+    See :func:`phactory.study.comparison.compare_replications`.
+    """
+    from phactory.study.comparison import compare_replications
+
+    return compare_replications(
+        [dict(r.site) for r in baseline.results],
+        [dict(r.site) for r in other.results],
+        baseline.seeds,
+        other.seeds,
+        alpha=alpha,
+    )

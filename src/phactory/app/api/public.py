@@ -73,6 +73,7 @@ def user(u: UserInfo) -> UserPublic:
         created_at=u.created_at,
         created_by=u.created_by,
         updated_at=u.updated_at,
+        must_change_password=u.must_change_password,
     )
 
 

@@ -18,8 +18,10 @@ from phactory.app.schemas import (
     RunCreate,
     RunKind,
     RunPublic,
+    RunResultsPublic,
     RunStatusName,
 )
+from phactory.app.services.workspace import Results
 
 router = APIRouter(prefix="/runs", tags=["runs"], responses=ERROR_RESPONSES)
 
@@ -54,11 +56,40 @@ def start_run(ctx: Ctx, user: User, body: RunCreate) -> RunPublic:
 @router.get(
     "/compare",
     response_model=ComparisonPublic,
-    summary="Compare the KPIs of two finished simulation runs (B - A, Welch 95 % CI)",
+    summary="Compare the KPIs of two finished simulation runs: B - A with a 95 % CI, paired "
+    "over shared seeds (else Welch)",
 )
 def compare_runs(ctx: Ctx, user: User, a: uuid.UUID, b: uuid.UUID) -> ComparisonPublic:
-    rows = ctx.workspace.compare(a, b)
-    return ComparisonPublic(run_a=a, run_b=b, rows=[CompareRow.model_validate(r) for r in rows])
+    found = ctx.workspace.compare(a, b)
+    c = found.comparison
+    rows = []
+    for r in c.rows:
+        est_a, est_b = found.estimates(r.kpi)
+        rows.append(
+            CompareRow(
+                kpi=r.kpi,
+                unit=r.unit,
+                a=KpiValue.model_validate(est_a.model_dump()),
+                b=KpiValue.model_validate(est_b.model_dump()),
+                diff=r.diff,
+                diff_ci_low=r.ci_low,
+                diff_ci_high=r.ci_high,
+                p_value=r.p_value,
+                significant=r.significant,
+                n_a=r.n_a,
+                n_b=r.n_b,
+            )
+        )
+    return ComparisonPublic(
+        run_a=a,
+        run_b=b,
+        test=c.test,
+        method=c.method,
+        shared_seeds=c.shared_seeds,
+        confidence=c.confidence,
+        ci=c.covers,
+        rows=rows,
+    )
 
 
 @router.get("/{run_id}", response_model=RunPublic, summary="A run: status and progress")
@@ -73,10 +104,10 @@ def cancel_run(ctx: Ctx, user: User, run_id: uuid.UUID) -> RunPublic:
 
 @router.get(
     "/{run_id}/results",
-    response_model=dict[str, Any],
+    response_model=RunResultsPublic,
     summary="Results of a finished run (KPI summary with CIs, or the schedule's summary)",
 )
-def get_results(ctx: Ctx, user: User, run_id: uuid.UUID) -> dict[str, Any]:
+def get_results(ctx: Ctx, user: User, run_id: uuid.UUID) -> Results:
     return ctx.workspace.results(run_id)
 
 
@@ -86,7 +117,9 @@ def get_results(ctx: Ctx, user: User, run_id: uuid.UUID) -> dict[str, Any]:
     summary="Site KPIs of a finished simulation: mean and 95 % CI",
 )
 def get_kpis(ctx: Ctx, user: User, run_id: uuid.UUID) -> dict[str, KpiValue]:
-    return {k: KpiValue.model_validate(v) for k, v in ctx.workspace.kpis(run_id).items()}
+    return {
+        k: KpiValue.model_validate(v.model_dump()) for k, v in ctx.workspace.kpis(run_id).items()
+    }
 
 
 @router.get(

@@ -11,6 +11,7 @@ from phactory.app.api import public
 from phactory.app.api.deps import Ctx, User
 from phactory.app.api.errors import ERROR_RESPONSES
 from phactory.app.schemas import ScenarioCreate, ScenarioPublic
+from phactory.model.ids import ID_MAX, ID_PATTERN
 
 router = APIRouter(prefix="/scenarios", tags=["scenarios"], responses=ERROR_RESPONSES)
 
@@ -19,7 +20,10 @@ router = APIRouter(prefix="/scenarios", tags=["scenarios"], responses=ERROR_RESP
 def list_scenarios(
     ctx: Ctx,
     user: User,
-    site_id: Annotated[str | None, Query(description="only of this site")] = None,
+    site_id: Annotated[
+        str | None,
+        Query(description="only of this site", pattern=ID_PATTERN, max_length=ID_MAX),
+    ] = None,
 ) -> list[ScenarioPublic]:
     return [public.scenario(s) for s in ctx.workspace.list_scenarios(site_id)]
 

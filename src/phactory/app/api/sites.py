@@ -1,15 +1,23 @@
-"""``/sites``: list, read, upload and validate site files, new versions."""
+"""``/sites``: list, read, upload and validate site files, new versions.
+
+An uploaded file is read within the YAML limits of every site file
+(:data:`phactory.model.yamlio.DEFAULT_LIMITS`): a document that is not YAML or that
+expands past them (a "billion laughs" alias bomb, a quadratic blow-up, nesting too deep)
+is refused with 422 naming the file, before anything expands it, by both the upload and
+the validation route. Site ids in paths are checked against the id pattern of
+:mod:`phactory.model.ids`.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, UploadFile, status
+from fastapi import APIRouter, File, Path, Query, UploadFile, status
 
 from phactory.app.api import public
 from phactory.app.api.deps import Ctx, User
 from phactory.app.api.errors import ERROR_RESPONSES, UPLOAD_RESPONSES
-from phactory.app.errors import Missing, TooLarge
+from phactory.app.errors import Invalid, Missing, TooLarge
 from phactory.app.schemas import (
     ProblemPublic,
     SiteDetail,
@@ -18,10 +26,12 @@ from phactory.app.schemas import (
     ValidationReport,
 )
 from phactory.app.services.workspace import problem_dicts
+from phactory.model.ids import ID_MAX, ID_PATTERN
 
 router = APIRouter(prefix="/sites", tags=["sites"], responses=ERROR_RESPONSES)
 
 UploadField = Annotated[UploadFile, File(description="A single-file site definition (YAML).")]
+SiteId = Annotated[str, Path(pattern=ID_PATTERN, max_length=ID_MAX, description="a site id")]
 
 
 async def _read(upload: UploadFile, limit: int) -> bytes:
@@ -29,6 +39,32 @@ async def _read(upload: UploadFile, limit: int) -> bytes:
     if len(content) > limit:
         raise TooLarge(f"{upload.filename}: larger than {limit} bytes")
     return content
+
+
+def _within_yaml_limits(filename: str, content: bytes) -> None:
+    """Refuse (422) a document the YAML reader refuses: over a limit, or not YAML."""
+    from phactory.model.yamlio import YamlRefused, compose
+
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return  # the workspace says so, with the byte
+    name = filename.rsplit("/", 1)[-1] or "site.yaml"
+    try:
+        compose(text, name)
+    except YamlRefused as exc:
+        raise Invalid(
+            f"{name}: {exc.reason}",
+            [
+                {
+                    "file": name,
+                    "line": exc.line,
+                    "col": exc.column,
+                    "path": "(file)",
+                    "message": exc.reason,
+                }
+            ],
+        ) from None
 
 
 @router.get("", response_model=list[SitePublic], summary="List sites (latest versions)")
@@ -63,6 +99,7 @@ async def validate_site_file(ctx: Ctx, user: User, file: UploadField) -> Validat
     from starlette.concurrency import run_in_threadpool
 
     content = await _read(file, ctx.settings.max_upload_bytes)
+    await run_in_threadpool(_within_yaml_limits, file.filename or "site.yaml", content)
     site, problems = await run_in_threadpool(
         ctx.workspace.validate_upload, file.filename or "site.yaml", content
     )
@@ -77,7 +114,7 @@ async def validate_site_file(ctx: Ctx, user: User, file: UploadField) -> Validat
 def get_site(
     ctx: Ctx,
     user: User,
-    site_id: str,
+    site_id: SiteId,
     version: Annotated[int | None, Query(ge=1, description="default: the latest")] = None,
 ) -> SiteDetail:
     every = ctx.workspace.site_versions(site_id)  # one query gives the record too
@@ -99,7 +136,7 @@ def get_site(
 def get_site_content(
     ctx: Ctx,
     user: User,
-    site_id: str,
+    site_id: SiteId,
     version: Annotated[int | None, Query(ge=1, description="default: the latest")] = None,
 ) -> dict[str, Any]:
     site = ctx.workspace.get_site(site_id, version)
@@ -110,7 +147,7 @@ def get_site_content(
 @router.get(
     "/{site_id}/versions", response_model=list[SitePublic], summary="All versions of a site"
 )
-def list_site_versions(ctx: Ctx, user: User, site_id: str) -> list[SitePublic]:
+def list_site_versions(ctx: Ctx, user: User, site_id: SiteId) -> list[SitePublic]:
     return [public.site(v) for v in ctx.workspace.site_versions(site_id)]
 
 
@@ -120,7 +157,9 @@ def list_site_versions(ctx: Ctx, user: User, site_id: str) -> list[SitePublic]:
     status_code=status.HTTP_201_CREATED,
     summary="Save a new version of a site with overrides applied (e.g. an edited plan)",
 )
-def create_site_version(ctx: Ctx, user: User, site_id: str, body: SiteVersionCreate) -> SitePublic:
+def create_site_version(
+    ctx: Ctx, user: User, site_id: SiteId, body: SiteVersionCreate
+) -> SitePublic:
     version = ctx.workspace.new_site_version(
         user, site_id, body.overrides, base_version=body.base_version, note=body.note
     )

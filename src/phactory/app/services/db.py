@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -69,21 +68,17 @@ class AppDatabase:
         Yields a view of ``store`` whose methods run in this transaction, and a session
         for the ``app_*`` rows (the change-log entry); both are committed together at the
         end, or neither if anything fails, so that the change log never misses a change
-        nor records one that did not happen.
-
-        The store opens its own sessions; its view gets a session factory bound to this
-        transaction's connection that joins it (``rollback_only``: the store's commits
-        leave it open, its rollbacks end it). The store itself is not changed, so other
-        threads using it are not affected.
+        nor records one that did not happen. The transaction is the store's
+        (:meth:`phactory.store.Store.transaction`); the session joins its connection.
         """
-        try:
-            with self._write_engine.connect() as conn, conn.begin():
-                joined = sessionmaker(
-                    bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only"
-                )
-                view = copy.copy(store)
-                view._read = view._write = joined
-                with joined.begin() as s:
-                    yield view, s
-        except DBAPIError as exc:
-            raise StoreError(f"database {self._url} failed: {describe_cause(exc)}") from exc
+        with store.transaction() as (view, conn):
+            joined = Session(
+                bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only"
+            )
+            try:
+                with joined.begin():
+                    yield view, joined
+            except DBAPIError as exc:
+                raise StoreError(f"database {self._url} failed: {describe_cause(exc)}") from exc
+            finally:
+                joined.close()

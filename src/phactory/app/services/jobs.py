@@ -28,7 +28,9 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, Final
 
+from phactory.jsonio import json_safe
 from phactory.store import InvalidTransition, NotFound, Store, StoreError
+from phactory.study.results import load_run_results
 
 __all__ = ["CANCEL_GRACE_S", "Job", "JobRunner"]
 
@@ -295,8 +297,11 @@ class JobRunner:
     def complete(self, job: Job, output: dict[str, Any]) -> None:
         try:
             self.store.update_run(job.run_id, progress=0.96)
+            # Checked against the run results' model before it is stored: what the
+            # store keeps is what the API and the pages read back.
+            results = load_run_results(output.get("results") or {}, job.kind)
             self._save_output(job.run_id, output)
-            self.store.finish_run(job.run_id, results=output.get("results") or {})
+            self.store.finish_run(job.run_id, results=json_safe(results))
         except (InvalidTransition, NotFound):
             pass
         except Exception as exc:

@@ -6,7 +6,6 @@ role, records ``created_by`` on the store record and appends a change-log entry.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import func, select
+from pydantic import ValidationError
 
 from phactory.app.errors import Conflict, Invalid, Missing, Unavailable
 from phactory.app.principal import Principal, require
@@ -36,13 +35,22 @@ from phactory.store import (
     SiteVersion,
     Store,
 )
-from phactory.store.schema import RunRow, SiteVersionRow
+from phactory.study.comparison import Comparison, compare_replications
+from phactory.study.results import (
+    KpiEstimate,
+    ScheduleResults,
+    SimulationResults,
+    load_run_results,
+)
 
 if TYPE_CHECKING:
     from phactory.app.schemas import RunCreate, ScenarioCreate
     from phactory.model import Problem, Site
 
-__all__ = ["RunInfo", "Workspace", "problem_dicts"]
+__all__ = ["RunComparison", "RunInfo", "Workspace", "problem_dicts"]
+
+#: A finished run's typed results.
+Results = SimulationResults | ScheduleResults
 
 #: Parsed site versions kept in memory (they are immutable).
 _SITE_CACHE_SIZE: Final = 32
@@ -81,7 +89,20 @@ class RunInfo:
         return self.status in FINAL_STATUSES
 
 
-def _run_info(row: Any, message: str = "") -> RunInfo:
+@dataclass(frozen=True, slots=True)
+class RunComparison:
+    """Two finished simulation runs and their comparison, KPI by KPI (B - A)."""
+
+    a: SimulationResults
+    b: SimulationResults
+    comparison: Comparison
+
+    def estimates(self, kpi: str) -> tuple[KpiEstimate, KpiEstimate]:
+        """The KPI's mean and 95 % CI of the mean in A and in B (over all replications)."""
+        return self.a.kpis.get(kpi, KpiEstimate()), self.b.kpis.get(kpi, KpiEstimate())
+
+
+def _run_info(row: RunRecord, message: str = "") -> RunInfo:
     return RunInfo(
         id=row.id,
         scenario_id=row.scenario_id,
@@ -144,55 +165,31 @@ class Workspace:
         self.runner = runner
         self._sites: OrderedDict[tuple[str, int], Site] = OrderedDict()
         self._summaries: dict[tuple[str, int], dict[str, Any]] = {}
-        self._results: OrderedDict[uuid.UUID, dict[str, Any]] = OrderedDict()
+        self._results: OrderedDict[uuid.UUID, Results] = OrderedDict()
         self._lock = threading.Lock()
 
     # -- sites -------------------------------------------------------------------------
 
-    # Site records are read without their content (a large JSON document), which the
-    # store's own methods load; the parsed content is cached per immutable version.
+    # Site records are read without their content (a large JSON document); the parsed
+    # content is cached per immutable version.
 
     def list_sites(self) -> list[SiteVersion]:
         """The latest version of every site, by id."""
-        latest = (
-            select(SiteVersionRow.site_id, func.max(SiteVersionRow.version).label("version"))
-            .group_by(SiteVersionRow.site_id)
-            .subquery()
-        )
-        stmt = (
-            _SITE_COLUMNS.join(
-                latest,
-                (SiteVersionRow.site_id == latest.c.site_id)
-                & (SiteVersionRow.version == latest.c.version),
-            )
-        ).order_by(SiteVersionRow.site_id)
-        with self._db.read() as c:
-            return [_site_version(r) for r in c.execute(stmt)]
+        return self.store.list_sites()
 
     def site_version(self, site_id: str, version: int | None = None) -> SiteVersion:
         """The record of a site version (default the latest)."""
-        stmt = _SITE_COLUMNS.where(SiteVersionRow.site_id == site_id)
-        if version is None:
-            stmt = stmt.order_by(SiteVersionRow.version.desc()).limit(1)
-        else:
-            stmt = stmt.where(SiteVersionRow.version == version)
-        with self._db.read() as c:
-            row = c.execute(stmt).first()
-        if row is None:
-            what = f"site {site_id}" if version is None else f"site version {site_id} v{version}"
-            raise Missing(f"{what} not found in the store")
-        return _site_version(row)
+        try:
+            return self.store.get_site_version(site_id, version)
+        except NotFound as exc:
+            raise _store_missing(exc) from None
 
     def site_versions(self, site_id: str) -> list[SiteVersion]:
         """Every version of a site, oldest first."""
-        stmt = _SITE_COLUMNS.where(SiteVersionRow.site_id == site_id).order_by(
-            SiteVersionRow.version
-        )
-        with self._db.read() as c:
-            rows = [_site_version(r) for r in c.execute(stmt)]
-        if not rows:
-            raise Missing(f"site {site_id} not found in the store")
-        return rows
+        try:
+            return self.store.site_versions(site_id)
+        except NotFound as exc:
+            raise _store_missing(exc) from None
 
     def get_site(self, site_id: str, version: int | None = None) -> Site:
         """A stored site (parsed once per version, then cached)."""
@@ -506,11 +503,11 @@ class Workspace:
     def get_run(self, run_id: uuid.UUID | str) -> RunInfo:
         """A run, without its results."""
         key = _run_key(run_id)
-        with self._db.read() as c:
-            row = c.execute(_RUN_COLUMNS.where(RunRow.id == key)).first()
-        if row is None:
-            raise Missing(f"run {run_id} not found in the store")
-        return _run_info(row, self.runner.active().get(key, ""))
+        try:
+            record = self.store.get_run(key, results=False)
+        except NotFound:
+            raise Missing(f"run {run_id} not found in the store") from None
+        return _run_info(record, self.runner.active().get(key, ""))
 
     def get_run_record(self, run_id: uuid.UUID | str) -> RunRecord:
         """A run with its results."""
@@ -529,18 +526,16 @@ class Workspace:
         limit: int = 50,
     ) -> list[RunInfo]:
         """Runs, newest first, without their results (a light query)."""
-        stmt = _RUN_COLUMNS.order_by(RunRow.created_at.desc(), RunRow.id).limit(limit)
-        if site_id is not None:
-            stmt = stmt.where(RunRow.site_id == site_id)
-        if scenario_id is not None:
-            stmt = stmt.where(RunRow.scenario_id == scenario_id)
-        if kind is not None:
-            stmt = stmt.where(RunRow.kind == kind)
-        if status is not None:
-            stmt = stmt.where(RunRow.status == status)
+        records = self.store.list_runs(
+            site_id=site_id,
+            scenario_id=scenario_id,
+            kind=kind,
+            status=status,  # type: ignore[arg-type]  # checked by the API's RunStatusName
+            limit=limit,
+            results=False,
+        )
         active = self.runner.active()
-        with self._db.read() as c:
-            return [_run_info(r, active.get(r.id, "")) for r in c.execute(stmt)]
+        return [_run_info(r, active.get(r.id, "")) for r in records]
 
     def latest_run(
         self,
@@ -585,10 +580,12 @@ class Workspace:
             self.runner.cancel(run.id)
         return self.get_run(run.id)
 
-    def results(self, run_id: uuid.UUID | str) -> dict[str, Any]:
-        """A finished run's results (:class:`Conflict` while it is not done).
+    def results(self, run_id: uuid.UUID | str) -> Results:
+        """A finished run's typed results (:class:`Conflict` while it is not done).
 
-        A done run never changes again, so its results are cached.
+        Results stored by earlier versions (other shapes) are read too
+        (:func:`phactory.study.results.load_run_results`). A done run never changes
+        again, so its results are cached.
         """
         key = _run_key(run_id)
         with self._lock:
@@ -599,19 +596,30 @@ class Workspace:
         record = self.get_run_record(key)
         if record.status != "done" or record.results is None:
             raise Conflict(f"run {record.id} is {record.status}; it has no results")
+        try:
+            results = load_run_results(record.results, record.kind)
+        except ValidationError as exc:
+            raise Conflict(
+                f"run {record.id} ({record.kind}) has results this version cannot read: "
+                f"{exc.error_count()} problem(s), first at "
+                f"{'.'.join(str(p) for p in exc.errors()[0]['loc'])}"
+            ) from None
         with self._lock:
-            self._results[key] = record.results
+            self._results[key] = results
             while len(self._results) > _RESULTS_CACHE_SIZE:
                 self._results.popitem(last=False)
-        return record.results
+        return results
 
-    def kpis(self, run_id: uuid.UUID | str) -> dict[str, Any]:
-        """Site KPIs of a finished run: ``{name: {mean, ci_low, ci_high}}``."""
+    def simulation_results(self, run_id: uuid.UUID | str) -> SimulationResults:
+        """A finished simulation's results (:class:`Conflict` for any other run)."""
         results = self.results(run_id)
-        kpis = results.get("kpis")
-        if not isinstance(kpis, dict):
-            raise Conflict("this run has no KPIs (it is not a simulation)")
-        return kpis
+        if not isinstance(results, SimulationResults):
+            raise Conflict(f"run {run_id} is not a simulation; it has no KPIs")
+        return results
+
+    def kpis(self, run_id: uuid.UUID | str) -> dict[str, KpiEstimate]:
+        """Site KPIs of a finished simulation: mean and 95 % CI of the mean."""
+        return self.simulation_results(run_id).kpis
 
     def artifact(self, run_id: uuid.UUID | str, name: str) -> dict[str, Any] | None:
         """A stored artifact of a run (``figures``, ``schedule``), or ``None``."""
@@ -642,6 +650,10 @@ class Workspace:
 
         def chunks() -> Iterator[str]:
             buffer = io.StringIO()
+            # defusedcsv: a cell starting with = + - @ | % (a formula to a spreadsheet)
+            # is written with a leading ' so that opening the file never runs it.
+            from defusedcsv import csv  # type: ignore[import-untyped]
+
             writer = csv.writer(buffer, lineterminator="\n")
             writer.writerow(["seq", "t_h", "kind", "unit", "batch", "payload"])
             records: list[dict[str, Any]] = frame.to_dict("records")  # type: ignore[assignment]
@@ -690,71 +702,17 @@ class Workspace:
             )
         return out
 
-    def compare(self, run_a: uuid.UUID | str, run_b: uuid.UUID | str) -> list[dict[str, Any]]:
-        """Site KPIs of two simulation runs side by side, B - A with a Welch 95 % CI."""
-        a, b = self.results(run_a), self.results(run_b)
-        ka, kb = a.get("kpis") or {}, b.get("kpis") or {}
-        ra, rb = a.get("replication_kpis") or [], b.get("replication_kpis") or []
-        names = [k for k in ka if k in kb] + [k for k in kb if k not in ka]
-        rows = []
-        for name in names:
-            xa = [r.get(name) for r in ra]
-            xb = [r.get(name) for r in rb]
-            diff, low, high, p = welch(
-                [float(x) for x in xa if _finite(x)], [float(x) for x in xb if _finite(x)]
-            )
-            rows.append(
-                {
-                    "kpi": name,
-                    "a": _kpi_value(ka.get(name)),
-                    "b": _kpi_value(kb.get(name)),
-                    "diff": diff,
-                    "diff_ci_low": low,
-                    "diff_ci_high": high,
-                    "p_value": p,
-                    "significant": p is not None and p < 0.05,
-                }
-            )
-        return rows
-
-
-def welch(
-    a: list[float], b: list[float], alpha: float = 0.05
-) -> tuple[float | None, float | None, float | None, float | None]:
-    """Difference of means B - A, its ``1 - alpha`` CI and the Welch t-test p-value.
-
-    With fewer than two values on a side the CI and p-value are ``None``; with no spread
-    on either side the difference is significant iff it is non-zero (as
-    :func:`phactory.kpi.compare`).
-    """
-    if not a or not b:
-        return None, None, None, None
-    ma, mb = sum(a) / len(a), sum(b) / len(b)
-    diff = mb - ma
-    if len(a) < 2 or len(b) < 2:
-        return diff, None, None, None
-    from scipy import stats
-
-    va = sum((x - ma) ** 2 for x in a) / (len(a) - 1)
-    vb = sum((x - mb) ** 2 for x in b) / (len(b) - 1)
-    qa, qb = va / len(a), vb / len(b)
-    se = math.sqrt(qa + qb)
-    if se == 0:
-        return diff, diff, diff, 1.0 if diff == 0 else 0.0
-    dof = (qa + qb) ** 2 / (qa**2 / (len(a) - 1) + qb**2 / (len(b) - 1))
-    t = diff / se
-    p = float(2.0 * stats.t.sf(abs(t), dof))
-    half = float(stats.t.ppf(1.0 - alpha / 2.0, dof) * se)
-    return diff, diff - half, diff + half, p
-
-
-def _kpi_value(v: Any) -> dict[str, Any]:
-    v = v if isinstance(v, dict) else {}
-    return {"mean": v.get("mean"), "ci_low": v.get("ci_low"), "ci_high": v.get("ci_high")}
-
-
-def _finite(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+    def compare(self, run_a: uuid.UUID | str, run_b: uuid.UUID | str) -> RunComparison:
+        """Site KPIs of two simulation runs, B - A: a paired t-test over the replication
+        seeds they share, else Welch's test (:mod:`phactory.study.comparison`)."""
+        a, b = self.simulation_results(run_a), self.simulation_results(run_b)
+        comparison = compare_replications(
+            a.replication_kpis, b.replication_kpis, a.seeds(), b.seeds()
+        )
+        order = list(a.kpis) + [k for k in b.kpis if k not in a.kpis]
+        rank = {k: i for i, k in enumerate(order)}
+        rows = sorted((r for r in comparison.rows if r.kpi in rank), key=lambda r: rank[r.kpi])
+        return RunComparison(a, b, comparison.model_copy(update={"rows": rows}))
 
 
 def _missing(x: Any) -> bool:
@@ -778,40 +736,3 @@ def _rename(problem: Problem, name: str, display: str) -> Problem:
         mark = Mark(display, mark.line, mark.col)
     message = problem.message.replace(name, display) if name != display else problem.message
     return Problem(message, problem.path, mark, problem.severity)
-
-
-def _site_version(row: Any) -> SiteVersion:
-    return SiteVersion(
-        site_id=row.site_id,
-        version=row.version,
-        content_hash=row.content_hash,
-        created_at=row.created_at,
-        created_by=row.created_by,
-        name=row.name,
-    )
-
-
-_SITE_COLUMNS: Final = select(
-    SiteVersionRow.site_id,
-    SiteVersionRow.version,
-    SiteVersionRow.content_hash,
-    SiteVersionRow.created_at,
-    SiteVersionRow.created_by,
-    SiteVersionRow.name,
-)
-
-_RUN_COLUMNS: Final = select(
-    RunRow.id,
-    RunRow.scenario_id,
-    RunRow.site_id,
-    RunRow.site_version,
-    RunRow.kind,
-    RunRow.status,
-    RunRow.progress,
-    RunRow.params,
-    RunRow.error,
-    RunRow.created_at,
-    RunRow.started_at,
-    RunRow.finished_at,
-    RunRow.created_by,
-)

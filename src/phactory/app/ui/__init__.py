@@ -33,3 +33,9 @@ def mount(app: FastAPI) -> None:
         reconnect_timeout=10.0,
         binding_refresh_interval=0.5,
     )
+    # NiceGUI lets any origin open its socket; only pages of this server may (a page on
+    # another site cannot drive a workspace page through the user's browser). Behind a
+    # proxy, X-Forwarded-Proto and X-Forwarded-Host name the origin browsers see.
+    from nicegui import core
+
+    core.sio.eio.cors_allowed_origins = None

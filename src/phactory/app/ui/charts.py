@@ -379,7 +379,9 @@ def compare_figure(rows: Iterable[dict[str, Any]], name_a: str, name_b: str) -> 
                 "y": means,
                 "marker": {"color": colour},
                 "error_y": {"type": "data", "array": plus, "arrayminus": minus, "visible": True},
-                "hovertemplate": "%{x}: %{y:.1f} %<extra>" + name + "</extra>",
+                # The run's name is user text: named through the trace, never written
+                # into the template (where Plotly would read markup and %{...} in it).
+                "hovertemplate": "%{x}: %{y:.1f} %<extra>%{fullData.name}</extra>",
             }
         )
     layout = _layout(

@@ -13,6 +13,7 @@ from phactory.app.errors import AppError
 from phactory.app.schemas import RunCreate
 from phactory.app.services.workspace import RunInfo
 from phactory.app.ui.layout import PageContext
+from phactory.app.ui.safety import safe_figure, testid
 
 __all__ = [
     "KPI_FORMATS",
@@ -55,12 +56,17 @@ DASHBOARD_KPIS: Final = (
 )
 
 
-def plot(figure: dict[str, Any], testid: str = "") -> Any:
-    """A Plotly chart as tall as its figure and as wide as its container."""
+def plot(figure: dict[str, Any], test_id: str = "") -> Any:
+    """A Plotly chart as tall as its figure and as wide as its container.
+
+    The text of the figure's traces is shown as text, never as Plotly's markup
+    (:func:`~phactory.app.ui.safety.safe_figure`): names and labels come from sites and
+    runs that users write.
+    """
     height = int((figure.get("layout") or {}).get("height") or 420)
-    element = ui.plotly(figure).classes("w-full").style(f"height: {height}px")
-    if testid:
-        element.props(f'data-testid="{testid}"')
+    element = ui.plotly(safe_figure(figure)).classes("w-full").style(f"height: {height}px")
+    if test_id:
+        testid(element, test_id)
     return element
 
 
@@ -96,7 +102,7 @@ def kpi_cards(kpis: dict[str, Any], names: tuple[str, ...] = DASHBOARD_KPIS) -> 
             if name not in kpis:
                 continue
             label, main, ci = format_kpi(name, kpis.get(name))
-            with ui.card().classes("q-pa-sm").props(f'data-testid="kpi-{name}"'):
+            with testid(ui.card().classes("q-pa-sm"), f"kpi-{name}"):
                 ui.label(label).classes("text-caption text-grey-7 text-uppercase")
                 ui.label(main).classes("text-h6 text-primary text-weight-bold")
                 ui.label(ci).classes("text-caption text-grey-7")

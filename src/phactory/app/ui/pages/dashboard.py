@@ -110,23 +110,25 @@ async def dashboard(pc: PageContext) -> None:
             "(default 60 days × 2 replications); the KPIs appear here when it finishes.",
         )
         return
-    results: dict[str, Any] = await run.io_bound(pc.workspace.results, selected.id) or {}
+    results = await run.io_bound(pc.workspace.simulation_results, selected.id)
+    if results is None:  # NiceGUI's io_bound gives None when the client went away
+        return
     figures: dict[str, Any] = await run.io_bound(_figures, pc, selected.id) or {}
     p = selected.params
-    bottlenecks = [b for b in results.get("bottleneck_units") or [] if b]
+    bottlenecks = [b for b in results.bottleneck_units if b]
     top = max(set(bottlenecks), key=bottlenecks.count) if bottlenecks else None
     with ui.row().classes("items-center gap-2 text-grey-8"):
         ui.label(
-            f"{p.get('name')}: {results.get('days', 0):g} days × {results.get('replications')} "
-            f"replications, seed {results.get('seed')}, dispatch {results.get('dispatch', 'fifo')}"
-            f" · ran in {results.get('wall_s', 0):.1f} s"
+            f"{p.get('name')}: {results.days:g} days × {results.replications} "
+            f"replications, seed {results.seed}, dispatch {results.dispatch}"
+            f" · ran in {results.wall_s:.1f} s"
         ).props('data-testid="run-caption"')
         if top:
             ui.badge(f"bottleneck: {top}", color="negative").props("outline")
         ui.link("event log (CSV)", f"/api/v1/runs/{selected.id}/events.csv", new_tab=True).classes(
             "q-ml-md"
         )
-    kpi_cards(results.get("kpis") or {})
+    kpi_cards({name: k.model_dump() for name, k in results.kpis.items()})
     with ui.grid(columns=2).classes("w-full gap-4"):
         for name, caption in CHARTS:
             figure = figures.get(name)

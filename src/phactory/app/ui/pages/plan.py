@@ -66,8 +66,9 @@ def plan_page(pc: PageContext) -> None:
         empty_state("No production plan", "This site has no plan.")
         return
     plan = site.plan
-    if pc.query("saved"):
-        ui.notify(f"Saved {site.id} v{pc.query('saved')}", type="positive")
+    saved = pc.query("saved") or ""
+    if saved.isdigit() and int(saved) == version.version:  # only the version it is
+        ui.notify(f"Saved {site.id} v{saved}", type="positive")
     batches = Counter[str]()
     for order in site.orders:
         batches[order.product] += site.batches_for(order)
@@ -227,7 +228,7 @@ def plan_page(pc: PageContext) -> None:
         except AppError as exc:
             ui.notify(exc.message, type="negative", multi_line=True)
             return
-        ui.navigate.to(f"/scenarios?created={quote(record.name)}")
+        ui.navigate.to(f"/scenarios?created={quote(str(record.id))}")
 
     with ui.row().classes("items-center gap-3"):
         name = ui.input("Scenario name", value="edited plan").props("outlined dense")
@@ -328,7 +329,8 @@ async def schedule_page(pc: PageContext) -> None:
     if selected.kind == "schedule":
         artifact = await run.io_bound(pc.workspace.artifact, selected.id, "schedule") or {}
         rows = _schedule_rows(artifact)
-        results = await run.io_bound(pc.workspace.results, selected.id) or {}
+        found = await run.io_bound(pc.workspace.results, selected.id)
+        results = found.model_dump() if found is not None else {}
         ui.label(
             f"Status {results.get('status')}, objective {results.get('objective')} = "
             f"{results.get('objective_value')}, {results.get('batches')} batches, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from nicegui import ui
 
@@ -45,10 +46,12 @@ def runs_page(pc: PageContext) -> None:
                 ui.label(run_label(r)).classes("grow text-body2")
                 ui.label(_duration(r)).classes("w-16 text-caption text-grey-7")
                 if r.status == "done" and r.kind == "simulate":
-                    ui.link("dashboard", f"/?run={r.id}&site={r.site_id}").classes("text-caption")
+                    ui.link("dashboard", f"/?run={r.id}&site={quote(r.site_id)}").classes(
+                        "text-caption"
+                    )
                     ui.link("events.csv", f"/api/v1/runs/{r.id}/events.csv").classes("text-caption")
                 if r.status == "done":
-                    ui.link("Gantt", f"/schedule?run={r.id}&site={r.site_id}").classes(
+                    ui.link("Gantt", f"/schedule?run={r.id}&site={quote(r.site_id)}").classes(
                         "text-caption"
                     )
                 if r.error:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import yaml
 from nicegui import ui
 
 from phactory.app.errors import AppError, Invalid
@@ -15,10 +15,13 @@ from phactory.app.schemas import RunSettingsBody, ScenarioCreate
 from phactory.app.services.workspace import RunInfo
 from phactory.app.ui import charts
 from phactory.app.ui.layout import PageContext, section, workspace_page
+from phactory.app.ui.safety import testid
 from phactory.app.ui.widgets import format_kpi, plot, run_label, run_progress_panel, start_run
+from phactory.model.yamlio import YamlRefused, safe_load
 
 if TYPE_CHECKING:
     from phactory.model import Site
+    from phactory.study.comparison import KpiDifference
 
 #: KPIs of the comparison table, in order.
 COMPARE_ROWS = (
@@ -115,8 +118,8 @@ def _parse_extra(text: str) -> dict[str, Any]:
     if not text:
         return {}
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        data = safe_load(text, "advanced overrides")
+    except YamlRefused as exc:
         raise ValueError(f"advanced overrides are not YAML/JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ValueError('advanced overrides must be a mapping like {"teams.dsp.headcount": 5}')
@@ -133,14 +136,31 @@ def _problem_lines(exc: AppError) -> list[str]:
     return [exc.message]
 
 
-def _fmt_diff(row: dict[str, Any]) -> str:
-    name = row["kpi"]
-    _, _, ci = format_kpi(
-        name, {"mean": row["diff"], "ci_low": row["diff_ci_low"], "ci_high": row["diff_ci_high"]}
-    )
-    _, main, _ = format_kpi(name, {"mean": row["diff"]})
-    sign = "+" if (row["diff"] or 0) > 0 else ""
-    return f"{sign}{main} ({ci.replace('95 % CI ', '')})" if row["diff"] is not None else "n/a"
+def _fmt_diff(row: KpiDifference) -> str:
+    """``+3.1 pp (0.8 – 5.4)``: B - A and its interval; ratios in percentage points."""
+    if row.diff is None:
+        return "n/a"
+    sign = "+" if row.diff > 0 else ""
+    if row.ratio:
+        diff, low, high, _ = row.shown()
+        assert diff is not None
+        ci = "no CI" if low is None or high is None else f"{low:.1f} – {high:.1f}"
+        return f"{sign}{diff:.1f} pp ({ci})"
+    _, main, _ = format_kpi(row.kpi, {"mean": row.diff})
+    _, _, ci = format_kpi(row.kpi, {"mean": row.diff, "ci_low": row.ci_low, "ci_high": row.ci_high})
+    return f"{sign}{main} ({ci.replace('95 % CI ', '')})"
+
+
+def _created_scenario(pc: PageContext) -> str | None:
+    """The name of the scenario ``?created=<id>`` names, if it exists (the name is read
+    from the store, never from the URL, so a link cannot put words on the page)."""
+    wanted = pc.query("created")
+    if not wanted:
+        return None
+    try:
+        return pc.workspace.get_scenario(uuid.UUID(wanted)).name
+    except (ValueError, AppError):
+        return None
 
 
 @workspace_page("/scenarios", "Scenarios")
@@ -151,8 +171,9 @@ def scenarios_page(pc: PageContext) -> None:
     site_id = pc.site_id
     site = pc.workspace.get_site(site_id)
     base = pc.workspace.site_version(site_id)
-    if pc.query("created"):
-        ui.notify(f"Created scenario {pc.query('created')!r}", type="positive")
+    created = _created_scenario(pc)
+    if created is not None:
+        ui.notify(f"Created scenario {created!r}", type="positive")
     run_progress_panel(pc, site_id=site_id, on_finished=lambda r: ui.navigate.to("/scenarios"))
     if pc.user.can_change:
         _create_card(pc, site, base.version)
@@ -180,13 +201,13 @@ def _create_card(pc: PageContext, site: Site, version: int) -> None:
         headcounts: dict[str, Any] = {}
         with ui.row().classes("gap-3"):
             for team in site.teams.values():
-                headcounts[team.id] = (
+                headcounts[team.id] = testid(
                     ui.number(
                         f"{team.name or team.id}", value=team.headcount, min=0, max=500, step=1
                     )
                     .props("outlined dense")
-                    .classes("w-44")
-                    .props(f'data-testid="team-{team.id}"')
+                    .classes("w-44"),
+                    f"team-{team.id}",
                 )
         ui.label("Number of units per equipment class").classes("text-subtitle2 q-mt-sm")
         unit_counts: dict[str, Any] = {}
@@ -194,11 +215,11 @@ def _create_card(pc: PageContext, site: Site, version: int) -> None:
             for cls in site.equipment_classes:
                 n = len(site.units_of_class(cls))
                 if n:
-                    unit_counts[cls] = (
+                    unit_counts[cls] = testid(
                         ui.number(cls, value=n, min=0, max=200, step=1)
                         .props("outlined dense")
-                        .classes("w-52")
-                        .props(f'data-testid="class-{cls}"')
+                        .classes("w-52"),
+                        f"class-{cls}",
                     )
         order_batches: dict[int, Any] = {}
         per_week: dict[int, Any] = {}
@@ -273,7 +294,7 @@ def _create_card(pc: PageContext, site: Site, version: int) -> None:
                 return
             if and_run:
                 start_run(pc, scenario_id=record.id, name=record.name, use_scenario_settings=True)
-            ui.navigate.to(f"/scenarios?created={quote(record.name)}")
+            ui.navigate.to(f"/scenarios?created={quote(str(record.id))}")
 
         with ui.row().classes("gap-3"):
             ui.button("Create scenario", icon="add", on_click=lambda: create(False)).props(
@@ -308,7 +329,8 @@ def _list_card(pc: PageContext) -> None:
                     "text-caption text-grey-7"
                 )
                 if latest is not None:
-                    kpis = pc.workspace.results(latest.id).get("kpis") or {}
+                    found = pc.workspace.simulation_results(latest.id).kpis
+                    kpis = {k: v.model_dump() for k, v in found.items()}
                     _, tput, _ = format_kpi("throughput_per_day", kpis.get("throughput_per_day"))
                     _, oee, _ = format_kpi("oee", kpis.get("oee"))
                     ui.link(f"{tput}, OEE {oee}", f"/?run={latest.id}").classes("text-caption")
@@ -325,9 +347,14 @@ def _list_card(pc: PageContext) -> None:
                             return
                         ui.navigate.to("/scenarios")
 
-                    ui.button("Run", icon="play_arrow", on_click=run_it).props(
-                        "dense unelevated color=accent"
-                    ).props(f'data-testid="run-scenario-{record.name}"')
+                    # The name is user text: set as one property, never parsed as props
+                    # (a quote in it would add attributes such as event handlers).
+                    testid(
+                        ui.button("Run", icon="play_arrow", on_click=run_it).props(
+                            "dense unelevated color=accent"
+                        ),
+                        f"run-scenario-{record.name}",
+                    )
                     ui.button(icon="delete", on_click=delete).props("dense flat color=negative")
 
 
@@ -343,8 +370,10 @@ def _compare_card(pc: PageContext) -> None:
     runs = pc.workspace.list_runs(site_id=pc.site_id, kind="simulate", status="done", limit=50)
     with section(
         "Compare two runs",
-        "Means over replications with 95 % confidence intervals; the difference B − A is "
-        "significant when a Welch t-test gives p < 0.05",
+        "Means over replications with 95 % confidence intervals of the mean. The difference "
+        "B − A is tested on the replications' seeds the runs share (a paired t-test: the "
+        "same random failures and durations hit both), or with Welch's test when they share "
+        "none; significant when p < 0.05. Ratios differ in percentage points (pp).",
     ).props('data-testid="compare"'):
         ui.element("a").props("id=compare")
         if len(runs) < 2:
@@ -370,43 +399,55 @@ def _compare_card(pc: PageContext) -> None:
             if not pick_a.value or not pick_b.value:
                 return
             try:
-                rows = pc.workspace.compare(pick_a.value, pick_b.value)
+                found = pc.workspace.compare(pick_a.value, pick_b.value)
             except AppError as exc:
                 with out:
                     ui.label(exc.message).classes("text-negative")
                 return
-            by = {r["kpi"]: r for r in rows}
-            table_rows = []
+            comparison = found.comparison
+            table_rows, figure_rows = [], []
             for name in COMPARE_ROWS:
-                if name not in by:
+                r = comparison.row(name)
+                if r is None:
                     continue
-                r = by[name]
-                label, a_main, a_ci = format_kpi(name, r["a"])
-                _, b_main, b_ci = format_kpi(name, r["b"])
+                est_a, est_b = (e.model_dump() for e in found.estimates(name))
+                figure_rows.append({"kpi": name, "a": est_a, "b": est_b})
+                label, a_main, a_ci = format_kpi(name, est_a)
+                _, b_main, b_ci = format_kpi(name, est_b)
                 table_rows.append(
                     {
                         "kpi": label,
                         "a": f"{a_main} ({a_ci.replace('95 % CI ', '')})",
                         "b": f"{b_main} ({b_ci.replace('95 % CI ', '')})",
                         "diff": _fmt_diff(r),
-                        "p": "" if r["p_value"] is None else f"{r['p_value']:.3f}",
-                        "sig": "yes" if r["significant"] else "no",
+                        "p": "" if r.p_value is None else f"{r.p_value:.3f}",
+                        "sig": "yes" if r.significant else "no",
                     }
                 )
             columns = [
                 {"name": "kpi", "label": "KPI", "field": "kpi", "align": "left"},
                 {"name": "a", "label": "A: mean (95 % CI)", "field": "a", "align": "left"},
                 {"name": "b", "label": "B: mean (95 % CI)", "field": "b", "align": "left"},
-                {"name": "diff", "label": "B − A (95 % CI)", "field": "diff", "align": "left"},
+                {
+                    "name": "diff",
+                    "label": f"B − A ({comparison.covers.replace(' B − A', '')})",
+                    "field": "diff",
+                    "align": "left",
+                },
                 {"name": "p", "label": "p", "field": "p", "align": "right"},
                 {"name": "sig", "label": "Significant", "field": "sig", "align": "center"},
             ]
             with out:
+                ui.label(f"Tested with a {comparison.method}.").classes(
+                    "text-caption text-grey-8"
+                ).props('data-testid="compare-method"')
                 ui.table(columns=columns, rows=table_rows, row_key="kpi").props(
                     "dense flat bordered"
                 ).classes("w-full").props('data-testid="compare-table"')
                 plot(
-                    charts.compare_figure(rows, options[pick_a.value], options[pick_b.value]),
+                    charts.compare_figure(
+                        figure_rows, options[pick_a.value], options[pick_b.value]
+                    ),
                     "chart-compare",
                 )
 
