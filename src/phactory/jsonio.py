@@ -26,8 +26,16 @@ from typing import Any
 __all__ = ["canonical_hash", "canonical_json", "dumps", "json_safe"]
 
 
+# One encoder for every call: ``json.dumps`` with options builds a new one each time,
+# which costs a few microseconds per audit entry when a chain of millions is verified.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
 def canonical_json(value: Any) -> str:
     """Canonical JSON text: sorted keys, no spaces, ASCII only, no ``NaN``.
+
+    The same text as ``json.dumps(value, sort_keys=True, separators=(",", ":"),
+    allow_nan=False)``.
 
     Raises
     ------
@@ -36,7 +44,7 @@ def canonical_json(value: Any) -> str:
     ValueError
         If it holds ``NaN`` or an infinity.
     """
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return _CANONICAL.encode(value)
 
 
 def canonical_hash(value: Any) -> str:

@@ -63,3 +63,12 @@ def test_the_twin_names_batches_with_the_site(mab_site) -> None:  # type: ignore
     log = simulate(mab_site, days=60, seed=0)
     expected = {b for o in mab_site.orders for b in mab_site.batch_ids(o)}
     assert set(log.batches["batch"]) <= expected
+
+
+def test_an_order_id_too_long_for_its_batch_ids_is_refused(mab_site) -> None:  # type: ignore[no-untyped-def]
+    from phactory.model.errors import SiteValidationError
+
+    with pytest.raises(SiteValidationError, match="at most 90"):
+        mab_site.with_overrides({"plan.orders.0.id": "o" * 91})
+    longest = mab_site.with_overrides({"plan.orders.0.id": "o" * 90})
+    assert all(len(b) <= 100 for o in longest.orders for b in longest.batch_ids(o))

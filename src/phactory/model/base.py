@@ -7,14 +7,21 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
-__all__ = ["Id", "Keyed", "ModelBase", "Moment", "keyed_entries"]
+from phactory.model.ids import ID_MAX, ID_PATTERN, ORDER_ID_MAX
+
+__all__ = ["Id", "Keyed", "ModelBase", "Moment", "OrderId", "keyed_entries"]
 
 T = TypeVar("T")
 
 #: Identifier of a site object: letters, digits, ``_ . -``; used as a key in YAML mappings.
 Id = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", min_length=1, max_length=100),
+    StringConstraints(pattern=ID_PATTERN, min_length=1, max_length=ID_MAX),
+]
+#: Identifier of an order, short enough for its batch ids (:func:`phactory.model.ids.batch_id`).
+OrderId = Annotated[
+    str,
+    StringConstraints(pattern=ID_PATTERN, min_length=1, max_length=ORDER_ID_MAX),
 ]
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "BATCH_ID_MAX",
     "ID_MAX",
     "ID_PATTERN",
+    "ORDER_ID_MAX",
     "batch_id",
     "is_id",
     "require_id",
@@ -27,8 +28,11 @@ __all__ = [
 ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 #: Longest id of a site object [characters].
 ID_MAX: Final = 100
-#: Longest batch id: an order id and its ``-B<k>`` suffix, or one chosen by a user.
-BATCH_ID_MAX: Final = 120
+#: Longest order id: room for the ``-B<k>`` suffix of its batch ids within
+#: :data:`BATCH_ID_MAX` (a demand stream's id plus ``-00001`` is an order id too).
+ORDER_ID_MAX: Final = 90
+#: Longest batch id (the width of the batch-record columns).
+BATCH_ID_MAX: Final = 100
 
 _ID = re.compile(ID_PATTERN)
 
@@ -66,4 +70,4 @@ def batch_id(order_id: str, number: int) -> str:
     """The id of the ``number``-th batch (1-based) of an order: ``<order>-B01``, ``-B02``..."""
     if number < 1:
         raise InvalidError(f"batch number of order {order_id!r} must be >= 1, got {number}")
-    return f"{order_id}-B{number:02d}"
+    return require_id(f"{order_id}-B{number:02d}", f"batch id of order {order_id!r}")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
-from phactory.model.base import Id, ModelBase, Moment
+from phactory.model.base import Id, ModelBase, Moment, OrderId
+from phactory.model.ids import ID_PATTERN, ORDER_ID_MAX
 from phactory.model.measure import Measure
 from phactory.model.quantity import Duration
 
@@ -22,7 +24,7 @@ class Order(ModelBase):
     whose order is always exactly one batch.
     """
 
-    id: Id
+    id: OrderId
     product: Id
     recipe: Id | None = Field(default=None, description="overrides the product's recipe")
     batches: int | None = Field(default=None, ge=1)
@@ -51,7 +53,10 @@ class DemandStream(ModelBase):
     arrival variation belongs to the twin, not to the plan.
     """
 
-    id: Id
+    # Its orders are ``<id>-00001`` ...: order ids, so 6 characters shorter.
+    id: Annotated[
+        str, StringConstraints(pattern=ID_PATTERN, min_length=1, max_length=ORDER_ID_MAX - 6)
+    ]
     product: Id
     per_week: float = Field(gt=0)
     start: Moment
