@@ -12,7 +12,7 @@ def test_long_titles_are_wrapped_at_word_boundaries() -> None:
         "(outside PBT: 1,234 h of 4,690 h calendar time)"
     )
     wrapped = _wrap(text, 40)
-    lines = wrapped.split("<br>")
+    lines = wrapped.split("\n")
     assert len(lines) > 1
     assert all(len(line) <= 40 for line in lines)
     assert " ".join(lines) == text
@@ -32,9 +32,9 @@ def test_the_loss_tree_gets_the_full_width_and_room_for_its_title() -> None:
     assert "width" not in layout
     assert layout["autosize"] is True
     assert 460 < layout["height"] <= 560
-    lines = layout["title"]["text"].count("<br>") + 1
+    lines = layout["title"]["text"].count("\n") + 1
     assert lines >= 2
     assert layout["margin"]["t"] >= 40 + 18 * (lines - 1)
     narrow = _fit(figure)
     assert narrow["layout"]["height"] <= 460
-    assert narrow["layout"]["title"]["text"].count("<br>") >= lines - 1
+    assert narrow["layout"]["title"]["text"].count("\n") >= lines - 1

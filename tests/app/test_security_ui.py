@@ -94,7 +94,7 @@ def test_every_text_field_of_a_trace_and_its_categories_are_escaped() -> None:
             {"type": "sunburst", "labels": ["<x>"], "parents": [""], "ids": ["<x>"]},
         ],
         "layout": {
-            "title": {"text": "A<br>B"},
+            "title": {"text": "A\n<b>B</b>"},
             "yaxis": {"categoryarray": ["<i>u</i>"], "ticktext": ["<t>"]},
         },
     }
@@ -103,7 +103,7 @@ def test_every_text_field_of_a_trace_and_its_categories_are_escaped() -> None:
     assert "<i>" not in text and "<a " not in text and "<svg" not in text and "<x>" not in text
     assert safe["data"][0]["hovertemplate"] == "<b>%{y}</b>"  # the code's own markup stays
     assert safe["data"][0]["y"][1] == 3 and safe["data"][0]["x"] == [1.0, 2.0]
-    assert safe["layout"]["title"] == {"text": "A<br>B"}
+    assert safe["layout"]["title"] == {"text": "A<br>&lt;b&gt;B&lt;/b&gt;"}  # a line break, text
     assert safe["layout"]["yaxis"]["categoryarray"] == safe["data"][0]["y"][:1]
     assert figure["data"][0]["name"] == "<b>n</b>"  # the input is not changed
 

@@ -104,3 +104,25 @@ def test_charted_intervals_never_leave_0_to_100_percent() -> None:
                 assert y - down >= -1e-12
                 if trace.name == "OEE":
                     assert y + up <= 1 + 1e-12
+
+
+def test_the_simulate_report_shows_hostile_names_as_text(tmp_path: Path) -> None:
+    """``phactory simulate --report`` of a site whose every name is a script payload: the
+    site's name heads the page and a shift's name labels the labour chart, as text."""
+    from typer.testing import CliRunner
+
+    from html_payloads import PAYLOADS, assert_inert, hostile_site_file
+    from phactory.cli.main import _register, app
+    from phactory.model import load_site
+
+    _register()
+    site_file = hostile_site_file(tmp_path)
+    site = load_site(site_file)
+    shift = next(s.name for p in site.shift_patterns.values() for s in p.shifts)
+    assert site.name in PAYLOADS and shift in PAYLOADS and shift != site.name
+    report = tmp_path / "report.html"
+    result = CliRunner().invoke(
+        app, ["simulate", str(site_file), "-n", "2", "--days", "10", "--report", str(report)]
+    )
+    assert result.exit_code == 0, result.output
+    assert_inert(report.read_text(encoding="utf-8"), shown=[site.name, shift])

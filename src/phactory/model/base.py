@@ -7,9 +7,9 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
-from phactory.model.ids import ID_MAX, ID_PATTERN, ORDER_ID_MAX
+from phactory.model.ids import BATCH_ID_MAX, ID_MAX, ID_PATTERN, ORDER_ID_MAX
 
-__all__ = ["Id", "Keyed", "ModelBase", "Moment", "OrderId", "keyed_entries"]
+__all__ = ["BatchId", "Id", "Keyed", "ModelBase", "Moment", "OrderId", "keyed_entries"]
 
 T = TypeVar("T")
 
@@ -17,6 +17,11 @@ T = TypeVar("T")
 Id = Annotated[
     str,
     StringConstraints(pattern=ID_PATTERN, min_length=1, max_length=ID_MAX),
+]
+#: Identifier of a batch (:func:`phactory.model.ids.batch_id`, or one a user chose).
+BatchId = Annotated[
+    str,
+    StringConstraints(pattern=ID_PATTERN, min_length=1, max_length=BATCH_ID_MAX),
 ]
 #: Identifier of an order, short enough for its batch ids (:func:`phactory.model.ids.batch_id`).
 OrderId = Annotated[

@@ -104,16 +104,14 @@ class DesignSpace:
 
         xs = np.sort(self.table[self.x].unique())
         ys = np.sort(self.table[self.y].unique())
-        from phactory.process.html import plain
-
         piv = self.table.pivot(index=self.y, columns=self.x)
         first = self.cqas[0]
         fig = make_subplots(
             rows=1,
             cols=2,
             subplot_titles=(
-                plain(f"{first} [{self.units.get(first, '')}] at nominal parameters"),
-                plain(f"probability of success ({self.n_monte_carlo} draws)"),
+                f"{first} [{self.units.get(first, '')}] at nominal parameters",
+                f"probability of success ({self.n_monte_carlo} draws)",
             ),
             horizontal_spacing=0.12,
         )
@@ -123,7 +121,7 @@ class DesignSpace:
                 y=ys,
                 z=piv[first].to_numpy(),
                 colorscale="Viridis",
-                colorbar={"x": 0.44, "title": plain(first)},
+                colorbar={"x": 0.44, "title": first},
                 contours={"showlabels": True},
             ),
             row=1,
@@ -174,17 +172,11 @@ class DesignSpace:
             col=2,
         )
         for c in (1, 2):
-            fig.update_xaxes(
-                title_text=plain(f"{self.x} [{self.units.get(self.x, '')}]"), row=1, col=c
-            )
-            fig.update_yaxes(
-                title_text=plain(f"{self.y} [{self.units.get(self.y, '')}]"), row=1, col=c
-            )
+            fig.update_xaxes(title_text=f"{self.x} [{self.units.get(self.x, '')}]", row=1, col=c)
+            fig.update_yaxes(title_text=f"{self.y} [{self.units.get(self.y, '')}]", row=1, col=c)
         failed = f"; {len(self.failures)} evaluations failed" if len(self.failures) else ""
         fig.update_layout(
-            title=plain(
-                f"Design space of {self.model}: {', '.join(self.cqas)} within limits{failed}"
-            ),
+            title=f"Design space of {self.model}: {', '.join(self.cqas)} within limits{failed}",
             height=520,
             width=1150,
         )

@@ -107,10 +107,8 @@ class SensitivityResult:
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
 
-        from phactory.process.html import plain
-
         outs = list(self.indices)
-        fig = make_subplots(rows=1, cols=len(outs), subplot_titles=[plain(o) for o in outs])
+        fig = make_subplots(rows=1, cols=len(outs), subplot_titles=[str(o) for o in outs])
         keys = ("S1", "ST") if self.method == "sobol" else ("mu_star", "sigma")
         for j, out in enumerate(outs, start=1):
             df = self.indices[out]
@@ -118,7 +116,7 @@ class SensitivityResult:
                 err = df.get(f"{k}_conf")
                 fig.add_trace(
                     go.Bar(
-                        x=[plain(str(i)) for i in df.index],
+                        x=[str(i) for i in df.index],
                         y=df[k],
                         name=k,
                         marker_color=colour,
@@ -130,7 +128,7 @@ class SensitivityResult:
                 )
         failed = f", {len(self.failures)} failed" if len(self.failures) else ""
         fig.update_layout(
-            title=plain(
+            title=(
                 f"{self.method.capitalize()} sensitivity of {self.model} "
                 f"({self.n_evaluations} evaluations{failed})"
             ),

@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-import html
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 import pandas as pd
 
 from phactory.events import EVENT_COLUMNS
+from phactory.htmlsafe import environment
 from phactory.records.audit import AuditEntry
 from phactory.records.record import BatchRecord
 from phactory.records.signatures import Signature
@@ -42,129 +43,81 @@ __all__ = [
 #: The B2MML / BatchML XML namespace.
 B2MML_NAMESPACE: Final = "http://www.mesa.org/xml/B2MML"
 
-_CSS: Final = """
-body{font-family:system-ui,sans-serif;margin:2em;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}
-th,td{border:1px solid #bbb;padding:.25em .5em;text-align:left;vertical-align:top}
-th{background:#eee}.sig{background:#eef6ee}.bad{background:#fbe3e3;color:#900}
-.ool{color:#b00;font-weight:bold}code{font-size:.85em}
-"""
-
-
-def _e(value: object) -> str:
-    return html.escape("" if value is None else str(value))
-
-
-def _sig_cell(sig: Signature) -> str:
-    cls = "sig" if sig.valid else "bad"
-    note = "" if sig.notice is None else f"<br><b>{_e(sig.notice)}</b>"
-    if sig.content_changed:
-        note += f" &middot; <b>{_e(sig.status)}</b>"
-    elif sig.resigns is not None:
-        note = f" &middot; <b>re-signature</b> after a correction (replaces #{sig.resigns})"
-    return (
-        f'<div class="{cls}">Signed by <b>{_e(sig.printed_name)}</b> ({_e(sig.user_id)})'
-        f" &middot; {_e(sig.signed_at.replace('T', ' ')[:19])} UTC &middot; meaning: "
-        f"<b>{_e(sig.meaning)}</b>{note}</div>"
-    )
-
-
-def _value(entry: AuditEntry) -> str:
-    return entry.new_text
-
 
 def batch_record_html(record: BatchRecord) -> str:
     """The batch record as a self-contained HTML page.
 
     Every signature appears with its manifestation next to the step, deviation or batch
-    it signs, and again in the full audit trail at the end.
+    it signs, and again in the full audit trail at the end. The page is the template
+    ``templates/batch_record.html.j2`` rendered with autoescaping
+    (:func:`phactory.htmlsafe.environment`): names, comments, reasons and deviation
+    texts are shown as text.
     """
     b = record.batch
     sigs_by_record: dict[str, list[Signature]] = {}
     for sig in record.signatures:
         sigs_by_record.setdefault(f"{sig.record_type}:{sig.record_id}", []).append(sig)
-    out: list[str] = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-        f"<title>Batch record {_e(b.batch_id)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>Electronic batch record {_e(b.batch_id)}</h1>",
-        "<table>",
-        *(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in record.header()),
-        "</table>",
-        "<h2>Batch signatures</h2>",
-    ]
-    batch_sigs = sigs_by_record.get(f"batch:{b.batch_id}", [])
-    out.extend(_sig_cell(s) for s in batch_sigs)
-    if not batch_sigs:
-        out.append("<p>None yet.</p>")
-    out.append("<h2>Steps</h2>")
+    steps = []
     for step in record.steps:
         subject = f"step:{b.batch_id}/{step.step}"
-        out.append(
-            f"<h3>{_e(step.step)}</h3><p>{_e(step.kind)} phase on unit {_e(step.unit)}; state "
-            f"<b>{_e(step.state)}</b>; started {_e(step.started_at)}; ended "
-            f"{_e(step.ended_at)}</p>"
+        steps.append(
+            {
+                "step": step,
+                "entries": [
+                    e for e in record.entries if e.subject == subject and e.kind != "signature"
+                ],
+                "signatures": sigs_by_record.get(subject, []),
+            }
         )
-        rows = [e for e in record.entries if e.subject == subject and e.kind != "signature"]
-        if rows:
-            out.append(
-                "<table><tr><th>#</th><th>time (UTC)</th><th>user</th><th>what</th>"
-                "<th>item</th><th>old</th><th>new</th><th>reason</th></tr>"
-            )
-            for e in rows:
-                cls = ' class="ool"' if e.details.get("out_of_limit") else ""
-                out.append(
-                    f"<tr{cls}><td>{e.seq}</td><td>{_e(e.ts)}</td><td>{_e(e.who)}</td>"
-                    f"<td>{_e(e.kind)}</td><td>{_e(e.field)}</td><td>{_e(e.old_text)}</td>"
-                    f"<td>{_e(_value(e))}</td><td>{_e(e.reason)}</td></tr>"
-                )
-            out.append("</table>")
-        out.extend(_sig_cell(s) for s in sigs_by_record.get(subject, []))
-    out.append(
-        "<h2>Materials</h2><table><tr><th>step</th><th>direction</th><th>lot</th>"
-        "<th>material</th><th>quantity</th></tr>"
+    deviations = [
+        {
+            "deviation": d,
+            "signatures": [
+                (key.split("/")[-1], sigs)
+                for key, sigs in sigs_by_record.items()
+                if key.startswith(f"deviation:{d.deviation_id}/")
+            ],
+        }
+        for d in record.deviations
+    ]
+    return (
+        environment("phactory.records")
+        .get_template("batch_record.html.j2")
+        .render(
+            batch=b,
+            header=record.header(),
+            batch_signatures=sigs_by_record.get(f"batch:{b.batch_id}", []),
+            steps=steps,
+            materials=record.materials,
+            deviations=deviations,
+            audit=[(e, _audit_value(e)) for e in record.entries],
+        )
     )
-    for m in record.materials:
-        out.append(
-            f"<tr><td>{_e(m.step)}</td><td>{_e(m.direction)}</td><td>{_e(m.lot_id)}</td>"
-            f"<td>{_e(m.material)}</td><td>{m.quantity:g} {_e(m.unit)}</td></tr>"
-        )
-    out.append("</table><h2>Deviations</h2>")
-    if not record.deviations:
-        out.append("<p>None.</p>")
-    for d in record.deviations:
-        out.append(
-            f"<h3>{_e(d.deviation_id)} ({_e(d.status)})</h3><p>{_e(d.kind)}, {_e(d.severity)}, "
-            f"step {_e(d.step or '-')}: {_e(d.description)}</p>"
-        )
-        for key, sigs in sigs_by_record.items():
-            if key.startswith(f"deviation:{d.deviation_id}/"):
-                out.append(f"<p>{_e(key.split('/')[-1])}:</p>")
-                out.extend(_sig_cell(s) for s in sigs)
-    out.append(
-        "<h2>Audit trail</h2><table><tr><th>#</th><th>time (UTC)</th><th>user</th><th>kind</th>"
-        "<th>subject</th><th>item</th><th>old</th><th>new</th><th>reason</th><th>hash</th></tr>"
+
+
+def _audit_value(entry: AuditEntry) -> str:
+    """What the audit trail shows as an entry's new value (a signature's manifestation)."""
+    if entry.kind != "signature":
+        return entry.new_text
+    n = entry.new if isinstance(entry.new, dict) else {}
+    return (
+        f"{n.get('printed_name')} ({entry.user_id}), {n.get('meaning')}, "
+        f"{str(n.get('signed_at', '')).replace('T', ' ')[:19]} UTC"
     )
-    for e in record.entries:
-        new = _value(e)
-        if e.kind == "signature":
-            n = e.new if isinstance(e.new, dict) else {}
-            new = (
-                f"{n.get('printed_name')} ({e.user_id}), {n.get('meaning')}, "
-                f"{str(n.get('signed_at', '')).replace('T', ' ')[:19]} UTC"
-            )
-        out.append(
-            f"<tr><td>{e.seq}</td><td>{_e(e.ts)}</td><td>{_e(e.who)}</td><td>{_e(e.kind)}"
-            f"</td><td>{_e(e.subject)}</td><td>{_e(e.field)}</td><td>{_e(e.old_text)}</td>"
-            f"<td>{_e(new)}</td><td>{_e(e.reason)}</td><td><code>{e.hash[:12]}</code></td></tr>"
-        )
-    out.append("</table></body></html>")
-    return "\n".join(out)
+
+
+#: Characters XML 1.0 cannot hold, not even as character references (§2.2 Char):
+#: control characters but tab, newline and carriage return; surrogates; U+FFFE, U+FFFF.
+_NOT_XML: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _sub(parent: ET.Element, tag: str, text: object | None = None) -> ET.Element:
     el = ET.SubElement(parent, f"{{{B2MML_NAMESPACE}}}{tag}")
     if text is not None:
-        el.text = str(text)
+        # ElementTree escapes markup but writes these as they are, which no parser
+        # accepts; the record may hold them (a pasted control sequence), so they are
+        # shown as U+FFFD, the replacement character.
+        el.text = _NOT_XML.sub("\ufffd", str(text))
     return el
 
 

@@ -3,6 +3,11 @@
 Every function takes event logs and/or :class:`phactory.kpi.KpiResult` objects and
 returns a ``plotly.graph_objects.Figure``. Figures over several replications show the
 mean across replications; error bars are Student-t 95 % confidence half-widths.
+
+The figures hold names (units, batches, teams, shifts) as raw text: they are escaped where
+they are shown (:func:`phactory.htmlsafe.figure_html` in the HTML report,
+:func:`phactory.htmlsafe.escape_figure` in the web pages). Hover templates are constant
+code: what varies goes into ``customdata`` or the trace name (``%{fullData.name}``).
 """
 
 from __future__ import annotations
@@ -158,7 +163,7 @@ def gantt_figure(log: EventLog, title: str = "Unit Gantt chart (replication 1)")
                 showlegend=True,
                 visible=True if len(rows) else "legendonly",
                 hovertemplate=(
-                    f"<b>%{{y}}</b> {state}<br>batch %{{customdata[0]}}"
+                    "<b>%{y}</b> %{fullData.name}<br>batch %{customdata[0]}"
                     "<br>%{customdata[1]} / %{customdata[2]}"
                     "<br>%{customdata[3]} h<extra></extra>"
                 ),
@@ -187,7 +192,7 @@ def time_model_figure(results: Sequence[KpiResult]) -> go.Figure:
                 y=share[f"{s}_h"],
                 name=s,
                 marker_color=STATE_COLOURS[s],
-                hovertemplate="%{x}: %{y:.1%}<extra>" + s + "</extra>",
+                hovertemplate="%{x}: %{y:.1%}<extra>%{fullData.name}</extra>",
             )
         )
     fig.update_yaxes(tickformat=".0%", range=[0, 1])
@@ -251,7 +256,7 @@ def oee_figure(results: Sequence[KpiResult]) -> go.Figure:
                     "size": 9,
                     "line": {"width": 1, "color": "white"},
                 },
-                hovertemplate="%{x}: " + c + " %{y:.1%}<extra></extra>",
+                hovertemplate="%{x}: %{fullData.name} %{y:.1%}<extra></extra>",
             )
         )
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
@@ -333,7 +338,7 @@ def losses_by_unit_figure(results: Sequence[KpiResult]) -> go.Figure:
                 y=mean[n],
                 name=n,
                 marker_color=colours[n],
-                hovertemplate="%{x}: %{y:,.1f} h<extra>" + n + "</extra>",
+                hovertemplate="%{x}: %{y:,.1f} h<extra>%{fullData.name}</extra>",
             )
         )
     fig.update_yaxes(title="hours")

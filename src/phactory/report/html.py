@@ -3,12 +3,16 @@
 The file embeds plotly.js inline (no CDN, no network access when opened) and holds the
 Gantt chart, the time model, OEE and losses, throughput, flow times, labour, energy,
 bottlenecks and the KPI tables with Student-t confidence intervals.
+
+The page is the Jinja2 template ``templates/report.html.j2`` rendered with autoescaping
+(:func:`phactory.htmlsafe.environment`): the site's name, the title, unit, team and shift
+names reach it as data and are shown as text, in the tables and in the charts alike
+(:func:`phactory.htmlsafe.figure_html` escapes the figures' text).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from phactory.events import EventLog
+from phactory.htmlsafe import environment
 from phactory.kpi import SITE_KPIS, KpiResult, summarise
 from phactory.model import Site
 from phactory.report import figures
@@ -75,31 +80,6 @@ _UNIT_COLUMNS = [
     "bottleneck_share",
 ]
 
-_CSS = """
-body { font-family: -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif;
-       margin: 0; color: #222; background: #fafafa; }
-header { background: #1f3b57; color: white; padding: 18px 32px; }
-header h1 { margin: 0 0 6px 0; font-size: 24px; }
-header p { margin: 2px 0; opacity: 0.9; font-size: 14px; }
-main { padding: 8px 32px 40px 32px; max-width: 1500px; }
-section { background: white; border: 1px solid #e3e3e3; border-radius: 6px;
-          margin: 18px 0; padding: 10px 18px; }
-h2 { font-size: 18px; margin: 10px 0; color: #1f3b57; }
-p.note { font-size: 13px; color: #555; margin: 4px 0 8px 0; }
-.cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 12px 0; }
-.card { background: white; border: 1px solid #e3e3e3; border-radius: 6px; padding: 10px 16px;
-        min-width: 150px; }
-.card .v { font-size: 22px; font-weight: 600; color: #1f3b57; }
-.card .k { font-size: 12px; color: #666; }
-table { border-collapse: collapse; font-size: 13px; width: 100%; }
-th, td { border-bottom: 1px solid #eee; padding: 4px 8px; text-align: right; }
-th { background: #f3f5f8; position: sticky; top: 0; }
-td.l, th.l { text-align: left; }
-code { font-size: 12px; color: #555; }
-.grid2 { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
-@media (max-width: 1100px) { .grid2 { grid-template-columns: 1fr; } }
-"""
-
 
 def _fmt(value: float, unit: str) -> str:
     if math.isnan(value):
@@ -127,7 +107,8 @@ def _records(summary: pd.DataFrame) -> dict[tuple[str, str], dict[str, float]]:
     return out
 
 
-def _kpi_table(stats: dict[tuple[str, str], dict[str, float]]) -> str:
+def _kpi_rows(stats: dict[tuple[str, str], dict[str, float]]) -> list[dict[str, str]]:
+    """Rows of the site KPI table: label, name, mean, half-width, CI, unit, n (text)."""
     names = [k for (scope, k) in stats if scope == "site"]
     rows = []
     for name in [k for k in SITE_KPIS if k in names] + [k for k in names if k not in SITE_KPIS]:
@@ -138,50 +119,42 @@ def _kpi_table(stats: dict[tuple[str, str], dict[str, float]]) -> str:
         lo, hi = r["ci_low"], r["ci_high"]
         if unit in _RATIO_UNITS:  # a ratio's interval is shown within [0, 1]
             lo, hi = max(lo, 0.0), min(hi, 1.0)
-        ci = f"[{_fmt(lo, unit)}, {_fmt(hi, unit)}]" if r["n"] > 1 else "–"
         rows.append(
-            f"<tr><td class='l'>{html.escape(KPI_LABELS.get(name, name))}</td>"
-            f"<td class='l'><code>{html.escape(name)}</code></td>"
-            f"<td>{_fmt(r['mean'], unit)}</td><td>± {_fmt(r['half_width'], unit)}</td>"
-            f"<td>{ci}</td><td class='l'>{html.escape(_unit_label(unit))}</td>"
-            f"<td>{int(r['n'])}</td></tr>"
+            {
+                "label": KPI_LABELS.get(name, name),
+                "name": name,
+                "mean": _fmt(r["mean"], unit),
+                "half_width": _fmt(r["half_width"], unit),
+                "ci": f"[{_fmt(lo, unit)}, {_fmt(hi, unit)}]" if r["n"] > 1 else "–",
+                "unit": _unit_label(unit),
+                "n": str(int(r["n"])),
+            }
         )
-    head = (
-        "<tr><th class='l'>KPI</th><th class='l'>name</th><th>mean</th>"
-        "<th>95 % CI half-width</th><th>95 % CI</th><th class='l'>unit</th><th>n</th></tr>"
-    )
-    missing = [k for k in names if stats[("site", k)]["n"] == 0]
-    note = (
-        "<p class='note'>Not defined in any replication: "
-        + ", ".join(f"<code>{html.escape(k)}</code>" for k in missing)
-        + ".</p>"
-        if missing
-        else ""
-    )
-    return f"<table>{head}{''.join(rows)}</table>{note}"
+    return rows
 
 
-def _unit_table(stats: dict[tuple[str, str], dict[str, float]], units: Sequence[str]) -> str:
-    head = (
-        "<tr><th class='l'>unit</th>"
-        + "".join(f"<th>{html.escape(c)}</th>" for c in _UNIT_COLUMNS)
-        + "</tr>"
-    )
+def _unit_rows(
+    stats: dict[tuple[str, str], dict[str, float]], units: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Rows of the unit KPI table: the unit and one text cell per :data:`_UNIT_COLUMNS`."""
     rows = []
     for u in units:
         cells = []
         for c in _UNIT_COLUMNS:
             r = stats.get((u, c))
             if r is None:
-                cells.append("<td>–</td>")
+                cells.append("–")
                 continue
             hw = f" ± {100 * r['half_width']:.1f}" if r["n"] > 1 else ""
-            cells.append(f"<td>{_fmt(r['mean'], '1')}{hw}</td>")
-        rows.append(f"<tr><td class='l'>{html.escape(u)}</td>{''.join(cells)}</tr>")
-    return f"<table>{head}{''.join(rows)}</table>"
+            cells.append(f"{_fmt(r['mean'], '1')}{hw}")
+        rows.append({"unit": u, "cells": cells})
+    return rows
 
 
-def _cards(stats: dict[tuple[str, str], dict[str, float]], results: Sequence[KpiResult]) -> str:
+def _cards(
+    stats: dict[tuple[str, str], dict[str, float]], results: Sequence[KpiResult]
+) -> list[dict[str, str]]:
+    """The headline cards: value with unit, and label."""
     picks = [
         "oee",
         "availability",
@@ -196,21 +169,80 @@ def _cards(stats: dict[tuple[str, str], dict[str, float]], results: Sequence[Kpi
     for k in picks:
         r = stats.get(("site", k))
         if r is not None:
+            unit = SITE_KPIS.get(k, "")
             out.append(
-                f"<div class='card'><div class='v'>"
-                f"{_fmt(r['mean'], SITE_KPIS.get(k, ''))} "
-                f"{html.escape(_unit_label(SITE_KPIS.get(k, '')))}</div>"
-                f"<div class='k'>{html.escape(KPI_LABELS.get(k, k))}</div></div>"
+                {
+                    "value": f"{_fmt(r['mean'], unit)} {_unit_label(unit)}",
+                    "label": KPI_LABELS.get(k, k),
+                }
             )
     tops = [r.bottleneck_unit for r in results if r.bottleneck_unit]
     if tops:
         counts = pd.Series(tops).value_counts()
         out.append(
-            f"<div class='card'><div class='v'>{html.escape(str(counts.index[0]))}"
-            f"</div><div class='k'>Bottleneck ({int(counts.iloc[0])} of {len(results)} "
-            f"replications)</div></div>"
+            {
+                "value": str(counts.index[0]),
+                "label": f"Bottleneck ({int(counts.iloc[0])} of {len(results)} replications)",
+            }
         )
-    return f"<div class='cards'>{''.join(out)}</div>"
+    return out
+
+
+def _sections(logs: Sequence[EventLog], results: Sequence[KpiResult]) -> list[dict[str, Any]]:
+    """The chart sections: heading, note and figures."""
+    sections: list[dict[str, Any]] = []
+    if logs:
+        sections.append(
+            {
+                "heading": "Gantt chart",
+                "note": "Every unit's state over time (first replication); "
+                "blank = idle. Hover for batch, procedure and phase.",
+                "figures": [figures.gantt_figure(logs[0])],
+            }
+        )
+    sections += [
+        {
+            "heading": "Time model",
+            "note": "Share of the horizon in each state, mean over replications.",
+            "figures": [figures.time_model_figure(results)],
+        },
+        {
+            "heading": "OEE and utilisation",
+            "note": "A = APT/PBT; E = planned hours of produced work / APT; "
+            "Q = good / produced standard hours; OEE = A·E·Q. Error bars: 95 % CI.",
+            "figures": [figures.oee_figure(results)],
+        },
+        {
+            "heading": "Loss tree",
+            "note": "Where the calendar time went: outside planned busy time, "
+            "availability losses (setup, cleaning, delays, breakdowns), performance and "
+            "quality losses, value-adding time.",
+            "figures": [figures.loss_tree_figure(results), figures.losses_by_unit_figure(results)],
+        },
+        {
+            "heading": "Throughput and flow",
+            "note": "Batches completed per day (mean over replications); cycle "
+            "time is batch start to end, lead time release to end.",
+            "figures": [figures.throughput_figure(results), figures.times_figure(results)],
+        },
+        {
+            "heading": "Labour",
+            "note": "Assigned person-hours / person-hours on shift, per team and shift; the "
+            "'all' bar also counts off-shift work.",
+            "figures": [figures.labour_figure(results)],
+        },
+        {
+            "heading": "Energy and CO2e",
+            "note": "Running power while producing, idle power otherwise.",
+            "figures": [figures.energy_figure(results)],
+        },
+        {
+            "heading": "Bottlenecks",
+            "note": "Share of time each unit is the sole or a shifting bottleneck.",
+            "figures": [figures.bottleneck_figure(results)],
+        },
+    ]
+    return sections
 
 
 def write_html(
@@ -247,111 +279,27 @@ def write_html(
     stats = _records(summarise(results))
     units = [str(u) for u in results[0].units.index]
     horizon = results[0].horizon_h
-    config: dict[str, Any] = {"displaylogo": False, "responsive": True}
-
-    def fig_html(fig: Any, first: bool = False) -> str:
-        return str(
-            fig.to_html(
-                full_html=False, include_plotlyjs=bool(first), include_mathjax=False, config=config
-            )
-        )
-
-    parts: list[str] = []
-    site_name = html.escape(site.name or site.id) if site is not None else "site"
-    generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     epoch = logs[0].epoch if logs else None
-    start = f", from {epoch:%Y-%m-%d %H:%M %Z}" if epoch is not None else ""
-    parts.append(
-        f"<header><h1>{html.escape(title)}</h1>"
-        f"<p>{site_name} · {len(results)} replication(s) · horizon {horizon:,.0f} h "
-        f"({horizon / 24:,.1f} d){html.escape(start)}</p>"
-        f"<p>Generated {generated} by Phactory. KPIs per ISO 22400-2:2014; bottlenecks by "
-        f"the active-period method (Roser et al. 2002); intervals are Student-t 95 %.</p>"
-        f"</header><main>"
-    )
-    parts.append(_cards(stats, results))
-    first = True
-    sections: list[tuple[str, str, list[Any]]] = []
-    if logs:
-        sections.append(
-            (
-                "Gantt chart",
-                "Every unit's state over time (first replication); "
-                "blank = idle. Hover for batch, procedure and phase.",
-                [figures.gantt_figure(logs[0])],
-            )
+    page = (
+        environment("phactory.report")
+        .get_template("report.html.j2")
+        .render(
+            title=title,
+            site_name=(site.name or site.id) if site is not None else "site",
+            replications=len(results),
+            horizon=f"{horizon:,.0f}",
+            horizon_days=f"{horizon / 24:,.1f}",
+            start=f", from {epoch:%Y-%m-%d %H:%M %Z}" if epoch is not None else "",
+            generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            cards=_cards(stats, results),
+            sections=_sections(logs, results),
+            config={"displaylogo": False, "responsive": True},
+            kpi_rows=_kpi_rows(stats),
+            undefined_kpis=[k for (s, k), r in stats.items() if s == "site" and r["n"] == 0],
+            unit_columns=_UNIT_COLUMNS,
+            unit_rows=_unit_rows(stats, units),
+            notes=sorted({n for r in results for n in r.notes}),
         )
-    sections += [
-        (
-            "Time model",
-            "Share of the horizon in each state, mean over replications.",
-            [figures.time_model_figure(results)],
-        ),
-        (
-            "OEE and utilisation",
-            "A = APT/PBT; E = planned hours of produced work / APT; "
-            "Q = good / produced standard hours; OEE = A·E·Q. Error bars: 95 % CI.",
-            [figures.oee_figure(results)],
-        ),
-        (
-            "Loss tree",
-            "Where the calendar time went: outside planned busy time, "
-            "availability losses (setup, cleaning, delays, breakdowns), performance and quality "
-            "losses, value-adding time.",
-            [figures.loss_tree_figure(results), figures.losses_by_unit_figure(results)],
-        ),
-        (
-            "Throughput and flow",
-            "Batches completed per day (mean over replications); cycle "
-            "time is batch start to end, lead time release to end.",
-            [figures.throughput_figure(results), figures.times_figure(results)],
-        ),
-        (
-            "Labour",
-            "Assigned person-hours / person-hours on shift, per team and shift; the "
-            "'all' bar also counts off-shift work.",
-            [figures.labour_figure(results)],
-        ),
-        (
-            "Energy and CO2e",
-            "Running power while producing, idle power otherwise.",
-            [figures.energy_figure(results)],
-        ),
-        (
-            "Bottlenecks",
-            "Share of time each unit is the sole or a shifting bottleneck.",
-            [figures.bottleneck_figure(results)],
-        ),
-    ]
-    for heading, note, figs in sections:
-        parts.append(
-            f"<section><h2>{html.escape(heading)}</h2><p class='note'>{html.escape(note)}</p>"
-        )
-        for fig in figs:
-            parts.append(fig_html(fig, first))
-            first = False
-        parts.append("</section>")
-    parts.append(
-        "<section><h2>Site KPIs</h2><p class='note'>Mean over replications with "
-        "Student-t 95 % confidence interval (half-width 0 for one replication; intervals "
-        "of ratios are shown clipped to [0, 100 %])."
-        "</p>" + _kpi_table(stats) + "</section>"
     )
-    parts.append("<section><h2>Unit KPIs</h2>" + _unit_table(stats, units) + "</section>")
-    notes = sorted({n for r in results for n in r.notes})
-    if notes:
-        parts.append(
-            "<section><h2>Notes</h2><ul>"
-            + "".join(f"<li>{html.escape(n)}</li>" for n in notes)
-            + "</ul></section>"
-        )
-    parts.append("</main>")
-    doc = (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
-        + "\n".join(parts)
-        + "</body></html>"
-    )
-    out.write_text(doc, encoding="utf-8")
+    out.write_text(page, encoding="utf-8")
     return out

@@ -5,17 +5,22 @@ and Plotly's JavaScript inlined (no CDN, so it opens offline and can be archived
 the batch records). Bars are coloured by product (by unit) or by unit procedure (by
 batch); cleaning, planned maintenance and breakdowns are drawn on the unit chart. Times
 are local wall-clock times of the site.
+
+Names and reasons are data: the figures hold them as raw text (lines of hover text
+separated by ``"\n"``), and the page, a Jinja2 template with autoescaping
+(``templates/gantt.html.j2``), shows them through :func:`phactory.htmlsafe.figure_html`,
+which escapes every text of a figure before Plotly reads it as markup.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
 from pathlib import Path
 from typing import Any, Literal
 
 import plotly.graph_objects as go
 
+from phactory.htmlsafe import environment
 from phactory.model import Site
 from phactory.schedule.calendar import maintenance_intervals
 from phactory.schedule.schedule import Schedule
@@ -83,9 +88,9 @@ def gantt_figure(
                     str(r["unit"]),
                     float(r["start_h"]),
                     float(r["end_h"]),
-                    f"{r['batch']} / {r['procedure']}<br>{r['unit']}: "
+                    f"{r['batch']} / {r['procedure']}\n{r['unit']}: "
                     f"{_local(schedule, float(r['start_h']))} to "
-                    f"{_local(schedule, float(r['end_h']))}<br>crew: {r['crew'] or '-'}",
+                    f"{_local(schedule, float(r['end_h']))}\ncrew: {r['crew'] or '-'}",
                 )
                 for r in ops
                 if str(r["product"]) == prod
@@ -148,7 +153,7 @@ def gantt_figure(
                     str(r["batch"]),
                     float(r["start_h"]),
                     float(r["end_h"]),
-                    f"{r['batch']} / {r['procedure']} on {r['unit']}<br>"
+                    f"{r['batch']} / {r['procedure']} on {r['unit']}\n"
                     f"{_local(schedule, float(r['start_h']))} to "
                     f"{_local(schedule, float(r['end_h']))}",
                 )
@@ -180,22 +185,19 @@ def gantt_figure(
 
 def gantt_html(schedule: Schedule, *, site: Site | None = None) -> str:
     """A self-contained HTML page with the charts by unit and by batch."""
-    by_unit = gantt_figure(schedule, by="unit", site=site)
-    by_batch = gantt_figure(schedule, by="batch", site=site)
-    head = html.escape(
-        f"{schedule.site}: {schedule.status}, objective {schedule.objective} = "
-        f"{schedule.objective_value}, bound {schedule.best_bound}, gap {schedule.gap}"
-    )
-    made = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    unit_html: str = by_unit.to_html(full_html=False, include_plotlyjs=True)
-    batch_html: str = by_batch.to_html(full_html=False, include_plotlyjs=False)
     return (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        f"<title>Schedule {html.escape(schedule.site)}</title></head><body>"
-        f"<h2>{head}</h2><p>Generated {made} by Phactory.</p>"
-        + unit_html
-        + batch_html
-        + "</body></html>"
+        environment("phactory.schedule")
+        .get_template("gantt.html.j2")
+        .render(
+            site=schedule.site,
+            heading=f"{schedule.site}: {schedule.status}, objective {schedule.objective} = "
+            f"{schedule.objective_value}, bound {schedule.best_bound}, gap {schedule.gap}",
+            generated=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            figures=[
+                gantt_figure(schedule, by="unit", site=site),
+                gantt_figure(schedule, by="batch", site=site),
+            ],
+        )
     )
 
 

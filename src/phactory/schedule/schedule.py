@@ -36,13 +36,14 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from phactory.errors import InvalidError
 from phactory.jsonio import dumps
+from phactory.model.base import BatchId, Id, OrderId
 
 __all__ = [
     "OPERATION_COLUMNS",
@@ -139,14 +140,23 @@ class StageResult:
 # -- the file format --------------------------------------------------------------------
 
 
+#: A phase within its unit procedure: ``phase`` or ``operation/phase``, each part an id.
+PhasePath = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*(/[A-Za-z0-9][A-Za-z0-9_.\-]*)*$", max_length=300
+    ),
+]
+
+
 class _Op(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    order: str
-    batch: str
-    product: str
-    procedure: str
-    equipment_class: str
-    unit: str
+    order: OrderId
+    batch: BatchId
+    product: Id
+    procedure: Id
+    equipment_class: Id
+    unit: Id
     start_h: float = Field(allow_inf_nan=False)
     end_h: float = Field(allow_inf_nan=False)
     setup_h: float = Field(default=0.0, allow_inf_nan=False)
@@ -157,10 +167,10 @@ class _Op(BaseModel):
 
 class _Seg(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    batch: str
-    procedure: str
-    phase: str
-    unit: str
+    batch: BatchId
+    procedure: Id
+    phase: PhasePath
+    unit: Id
     start_h: float = Field(allow_inf_nan=False)
     end_h: float = Field(allow_inf_nan=False)
     crew: str = ""
@@ -168,10 +178,10 @@ class _Seg(BaseModel):
 
 class _Down(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    unit: str
+    unit: Id
     start_h: float = Field(allow_inf_nan=False)
     end_h: float = Field(allow_inf_nan=False)
-    reason: str = ""
+    reason: str = Field(default="", max_length=2000)
 
 
 class _Stage(BaseModel):
@@ -187,7 +197,7 @@ class _File(BaseModel):
     model_config = ConfigDict(extra="forbid")
     format: Literal["phactory-schedule"]
     version: int = Field(ge=1, le=FORMAT_VERSION)
-    site: str
+    site: Id
     epoch: dt.datetime
     grain_h: float = Field(gt=0)
     objective: str = "makespan"
@@ -203,7 +213,7 @@ class _File(BaseModel):
     downtime: list[_Down] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     explanation: str | None = None
-    orders: list[str] | None = None
+    orders: list[OrderId] | None = None
     operations: list[_Op]
     segments: list[_Seg] = Field(default_factory=list)
 

@@ -10,42 +10,25 @@ for them:
   ``onanimationstart=`` handler, or a ``:prop`` that NiceGUI evaluates as JavaScript).
   :func:`set_prop` and :func:`testid` set one property by key, never by parsing.
 * **Redirect targets.** :func:`safe_next` keeps only a path of this site.
-* **Plotly text.** Plotly renders trace names, hover text and category labels as a
-  subset of HTML (links included) and fills ``%{...}`` templates; :func:`plain` escapes
-  user text for it, and :func:`safe_figure` does so for every text field of a figure's
-  traces (not for templates and titles, which the code writes).
+* **Plotly text.** Plotly renders trace names, hover text, category labels and titles
+  as a subset of HTML (links included) and fills ``%{...}`` templates; :func:`plain`
+  escapes user text for it, and :func:`safe_figure` does so for every text of a figure
+  but its templates. Both are :mod:`phactory.htmlsafe`'s, shared with the HTML exports.
 """
 
 from __future__ import annotations
 
-import html
 import re
-from collections.abc import Mapping
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 from urllib.parse import urlsplit
+
+from phactory.htmlsafe import escape_figure as safe_figure
+from phactory.htmlsafe import plain
 
 __all__ = ["plain", "safe_figure", "safe_next", "set_prop", "testid"]
 
 E = TypeVar("E")
 
-#: Trace fields whose strings Plotly renders as (pseudo-)HTML: escaped by
-#: :func:`safe_figure`. Templates (``hovertemplate``, ``texttemplate``) are not in it:
-#: they are written by the code and must keep their markup.
-TEXT_FIELDS: Final = frozenset(
-    {
-        "name",
-        "text",
-        "hovertext",
-        "customdata",
-        "labels",
-        "ids",
-        "parents",
-        "x",
-        "y",
-        "legendgrouptitle",
-        "meta",
-    }
-)
 _CONTROL: Final = re.compile(r"[\x00-\x20\x7f]")
 
 
@@ -85,42 +68,3 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if parts.scheme or parts.netloc or not parts.path.startswith("/"):
         return default
     return target
-
-
-def plain(text: Any) -> str:
-    """``text`` for a Plotly text field: shown as written, never as markup or template."""
-    return html.escape(str(text), quote=False).replace("%{", "%&#123;")
-
-
-def _escaped(value: Any) -> Any:
-    if isinstance(value, str):
-        return plain(value)
-    if isinstance(value, list | tuple):
-        return [_escaped(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: _escaped(v) for k, v in value.items()}
-    return value
-
-
-def safe_figure(figure: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of a Plotly figure dict with the strings of its traces' text fields
-    (:data:`TEXT_FIELDS`) escaped by :func:`plain`; category axes keep matching their
-    data because their ``categoryarray`` and ``ticktext`` are escaped alike."""
-    out = dict(figure)
-    data = []
-    for trace in figure.get("data") or []:
-        if isinstance(trace, Mapping):
-            trace = {k: (_escaped(v) if k in TEXT_FIELDS else v) for k, v in trace.items()}
-        data.append(trace)
-    out["data"] = data
-    layout = figure.get("layout")
-    if isinstance(layout, Mapping):
-        new_layout = dict(layout)
-        for key, axis in layout.items():
-            if str(key).startswith(("xaxis", "yaxis")) and isinstance(axis, Mapping):
-                new_layout[key] = {
-                    k: (_escaped(v) if k in ("categoryarray", "ticktext") else v)
-                    for k, v in axis.items()
-                }
-        out["layout"] = new_layout
-    return out

@@ -30,14 +30,15 @@ _TITLE_CHARS: Final = 70
 
 
 def _wrap(text: str, width: int = _TITLE_CHARS) -> str:
-    """``text`` broken into lines of at most about ``width`` characters (``<br>``)."""
+    """``text`` broken into lines of at most about ``width`` characters (``"\\n"``,
+    which :func:`phactory.htmlsafe.plain` shows as Plotly's ``<br>``)."""
     lines: list[str] = []
     for word in text.split(" "):
         if lines and len(lines[-1]) + 1 + len(word) <= width:
             lines[-1] += " " + word
         else:
             lines.append(word)
-    return "<br>".join(lines)
+    return "\n".join(lines)
 
 
 def _fit(figure: dict[str, Any], *, wide: bool = False) -> dict[str, Any]:
@@ -53,7 +54,7 @@ def _fit(figure: dict[str, Any], *, wide: bool = False) -> dict[str, Any]:
         wrapped = _wrap(text, 2 * _TITLE_CHARS if wide else _TITLE_CHARS)
         layout["title"] = {**title, "text": wrapped, "font": {"size": 13}}
         margin = dict(layout.get("margin") or {})
-        margin["t"] = max(int(margin.get("t") or 0), 40 + 18 * wrapped.count("<br>"))
+        margin["t"] = max(int(margin.get("t") or 0), 40 + 18 * wrapped.count("\n"))
         layout["margin"] = margin
     return {**figure, "layout": layout, "config": {"displaylogo": False, "responsive": True}}
 
