@@ -66,13 +66,13 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ortools.sat.python import cp_model
 
 from phactory.schedule.benchmarks.checker import check_schedule
 from phactory.schedule.benchmarks.instances import Assignment, Schedule, ShopInstance
+from phactory.schedule.benchmarks.runner import Progress, SolveResult, SolveStatus
 
 __all__ = [
     "DispatchRule",
@@ -202,55 +202,11 @@ def best_dispatch(
     return best
 
 
-SolveStatus = Literal["optimal", "feasible", "infeasible", "unknown"]
-
-#: ``progress(incumbent, bound, seconds)``: called whenever the incumbent or the bound improves.
-Progress = Callable[[int | None, int, float], None]
-
 _STATUS: dict[Any, SolveStatus] = {
     cp_model.OPTIMAL: "optimal",
     cp_model.FEASIBLE: "feasible",
     cp_model.INFEASIBLE: "infeasible",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class SolveResult:
-    """Outcome of :func:`solve`.
-
-    Attributes
-    ----------
-    instance
-        Name of the solved instance.
-    status
-        ``"optimal"`` (makespan proven optimal), ``"feasible"``, ``"infeasible"`` or
-        ``"unknown"`` (no schedule within the time limit).
-    makespan
-        Best makespan found, or ``None``.
-    bound
-        Proven lower bound on the optimal makespan (equals ``makespan`` when optimal).
-    seconds
-        Wall-clock seconds spent, including model building and the dispatch hint.
-    schedule
-        The best schedule, or ``None``.
-    trace
-        ``(incumbent, bound, seconds)`` each time one of them improved.
-    """
-
-    instance: str
-    status: SolveStatus
-    makespan: int | None
-    bound: int
-    seconds: float
-    schedule: Schedule | None
-    trace: tuple[tuple[int | None, int, float], ...] = field(default=())
-
-    @property
-    def gap(self) -> float | None:
-        """Relative optimality gap ``(makespan - bound) / makespan`` or ``None``."""
-        if self.makespan is None or self.makespan == 0:
-            return None
-        return (self.makespan - self.bound) / self.makespan
 
 
 class _Reporter(cp_model.CpSolverSolutionCallback):  # type: ignore[misc]

@@ -61,9 +61,7 @@ def _solve(instance: Any, solver: str, time_limit: float, workers: int, seed: in
     ref = solve_reference(instance, time_limit=time_limit, num_workers=workers, seed=seed)
     if ref.schedule is not None:
         assert_feasible(instance, ref.schedule)
-    return SolveResult(
-        ref.instance, ref.status, ref.makespan, ref.bound, ref.seconds, ref.schedule, ref.trace
-    )
+    return ref
 
 
 def main(argv: list[str] | None = None) -> int:

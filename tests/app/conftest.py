@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 TINY = ROOT / "tests" / "data" / "tiny-site.yaml"
 ADMIN_PASSWORD = "admin-password-1"
+#: Debian's Chromium, which the browser tests drive (they are skipped where it is missing).
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(autouse=True)
@@ -38,6 +40,19 @@ def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
     fast = default_hasher(fast=True)
     monkeypatch.setattr(security, "_hasher", lambda: fast)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless :data:`CHROMIUM` through Playwright, one per test module."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield b
+        b.close()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+#: Where browser tests put their screenshots (git-ignored; ``PHACTORY_SCREENSHOTS`` elsewhere).
+SCREENSHOTS = Path(os.environ.get("PHACTORY_SCREENSHOTS", ROOT / "out" / "screenshots"))
 
 
 def free_port() -> int:

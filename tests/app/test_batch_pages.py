@@ -10,7 +10,7 @@ verifies; the batch runs to Complete. QA sees only the exceptions, moves the dev
 investigation, corrects a value (an override that invalidates the step's signatures), the
 two operators re-sign the corrected step, and QA signs the review; the QP's release is
 refused while the deviation is open. Viewers see but cannot act. Screenshots go to
-``/tmp/batch_pages_*.png``.
+``out/screenshots/batch_pages_*.png`` (``PHACTORY_SCREENSHOTS``).
 """
 
 from __future__ import annotations
@@ -25,23 +25,13 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
-from .server import ROOT, ServerProcess
+from .batch_world import PEOPLE, batch_site_yaml, make_people
+from .conftest import CHROMIUM
+from .server import SCREENSHOTS, ServerProcess
 
-CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "batch-admin-1"
-SHOTS = Path("/tmp")
-TINY = ROOT / "tests" / "data" / "tiny-site.yaml"
-#: user id -> (printed name, role, skills, password), as in tests/records/ebr_world.py
-PEOPLE: dict[str, tuple[str, str, tuple[str, ...], str]] = {
-    "admin": ("Ada Admin", "admin", (), "admin-pass-1"),
-    "sup": ("Sam Supervisor", "supervisor", ("op",), "sup-pass-1"),
-    "op1": ("Olive Operator", "operator", ("op",), "op1-pass-1"),
-    "op2": ("Otto Operator", "operator", ("op",), "op2-pass-1"),
-    "qa": ("Quinn Quality", "qa", (), "qa-pass-1"),
-    "qp": ("Pat Qualified-Person", "qp", (), "qp-pass-1"),
-}
+SHOTS = SCREENSHOTS
 BATCH = "r1-0001"
 
 pytestmark = [
@@ -71,17 +61,8 @@ class BatchServer(ServerProcess):
 
 def _site_file(folder: Path) -> Path:
     """tests/data/tiny-site.yaml with water lots and a critical temperature on ``fill``."""
-    data: dict[str, Any] = yaml.safe_load(TINY.read_text())
-    data["lots"] = {
-        "W-001": {"material": "water", "quantity": "1000 L", "status": "released"},
-        "W-Q01": {"material": "water", "quantity": "1000 L", "status": "quarantine"},
-    }
-    phases = data["recipes"]["r1"]["unit_procedures"]["mix"]["operations"]["main"]["phases"]
-    limits = {"setpoint": "20 degC", "low": "15 degC", "high": "25 degC"}
-    phases["fill"]["parameters"] = {"temperature": {**limits, "critical": True}}
-    phases["stir"]["parameters"] = {"temperature": limits}
     path = folder / "tiny-batch-site.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    path.write_bytes(batch_site_yaml())
     return path
 
 
@@ -92,12 +73,7 @@ def _people(database_url: str) -> None:
     with BatchService(
         database_url, hasher=default_hasher(fast=True), run_in_threads=False
     ) as service:
-        name, _, _, password = PEOPLE["admin"]
-        service.records.accounts.bootstrap_admin("admin", name, password)
-        admin = service.login("admin", password)
-        for user_id, (name, role, skills, password) in PEOPLE.items():
-            if user_id != "admin":
-                service.accounts.create(admin, user_id, name, role, password, skills=skills)
+        make_people(service)
 
 
 @pytest.fixture(scope="module")
@@ -111,17 +87,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BatchServer]:
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield b
-        b.close()
 
 
 def _login(browser: Any, server: BatchServer, user: str, password: str, path: str) -> Any:

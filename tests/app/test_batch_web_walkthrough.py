@@ -14,25 +14,16 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .server import ROOT, ServerProcess
+from .batch_world import PEOPLE, make_people, walkthrough_skills
+from .conftest import CHROMIUM
+from .server import SCREENSHOTS, ServerProcess
 
-CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "walk-admin-1"
-SHOTS = Path("/tmp")
-#: user id -> (printed name, role, password)
-PEOPLE = {
-    "admin": ("Ada Admin", "admin", "admin-pass-1"),
-    "sup": ("Sam Supervisor", "supervisor", "sup-pass-1"),
-    "op1": ("Olive Operator", "operator", "op1-pass-1"),
-    "op2": ("Otto Operator", "operator", "op2-pass-1"),
-    "qa": ("Quinn Quality", "qa", "qa-pass-1"),
-    "qp": ("Pat Qualified-Person", "qp", "qp-pass-1"),
-}
+SHOTS = SCREENSHOTS
 #: site, recipe option, order option (or None), batch id
 CASES = [
     ("mab-biologics", "mab-a-process", None, "WEB-MAB-0001"),
@@ -56,23 +47,10 @@ class ExampleServer(ServerProcess):
 
 def _people(database_url: str) -> None:
     from phactory.app.services.batches import BatchService
-    from phactory.model import load_site
     from phactory.records import default_hasher
 
-    skills = sorted(
-        {
-            s
-            for name in ("mab-biologics", "car-t-autologous")
-            for s in load_site(ROOT / "examples" / name).skills
-        }
-    )
     with BatchService(database_url, hasher=default_hasher(fast=True), run_in_threads=False) as svc:
-        name, _, password = PEOPLE["admin"]
-        svc.records.accounts.bootstrap_admin("admin", name, password)
-        admin = svc.login("admin", password)
-        for user_id, (name, role, password) in PEOPLE.items():
-            if user_id != "admin":
-                svc.accounts.create(admin, user_id, name, role, password, skills=tuple(skills))
+        make_people(svc, skills=walkthrough_skills())
 
 
 @pytest.fixture(scope="module")
@@ -88,30 +66,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExampleServer]:
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield b
-        b.close()
-
-
 def _identify(page: Any, user_id: str) -> None:
     switch = page.get_by_test_id("switch-person")
     if switch.count():
         switch.click()
     page.get_by_test_id("records-user").fill(user_id)
-    page.get_by_test_id("records-password").fill(PEOPLE[user_id][2])
+    page.get_by_test_id("records-password").fill(PEOPLE[user_id][3])
     page.get_by_test_id("records-identify").click()
     expect(page.get_by_test_id("acting-as")).to_contain_text(PEOPLE[user_id][0])
 
 
 def _sign(page: Any, user_id: str) -> None:
     expect(page.get_by_test_id("sign-user")).to_be_visible()
-    page.get_by_test_id("sign-password").fill(PEOPLE[user_id][2])
+    page.get_by_test_id("sign-password").fill(PEOPLE[user_id][3])
     page.get_by_test_id("sign-submit").click()
 
 
@@ -123,15 +90,15 @@ def _choose(page: Any, testid: str, option: str) -> None:
 def _simulate(server: ExampleServer, batch_id: str) -> None:
     with server.client(server.token(password=PASSWORD)) as client:
         session = client.post(
-            "/api/v1/records/sessions", json={"user_id": "op1", "password": PEOPLE["op1"][2]}
+            "/api/v1/records/sessions", json={"user_id": "op1", "password": PEOPLE["op1"][3]}
         )
         assert session.status_code == 201, session.text
         client.headers["X-Records-Session"] = session.json()["session"]
         response = client.post(
             f"/api/v1/batches/{batch_id}/simulate",
             json={
-                "password": PEOPLE["op1"][2],
-                "verifier": {"user_id": "op2", "password": PEOPLE["op2"][2]},
+                "password": PEOPLE["op1"][3],
+                "verifier": {"user_id": "op2", "password": PEOPLE["op2"][3]},
             },
         )
         assert response.status_code == 202, response.text

@@ -17,49 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from phactory.app.services.batches import BatchService
 from phactory.credentials import default_hasher
 
-from .conftest import TINY, Api, make_settings, open_api
+from .batch_world import PEOPLE, batch_site_yaml, make_people
+from .conftest import Api, make_settings, open_api
 
-#: user id -> (printed name, role, skills, password)
-PEOPLE: dict[str, tuple[str, str, tuple[str, ...], str]] = {
-    "admin": ("Ada Admin", "admin", (), "admin-pass-1"),
-    "sup": ("Sam Supervisor", "supervisor", ("op",), "sup-pass-1"),
-    "op1": ("Olive Operator", "operator", ("op",), "op1-pass-1"),
-    "op2": ("Otto Operator", "operator", ("op",), "op2-pass-1"),
-    "qa": ("Quinn Quality", "qa", (), "qa-pass-1"),
-    "qp": ("Pat Qualified-Person", "qp", (), "qp-pass-1"),
-}
 FILL = "mix/main/fill"
 XSS = '<img src=x onerror="alert(1)">'
 PREFIXES = ("/api/v1/batches", "/api/v1/lots", "/api/v1/records")
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
-
-
-def batch_site_yaml() -> bytes:
-    """The tiny site with water lots and a critical temperature on the manual fill."""
-    data: dict[str, Any] = yaml.safe_load(TINY.read_text())
-    data["lots"] = {
-        "W-001": {"material": "water", "quantity": "1000 L", "status": "released"},
-        "W-Q01": {"material": "water", "quantity": "1000 L", "status": "quarantine"},
-    }
-    phases = data["recipes"]["r1"]["unit_procedures"]["mix"]["operations"]["main"]["phases"]
-    limits = {"setpoint": "20 degC", "low": "15 degC", "high": "25 degC"}
-    phases["fill"]["parameters"] = {"temperature": {**limits, "critical": True}}
-    phases["stir"]["parameters"] = {"temperature": limits}
-    return yaml.safe_dump(data, sort_keys=False).encode()
-
-
-def make_people(service: BatchService) -> None:
-    name, _, _, password = PEOPLE["admin"]
-    service.records.accounts.bootstrap_admin("admin", name, password)
-    admin = service.login("admin", password)
-    for user_id, (name, role, skills, password) in PEOPLE.items():
-        if user_id != "admin":
-            service.accounts.create(admin, user_id, name, role, password, skills=skills)
 
 
 def open_batch_api(url: str) -> Iterator[Api]:

@@ -16,18 +16,10 @@ import pytest
 from phactory.app.services.batches import BatchService
 from phactory.credentials import default_hasher
 
+from .batch_world import PEOPLE, make_people, walkthrough_skills
 from .conftest import EXAMPLES, Api, make_settings, open_api
 
 pytestmark = pytest.mark.slow
-
-#: user id -> (printed name, role, password)
-PEOPLE = {
-    "sup": ("Sam Supervisor", "supervisor", "sup-pass-1"),
-    "op1": ("Olive Operator", "operator", "op1-pass-1"),
-    "op2": ("Otto Operator", "operator", "op2-pass-1"),
-    "qa": ("Quinn Quality", "qa", "qa-pass-1"),
-    "qp": ("Pat Qualified-Person", "qp", "qp-pass-1"),
-}
 
 
 @pytest.fixture(scope="module")
@@ -39,31 +31,20 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         ctx._batches = BatchService(
             ctx.store, sites=ctx.workspace.get_site, hasher=default_hasher(fast=True)
         )
-        service = ctx.batches
-        service.records.accounts.bootstrap_admin("admin", "Ada Admin", "admin-pass-1")
-        admin = service.login("admin", "admin-pass-1")
-        skills = tuple(
-            {
-                s
-                for site in ("mab-biologics", "car-t-autologous")
-                for s in ctx.workspace.get_site(site).skills
-            }
-        )
-        for user_id, (name, role, password) in PEOPLE.items():
-            service.accounts.create(admin, user_id, name, role, password, skills=skills)
+        make_people(ctx.batches, skills=walkthrough_skills())
         yield api
 
 
 def identify(api: Api, user_id: str) -> dict[str, str]:
     response = api.post(
-        "/api/v1/records/sessions", json={"user_id": user_id, "password": PEOPLE[user_id][2]}
+        "/api/v1/records/sessions", json={"user_id": user_id, "password": PEOPLE[user_id][3]}
     )
     assert response.status_code == 201, response.text
     return {**api.headers("engineer"), "X-Records-Session": response.json()["session"]}
 
 
 def sign(user_id: str, **extra: Any) -> dict[str, Any]:
-    return {"user_id": user_id, "password": PEOPLE[user_id][2], **extra}
+    return {"user_id": user_id, "password": PEOPLE[user_id][3], **extra}
 
 
 def test_lots_batches_review_release_and_exports_through_the_api(api: Api) -> None:
@@ -99,7 +80,7 @@ def test_lots_batches_review_release_and_exports_through_the_api(api: Api) -> No
         simulated = c.post(
             f"/api/v1/batches/{batch_id}/simulate",
             headers=op1,
-            json={"password": PEOPLE["op1"][2], "verifier": sign("op2")},
+            json={"password": PEOPLE["op1"][3], "verifier": sign("op2")},
         )
         assert simulated.status_code == 202, simulated.text
     for batch_id in batches:

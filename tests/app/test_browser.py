@@ -8,7 +8,6 @@ each page goes to ``out/screenshots/`` (git-ignored; ``PHACTORY_SCREENSHOTS`` el
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from .server import ROOT, ServerProcess
+from .conftest import CHROMIUM
+from .server import ROOT, SCREENSHOTS, ServerProcess
 
-CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "browser-admin-1"
 
 pytestmark = [
@@ -31,26 +30,14 @@ expect = sync_api.expect
 
 @pytest.fixture(scope="module")
 def shots() -> Path:
-    folder = Path(os.environ.get("PHACTORY_SCREENSHOTS", ROOT / "out" / "screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     with ServerProcess(tmp_path_factory.mktemp("browser"), admin_password=PASSWORD) as s:
         yield s
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield b
-        b.close()
 
 
 def _login(browser: Any, server: ServerProcess, user: str, password: str) -> Any:

@@ -17,16 +17,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import yaml
 
+from .conftest import CHROMIUM
 from .server import ROOT, ServerProcess
 
-CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "security-admin-1"
 TINY = ROOT / "tests" / "data" / "tiny-site.yaml"
 
@@ -157,17 +156,6 @@ def payloads(server: ServerProcess, admin_api: httpx.Client) -> dict[str, Any]:
     refused = c.post("/api/v1/users", json={"name": "<img src=x>", "role": "viewer"})
     assert refused.status_code == 422
     return {"scenarios": scenarios, "runs": runs}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield b
-        b.close()
 
 
 class Trapped:

@@ -9,51 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from cli_world import PEOPLE, add_people, invoke, water_site
 from typer.testing import CliRunner, Result
-
-from phactory.cli.main import _register, app
-
-ROOT = Path(__file__).resolve().parents[2]
-TINY = ROOT / "tests" / "data" / "tiny-site.yaml"
-#: user id -> (printed name, role, password)
-PEOPLE = {
-    "admin": ("Ada Admin", "admin", "admin-pass-1"),
-    "sup": ("Sam Supervisor", "supervisor", "sup-pass-1"),
-    "op1": ("Olive Operator", "operator", "op1-pass-1"),
-    "op2": ("Otto Operator", "operator", "op2-pass-1"),
-    "qa": ("Quinn Quality", "qa", "qa-pass-1"),
-    "qp": ("Pat Qualified-Person", "qp", "qp-pass-1"),
-}
-
-
-@pytest.fixture(scope="module")
-def runner() -> CliRunner:
-    _register()
-    return CliRunner()
-
-
-def invoke(runner: CliRunner, args: list[str], password: str | None = None, **env: str) -> Result:
-    environ = dict(env)
-    if password is not None:
-        environ["PHACTORY_PASSWORD"] = password
-    return runner.invoke(app, args, env=environ)
 
 
 @pytest.fixture
 def world(runner: CliRunner, tmp_path: Path) -> tuple[str, Path]:
     """A database with the people (qualified for the site), and the tiny site with water."""
     db = f"sqlite:///{tmp_path / 'batch.db'}"
-    data: dict[str, Any] = yaml.safe_load(TINY.read_text())
-    data["lots"] = {"W-001": {"material": "water", "quantity": "1000 L", "status": "released"}}
-    site = tmp_path / "site.yaml"
-    site.write_text(yaml.safe_dump(data, sort_keys=False))
-    for user_id, (name, role, password) in PEOPLE.items():
-        args = ["batch", "user", "add", user_id, "--name", name, "--role", role, "--db", db]
-        if user_id != "admin":
-            args += ["--admin", "admin", "--skills-of", str(site)]
-        done = invoke(runner, args, PEOPLE["admin"][2], PHACTORY_NEW_PASSWORD=password)
-        assert done.exit_code == 0, done.output
+    site = water_site(tmp_path)
+    add_people(runner, db, skills_of=site)
     return db, site
 
 

@@ -8,16 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from phactory.cli.main import _register, app
+from phactory.cli.main import app
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SITE = str(DATA / "tiny-site.yaml")
-
-
-@pytest.fixture(scope="module")
-def runner() -> CliRunner:
-    _register()
-    return CliRunner()
 
 
 @pytest.fixture(scope="module")

@@ -10,16 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from phactory.cli.main import _register, app
+from phactory.cli.main import app
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NAMES = sorted(p.name for p in EXAMPLES.iterdir() if (p / "site.yaml").is_file())
-
-
-@pytest.fixture(scope="module")
-def runner() -> CliRunner:
-    _register()
-    return CliRunner()
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_sched_sites import rich_site
+from test_sched_sites import heuristic_schedule, rich_site
 from typer.testing import CliRunner
 
 from phactory.cli import schedule_commands  # noqa: F401  (registers the commands)
 from phactory.cli.main import app
 from phactory.model import Site
-from phactory.schedule import Schedule, build_problem, check_schedule, dispatch
-from phactory.schedule.solution import to_schedule
+from phactory.schedule import Schedule, check_schedule
 
 runner = CliRunner()
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -28,8 +27,7 @@ def site() -> Site:
 
 @pytest.fixture(scope="module")
 def valid(site: Site) -> Schedule:
-    p = build_problem(site)
-    s = to_schedule(p, dispatch(p), objective="makespan", status="heuristic")
+    s = heuristic_schedule(site)
     assert check_schedule(site, s) == []
     return s
 
@@ -177,8 +175,7 @@ def test_deadlines_are_checked_when_hard(site: Site, valid: Schedule) -> None:
 
 
 def test_cli_check_schedule_exit_codes(tiny_site: Site, tmp_path: Path) -> None:
-    p = build_problem(tiny_site)
-    good = to_schedule(p, dispatch(p), objective="makespan", status="heuristic")
+    good = heuristic_schedule(tiny_site)
     ok = tmp_path / "ok.json"
     good.to_json(ok)
     site_path = str(DATA / "tiny-site.yaml")

@@ -14,14 +14,13 @@ from pathlib import Path
 import pytest
 import yaml
 from test_sched_explain import _site as why_site
-from test_sched_sites import rich_site
+from test_sched_sites import heuristic_schedule, rich_site
 from typer.testing import CliRunner
 
 from phactory.cli import schedule_commands  # noqa: F401  (registers the commands)
 from phactory.cli.main import app
 from phactory.model import Site
-from phactory.schedule import Schedule, build_problem, check_schedule, dispatch
-from phactory.schedule.solution import to_schedule
+from phactory.schedule import Schedule, check_schedule
 
 runner = CliRunner()
 
@@ -33,8 +32,7 @@ def site() -> Site:
 
 @pytest.fixture(scope="module")
 def valid(site: Site) -> Schedule:
-    p = build_problem(site)
-    s = to_schedule(p, dispatch(p), objective="makespan", status="heuristic")
+    s = heuristic_schedule(site)
     assert check_schedule(site, s) == []
     return s
 
@@ -95,8 +93,7 @@ def test_the_empty_schedule_of_an_infeasible_plan_is_invalid(site: Site) -> None
 
 
 def test_a_schedule_for_part_of_the_plan_is_held_to_its_scope(site: Site) -> None:
-    p = build_problem(site, orders=["OA"])
-    part = to_schedule(p, dispatch(p), objective="makespan", status="heuristic")
+    part = heuristic_schedule(site, orders=["OA"])
     assert part.orders == ["OA"]
     assert check_schedule(site, part) == []
     # Without its scope it is held to the whole plan.
@@ -107,8 +104,7 @@ def test_a_schedule_for_part_of_the_plan_is_held_to_its_scope(site: Site) -> Non
 
 
 def test_the_scope_survives_the_file(site: Site, tmp_path: Path) -> None:
-    p = build_problem(site, orders=["OA"])
-    part = to_schedule(p, dispatch(p), objective="makespan", status="heuristic")
+    part = heuristic_schedule(site, orders=["OA"])
     part.to_json(tmp_path / "s.json")
     back = Schedule.from_json(tmp_path / "s.json")
     assert back.orders == ["OA"] and check_schedule(site, back) == []

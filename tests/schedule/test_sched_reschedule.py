@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from test_sched_sites import rich_site
+from test_sched_sites import heuristic_schedule, rich_site
 
 from phactory.model import Site
 from phactory.schedule import (
     Breakdown,
     Schedule,
     assert_valid,
-    build_problem,
-    dispatch,
     reschedule,
 )
-from phactory.schedule.solution import to_schedule
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +22,7 @@ def site() -> Site:
 @pytest.fixture(scope="module")
 def plan(site: Site) -> Schedule:
     # The dispatch schedule: deterministic, so the breakdowns below hit known batches.
-    p = build_problem(site)
-    s = to_schedule(p, dispatch(p, "release"), objective="makespan", status="heuristic")
+    s = heuristic_schedule(site)
     assert_valid(site, s)
     return s
 

@@ -25,14 +25,13 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_sched_sites import phase, rich_site, site_from
+from test_sched_sites import heuristic_schedule, phase, rich_site, site_from
 
 from phactory.model import Site
-from phactory.schedule import Schedule, build_problem, dispatch
+from phactory.schedule import Schedule
 from phactory.schedule.checker import RULES, CheckContext, CheckRule, check_schedule, run_rule
 from phactory.schedule.rules.labour import coverable
 from phactory.schedule.schedule import OPERATION_COLUMNS, SEGMENT_COLUMNS, Downtime
-from phactory.schedule.solution import to_schedule
 from phactory.schedule.violations import VIOLATION_KINDS, Violation
 
 SITE = site_from(
@@ -366,8 +365,7 @@ def test_overlap_is_found_against_a_long_earlier_operation() -> None:
 def _valid_schedules() -> list[tuple[Site, Schedule]]:
     out = [(SITE, schedule_of(BASE))]
     rich = rich_site()
-    p = build_problem(rich)
-    out.append((rich, to_schedule(p, dispatch(p), objective="makespan", status="heuristic")))
+    out.append((rich, heuristic_schedule(rich)))
     return out
 
 

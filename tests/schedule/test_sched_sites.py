@@ -12,7 +12,9 @@ import pytest
 
 from phactory.model import Site
 from phactory.model.checks import check_site
-from phactory.schedule import build_problem
+from phactory.schedule import Schedule, build_problem, dispatch
+from phactory.schedule.heuristic import DispatchOrder
+from phactory.schedule.solution import to_schedule
 
 
 def site_from(data: dict[str, Any]) -> Site:
@@ -21,6 +23,14 @@ def site_from(data: dict[str, Any]) -> Site:
     errors = [p for p in check_site(site) if p.severity == "error"]
     assert not errors, errors
     return site
+
+
+def heuristic_schedule(
+    site: Site, *, orders: list[str] | None = None, rule: DispatchOrder = "release"
+) -> Schedule:
+    """The dispatch heuristic's schedule of ``site`` (of ``orders`` only, if given)."""
+    p = build_problem(site, orders=orders)
+    return to_schedule(p, dispatch(p, rule), objective="makespan", status="heuristic")
 
 
 def phase(hours: float, **kw: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from ortools.sat.python import cp_model
-from test_sched_sites import rich_site
+from test_sched_sites import heuristic_schedule, rich_site
 
 from phactory.model import Site, load_site
 from phactory.schedule import (
@@ -188,10 +188,7 @@ def test_gantt_is_self_contained_html(tiny_site: Site, tmp_path: Path) -> None:
     assert "Schedule by unit" in text and "Schedule by batch" in text
     assert "cdn.plot.ly" not in text.split("<script", 2)[1][:300]  # plotly.js is inlined
     site = rich_site()
-    p = build_problem(site)
-    from phactory.schedule.solution import to_schedule
-
-    rich = to_schedule(p, dispatch(p), objective="makespan", status="heuristic")
+    rich = heuristic_schedule(site)
     assert "maintenance R-1" in write_gantt(rich, tmp_path / "r.html", site=site).read_text()
 
 

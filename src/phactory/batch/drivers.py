@@ -29,7 +29,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from phactory.batch.control_recipe import BoundParameter, ControlPhase
-from phactory.batch.time_scale import check_time_scale
+from phactory.batch.time_scale import check_time_scale, recipe_hours
 
 __all__ = [
     "DriverFactory",
@@ -219,7 +219,7 @@ class SimulatedUnit(PhaseDriver):
         if math.isinf(self.time_scale):
             return self._phase.duration_h
         wall = self._clock() - self._since
-        return min(self._phase.duration_h, self._base_h + wall * self.time_scale / 3600.0)
+        return min(self._phase.duration_h, self._base_h + recipe_hours(wall, self.time_scale))
 
     def _value(self, p: BoundParameter, k: int) -> float:
         assert self._phase is not None

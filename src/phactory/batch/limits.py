@@ -13,6 +13,7 @@ from typing import Literal
 
 from phactory.batch.context import EngineContext
 from phactory.batch.control_recipe import ControlPhase
+from phactory.batch.time_scale import recipe_hours
 from phactory.records import SYSTEM_USER, RecordTx, StepInfo
 
 __all__ = ["LimitChecks"]
@@ -91,7 +92,7 @@ class LimitChecks:
             ]
             if not ends:
                 continue
-            lag_h = (now - max(ends)).total_seconds() * scale / 3600.0
+            lag_h = recipe_hours((now - max(ends)).total_seconds(), scale)
             if lag_h < link.min_lag_h:
                 return "wait"
             if link.max_lag_h is None or lag_h <= link.max_lag_h:

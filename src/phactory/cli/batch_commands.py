@@ -63,6 +63,8 @@ Db = Annotated[
 UserOpt = Annotated[
     str, typer.Option("--user", "-u", help="Your user id (password: PHACTORY_PASSWORD).")
 ]
+Admin = Annotated[str, typer.Option("--admin", help="Administrator (PHACTORY_PASSWORD).")]
+Reason = Annotated[str, typer.Option("--reason", help="Why (recorded).")]
 TimeScale = Annotated[
     str | None,
     typer.Option(
@@ -201,8 +203,8 @@ def user_list(
 @user_app.command("unlock")
 def user_unlock(
     user_id: Annotated[str, typer.Argument(help="The locked account.")],
-    admin: Annotated[str, typer.Option("--admin", help="Administrator (PHACTORY_PASSWORD).")],
-    reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")],
+    admin: Admin,
+    reason: Reason,
     db: Db = None,
 ) -> None:
     """Unlock a locked account and reset its failures (an administrator, audited)."""
@@ -214,8 +216,8 @@ def user_unlock(
 @user_app.command("reset-password")
 def user_reset_password(
     user_id: Annotated[str, typer.Argument(help="The account.")],
-    admin: Annotated[str, typer.Option("--admin", help="Administrator (PHACTORY_PASSWORD).")],
-    reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")],
+    admin: Admin,
+    reason: Reason,
     db: Db = None,
 ) -> None:
     """Set a new password (PHACTORY_NEW_PASSWORD); the person changes it at next login."""
@@ -500,7 +502,7 @@ def release(
 def reject(
     batch_id: Annotated[str, typer.Argument(help="The batch.")],
     user: UserOpt,
-    reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")],
+    reason: Reason,
     db: Db = None,
 ) -> None:
     """The Qualified Person rejects the batch, with a reason; its lots are rejected with it."""

@@ -47,6 +47,18 @@ app = typer.Typer(
 _out = Console()
 _err = Console(stderr=True)
 
+# The options every study takes (sensitivity, design space, surrogate).
+Seed = Annotated[int, typer.Option(help="random seed")]
+Workers = Annotated[int | None, typer.Option(help="local worker processes")]
+Address = Annotated[str | None, typer.Option(help="Dask scheduler address")]
+MaxFailed = Annotated[
+    float,
+    typer.Option(
+        "--max-failed-fraction",
+        help="largest fraction of failed model evaluations (Sobol/Morris: of groups)",
+    ),
+]
+
 
 def _model(name: str) -> UnitOperationModel:
     from phactory.process.registry import get_model
@@ -180,16 +192,10 @@ def sensitivity_command(
     samples: Annotated[int, typer.Option(help="Sobol base sample / Morris trajectories")] = 256,
     output: Annotated[str | None, typer.Option(help="one CQA (default: all)")] = None,
     html: Annotated[Path | None, typer.Option(help="write a self-contained HTML chart")] = None,
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
-    workers: Annotated[int | None, typer.Option(help="local worker processes")] = None,
-    address: Annotated[str | None, typer.Option(help="Dask scheduler address")] = None,
-    max_failed: Annotated[
-        float,
-        typer.Option(
-            "--max-failed-fraction",
-            help="largest fraction of failed model evaluations (Sobol/Morris: of groups)",
-        ),
-    ] = 0.1,
+    seed: Seed = 0,
+    workers: Workers = None,
+    address: Address = None,
+    max_failed: MaxFailed = 0.1,
 ) -> None:
     """Global sensitivity of MODEL's CQAs to its CPPs (SALib)."""
     from phactory.process.sensitivity import morris, sobol
@@ -252,16 +258,10 @@ def design_space_command(
     mc: Annotated[int, typer.Option(help="Monte Carlo draws per grid point")] = 20,
     target: Annotated[float, typer.Option(help="required probability of success")] = 0.9,
     html: Annotated[Path | None, typer.Option(help="write a self-contained HTML report")] = None,
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
-    workers: Annotated[int | None, typer.Option(help="local worker processes")] = None,
-    address: Annotated[str | None, typer.Option(help="Dask scheduler address")] = None,
-    max_failed: Annotated[
-        float,
-        typer.Option(
-            "--max-failed-fraction",
-            help="largest fraction of failed model evaluations (Sobol/Morris: of groups)",
-        ),
-    ] = 0.1,
+    seed: Seed = 0,
+    workers: Workers = None,
+    address: Address = None,
+    max_failed: MaxFailed = 0.1,
 ) -> None:
     """Map MODEL's CQAs and probability of success over two CPPs (ICH Q8)."""
     from phactory.process.design_space import design_space
@@ -318,16 +318,10 @@ def surrogate_command(
     test: Annotated[int, typer.Option(help="held-out samples")] = 100,
     kind: Annotated[str, typer.Option(help="polynomial, gp, mlp or auto")] = "auto",
     folds: Annotated[int, typer.Option(help="cross-validation folds")] = 5,
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
-    workers: Annotated[int | None, typer.Option(help="local worker processes")] = None,
-    address: Annotated[str | None, typer.Option(help="Dask scheduler address")] = None,
-    max_failed: Annotated[
-        float,
-        typer.Option(
-            "--max-failed-fraction",
-            help="largest fraction of failed model evaluations (Sobol/Morris: of groups)",
-        ),
-    ] = 0.1,
+    seed: Seed = 0,
+    workers: Workers = None,
+    address: Address = None,
+    max_failed: MaxFailed = 0.1,
 ) -> None:
     """Fit a surrogate of MODEL's CQAs over its CPPs; report accuracy and speed-up."""
     from phactory.process.surrogate import fit_surrogate

@@ -75,6 +75,14 @@ def register_model(name: str, factory: ModelFactory, *, replace: bool = False) -
     factories[name] = factory
 
 
+def _known(name: str) -> str:
+    """``name`` if a model is registered under it; else a KeyError naming the known ones."""
+    factories = _REGISTRY.factories()
+    if name not in factories:
+        raise KeyError(f"unknown process model {name!r}; known: {', '.join(sorted(factories))}")
+    return name
+
+
 def unregister_model(name: str) -> None:
     """Remove the model registered as ``name`` (a plug-in's, or a test's).
 
@@ -83,10 +91,7 @@ def unregister_model(name: str) -> None:
     KeyError
         Naming the known models if ``name`` is not registered.
     """
-    factories = _REGISTRY.factories()
-    if name not in factories:
-        raise KeyError(f"unknown process model {name!r}; known: {', '.join(sorted(factories))}")
-    del factories[name]
+    del _REGISTRY.factories()[_known(name)]
 
 
 def list_models() -> list[str]:
@@ -102,10 +107,7 @@ def get_model(name: str, **config: Any) -> UnitOperationModel:
     KeyError
         Naming the known models if ``name`` is not registered.
     """
-    factories = _REGISTRY.factories()
-    if name not in factories:
-        raise KeyError(f"unknown process model {name!r}; known: {', '.join(sorted(factories))}")
-    return factories[name](**config)
+    return _REGISTRY.factories()[_known(name)](**config)
 
 
 def run_for_batch(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from typing import Final, Self
 
@@ -134,16 +134,14 @@ class AccessControl:
             with self.shared_transaction().transaction(acting_account) as tx:
                 yield tx
             return
-        if connection is not None:
-            with connection.begin():
-                tx = RecordTx(
-                    connection, AuditWriter(connection, self._clock), self._clock, acting_account
-                )
-                yield tx
-                tx.flush()
-            return
-        with self._write_engine.begin() as conn:
-            tx = RecordTx(conn, AuditWriter(conn, self._clock), self._clock, acting_account)
+        with ExitStack() as stack:
+            if connection is None:
+                connection = stack.enter_context(self._write_engine.begin())
+            else:
+                stack.enter_context(connection.begin())
+            tx = RecordTx(
+                connection, AuditWriter(connection, self._clock), self._clock, acting_account
+            )
             yield tx
             tx.flush()
 
@@ -191,12 +189,6 @@ class AccessControl:
         for session in ended:
             self.end_session(session)
         return len(ended)
-
-    def system_session(self) -> UserSession:
-        """The session of the batch engine's automatic recordings (user ``SYSTEM``)."""
-        session = UserSession(SYSTEM_USER, "system", "Phactory batch engine", ())
-        self._sessions[session.token] = session
-        return session
 
     def check_session(self, session: UserSession) -> None:
         """Only sessions this service issued, still open, of an active unlocked account

@@ -26,7 +26,7 @@ from phactory.records.errors import (
     Refused,
     UnknownRecord,
 )
-from phactory.records.inputs import NAME_MAX, free_text
+from phactory.records.inputs import NAME_MAX, free_text, required_text
 from phactory.records.roles import HUMAN_ROLES, Action
 from phactory.records.rows import TABLES as _T
 from phactory.records.rows import user_info as _user
@@ -281,8 +281,7 @@ class Accounts:
         check_user_id(user_id)
         if role not in HUMAN_ROLES:
             raise Refused(f"unknown role {role!r}: use one of {', '.join(HUMAN_ROLES)}")
-        if not free_text(full_name, "printed name", NAME_MAX).strip():
-            raise Refused("a user needs a printed name")
+        required_text(full_name, "printed name", "a user needs a printed name", NAME_MAX)
         free_text(reason, "reason")
         check_new_password(password, user_id)
         users = _T["users"]
@@ -356,8 +355,7 @@ class Accounts:
         self.access.authorize(session, Action.USER_MANAGE, subject=f"user:{user_id}")
         if user_id == SYSTEM_USER:
             raise Refused("the system account cannot be changed")
-        if not free_text(reason, "reason").strip():
-            raise Refused(f"a change of account {user_id} needs a reason")
+        required_text(reason, "reason", f"a change of account {user_id} needs a reason")
         before = self.user(user_id)
         users = _T["users"]
         with self.access.transaction(acting_account=session.acting_account) as tx:

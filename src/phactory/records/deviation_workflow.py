@@ -13,7 +13,7 @@ from phactory.records.access import AccessControl
 from phactory.records.accounts import Accounts
 from phactory.records.deviations import DEVIATION_KINDS, WORKFLOW, Deviation
 from phactory.records.errors import Refused
-from phactory.records.inputs import free_text
+from phactory.records.inputs import free_text, required_text
 from phactory.records.roles import Action
 from phactory.records.session import UserSession
 
@@ -52,8 +52,9 @@ class Deviations:
     ) -> Deviation:
         """Raise a deviation by hand (e.g. an observation during a step)."""
         self.access.authorize(session, Action.DEVIATION_RAISE, batch_id=batch_id)
-        if not free_text(description, "description of the deviation").strip():
-            raise Refused("a deviation needs a description")
+        required_text(
+            description, "description of the deviation", "a deviation needs a description"
+        )
         if kind not in DEVIATION_KINDS:
             raise Refused(
                 f"unknown deviation kind {kind!r}: use one of {', '.join(DEVIATION_KINDS)}"
@@ -98,8 +99,9 @@ class Deviations:
         self.access.authorize(
             session, step.action, subject=f"deviation:{deviation_id}", batch_id=current.batch_id
         )
-        if not free_text(note, step.note_label).strip():
-            raise Refused(f"moving to {step.to_status} needs the {step.note_label}")
+        required_text(
+            note, step.note_label, f"moving to {step.to_status} needs the {step.note_label}"
+        )
         self.accounts.authenticate_signature(session, password, user_id)
         with self.access.transaction(acting_account=session.acting_account) as tx:
             record_id = tx.set_deviation_status(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from phactory.records.access import AccessControl
 from phactory.records.accounts import Accounts
 from phactory.records.errors import Refused
-from phactory.records.inputs import free_text
+from phactory.records.inputs import required_text
 from phactory.records.review import (
     DispositionState,
     ReviewItem,
@@ -85,8 +85,7 @@ class Disposition:
         self.access.authorize(
             session, Action.REVIEW, subject=f"batch:{batch_id}", batch_id=batch_id
         )
-        if not free_text(note, "review note").strip():
-            raise Refused("a review needs a note")
+        required_text(note, "review note", "a review needs a note")
         with self.access.reading() as view:
             info = view.batch(batch_id)
             problems = review_blockers(info.state, info.status, view.signatures(batch_id=batch_id))
@@ -168,8 +167,7 @@ class Disposition:
         self.access.authorize(
             session, Action.RELEASE, subject=f"batch:{batch_id}", batch_id=batch_id
         )
-        if not free_text(reason, "reason").strip():
-            raise Refused("a rejection needs a reason")
+        required_text(reason, "reason", "a rejection needs a reason")
         with self.access.reading() as view:
             info = view.batch(batch_id)
         if info.status in ("released", "rejected"):

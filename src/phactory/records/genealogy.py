@@ -19,14 +19,13 @@ from typing import Final, Literal, cast
 
 from sqlalchemy import Connection, Table, select
 
-from phactory.records.schema import LotLinkRow, LotRow
+from phactory.records.schema import LotLinkRow
 
 __all__ = ["Direction", "Genealogy", "TraceEdge", "chain_of_identity_problem", "trace"]
 
 Direction = Literal["forward", "backward"]
 
 _LINKS: Final = cast(Table, LotLinkRow.__table__)
-_LOTS: Final = cast(Table, LotRow.__table__)
 
 
 @dataclass(frozen=True, slots=True)

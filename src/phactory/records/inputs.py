@@ -16,7 +16,15 @@ from phactory.errors import InvalidError
 from phactory.model.ids import ID_MAX, require_id
 from phactory.records.errors import Refused
 
-__all__ = ["LABEL_MAX", "NAME_MAX", "TEXT_MAX", "free_text", "optional_text", "require_record_id"]
+__all__ = [
+    "LABEL_MAX",
+    "NAME_MAX",
+    "TEXT_MAX",
+    "free_text",
+    "optional_text",
+    "require_record_id",
+    "required_text",
+]
 
 #: Longest reason, note, comment or description [characters] (a page of text).
 TEXT_MAX: Final = 5000
@@ -56,6 +64,27 @@ def free_text(value: object, what: str, limit: int = TEXT_MAX) -> str:
             f"(it starts {value[:40]!r})"
         )
     return value
+
+
+def required_text(value: object, what: str, missing: str, limit: int = TEXT_MAX) -> str:
+    """``value`` checked as :func:`free_text`, and not blank: the reason of a change, a
+    note, a description the record cannot do without.
+
+    Parameters
+    ----------
+    missing
+        The refusal when ``value`` is empty or only white space (``"a comment needs
+        text"``).
+
+    Raises
+    ------
+    Refused
+        As :func:`free_text`, or with ``missing``.
+    """
+    text = free_text(value, what, limit)
+    if not text.strip():
+        raise Refused(missing)
+    return text
 
 
 def optional_text(value: object, what: str, limit: int) -> str | None:

@@ -21,9 +21,9 @@ from phactory.records.genealogy import Direction, Genealogy, chain_of_identity_p
 from phactory.records.inputs import (
     LABEL_MAX,
     NAME_MAX,
-    free_text,
     optional_text,
     require_record_id,
+    required_text,
 )
 from phactory.records.record import LotInfo
 from phactory.records.roles import Action
@@ -155,8 +155,7 @@ class Lots:
         lot_id = require_record_id(lot_id, "lot id")
         self.access.authorize(session, Action.LOT_RECEIVE, subject=f"lot:{lot_id}")
         material = require_record_id(material, f"material of lot {lot_id}")
-        if not free_text(unit, f"unit of lot {lot_id}", _UNIT_MAX).strip():
-            raise Refused(f"lot {lot_id}: give its unit")
+        required_text(unit, f"unit of lot {lot_id}", f"lot {lot_id}: give its unit", _UNIT_MAX)
         supplier = optional_text(supplier, f"supplier of lot {lot_id}", NAME_MAX)
         supplier_lot = optional_text(supplier_lot, f"supplier lot of lot {lot_id}", LABEL_MAX)
         if patient is not None:
@@ -220,8 +219,7 @@ class Lots:
     def quarantine(self, session: UserSession, lot_id: str, reason: str) -> LotInfo:
         """QA puts a lot back into quarantine (e.g. for an investigation), audited."""
         self.access.authorize(session, Action.LOT_DISPOSITION, subject=f"lot:{lot_id}")
-        if not free_text(reason, "reason").strip():
-            raise Refused(f"putting lot {lot_id} into quarantine needs a reason")
+        required_text(reason, "reason", f"putting lot {lot_id} into quarantine needs a reason")
         with self.access.transaction(acting_account=session.acting_account) as tx:
             tx.set_lot_status(lot_id, "quarantine", user_id=session.user_id, reason=reason)
         return self.get(lot_id)
@@ -236,8 +234,7 @@ class Lots:
         user_id: str | None,
     ) -> Signature:
         self.access.authorize(session, Action.LOT_DISPOSITION, subject=f"lot:{lot_id}")
-        if not free_text(reason, "reason").strip():
-            raise Refused(f"the {status} status of lot {lot_id} needs a reason")
+        required_text(reason, "reason", f"the {status} status of lot {lot_id} needs a reason")
         lot = self.get(lot_id)
         if lot.batch_id is not None:
             raise Refused(
@@ -288,7 +285,9 @@ class Lots:
             On an unknown status.
         """
         if status is not None and status not in LOT_STATUSES:
-            raise Refused(f"unknown lot status {status!r}: use one of {', '.join(LOT_STATUSES)}")
+            raise Refused(
+                f"unknown lot status {status[:40]!r}: use one of {', '.join(LOT_STATUSES)}"
+            )
         with self.access.reading() as view:
             return view.lots(material, status=status, patient=patient, batch_id=batch_id)
 

@@ -51,8 +51,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from phactory.store.schema import NAMING_CONVENTION, UTCDateTime
 
 __all__ = [
-    "APPEND_ONLY_TABLES",
-    "UNDELETABLE_TABLES",
     "AllocationRow",
     "AuditRow",
     "BatchRow",
@@ -64,11 +62,6 @@ __all__ = [
     "StepRow",
     "UserRow",
 ]
-
-#: Tables whose rows can be neither updated nor deleted.
-APPEND_ONLY_TABLES: Final = ("ebr_audit", "ebr_signatures", "ebr_lot_links")
-#: Tables whose rows can be updated (through the service, audited) but never deleted.
-UNDELETABLE_TABLES: Final = ("ebr_users",)
 
 _ID: Final = 100
 _PATH: Final = 300

@@ -17,7 +17,7 @@ from typing import Any
 from phactory.records.access import AccessControl
 from phactory.records.audit import AuditEntry
 from phactory.records.errors import Refused
-from phactory.records.inputs import free_text
+from phactory.records.inputs import required_text
 from phactory.records.roles import Action
 from phactory.records.session import UserSession
 from phactory.records.signatures import Signature
@@ -90,8 +90,7 @@ class Signing:
         subject: str | None = None,
     ) -> AuditEntry:
         """Add a comment to a batch record (or to another record by ``subject``)."""
-        if not free_text(text, "comment").strip():
-            raise Refused("a comment needs text")
+        required_text(text, "comment", "a comment needs text")
         subject = subject or (f"batch:{batch_id}" if batch_id else f"user:{session.user_id}")
         self.access.authorize(session, Action.RECORD_COMMENT, subject=subject, batch_id=batch_id)
         with self.access.transaction(acting_account=session.acting_account) as tx:
@@ -126,8 +125,7 @@ class Signing:
             already reviewed or released.
         """
         self.access.authorize(session, Action.RECORD_CORRECT, subject=subject, batch_id=batch_id)
-        if not free_text(reason, "reason").strip():
-            raise Refused("a correction needs a reason")
+        required_text(reason, "reason", "a correction needs a reason")
         with self.access.transaction(acting_account=session.acting_account) as tx:
             refuse_if_disposed(tx, batch_id)
             old = tx.latest_value(subject, field)

@@ -163,33 +163,35 @@ class RecordTx(RecordView):
         self, batch_id: str, old: str, new: str, *, reason: str, user_id: str, ended: bool = False
     ) -> None:
         """Change a batch's ISA-88 state (``ended``: it has finished), audited."""
-        values: dict[str, Any] = {"state": new}
-        if ended:
-            values["ended_at"] = self.now()
-        b = _T["batches"]
-        self.conn.execute(update(b).where(b.c.batch_id == batch_id).values(**values))
-        self.append(
-            user_id=user_id,
-            kind="batch.state",
-            subject=f"batch:{batch_id}",
-            field="state",
-            old=old,
-            new=new,
-            reason=reason,
-            batch_id=batch_id,
-        )
+        stamps = {"ended_at": self.now()} if ended else {}
+        self._change_batch(batch_id, "state", old, new, "batch.state", reason, user_id, stamps)
 
     def set_batch_status(
         self, batch_id: str, old: str, new: str, *, reason: str, user_id: str
     ) -> None:
         """Change a batch record's disposition (reviewed, released, rejected), audited."""
+        self._change_batch(batch_id, "status", old, new, "batch.disposition", reason, user_id)
+
+    def _change_batch(
+        self,
+        batch_id: str,
+        column: str,
+        old: str,
+        new: str,
+        kind: str,
+        reason: str,
+        user_id: str,
+        stamps: dict[str, Any] | None = None,
+    ) -> None:
+        """Set a column of a batch (and ``stamps``, times), audited as ``kind``."""
         b = _T["batches"]
-        self.conn.execute(update(b).where(b.c.batch_id == batch_id).values(status=new))
+        values = {column: new, **(stamps or {})}
+        self.conn.execute(update(b).where(b.c.batch_id == batch_id).values(**values))
         self.append(
             user_id=user_id,
-            kind="batch.disposition",
+            kind=kind,
             subject=f"batch:{batch_id}",
-            field="status",
+            field=column,
             old=old,
             new=new,
             reason=reason,

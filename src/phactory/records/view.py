@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from phactory.records.audit import AuditEntry, read_entries
 from phactory.records.deviations import Deviation
@@ -74,10 +74,6 @@ class RecordView:
         if site_id is not None:
             stmt = stmt.where(b.c.site_id == site_id)
         return [batch_info(r) for r in self.conn.execute(stmt)]
-
-    def batch_count(self) -> int:
-        """How many batches the record holds."""
-        return int(self.conn.execute(select(func.count()).select_from(_T["batches"])).scalar_one())
 
     def batch_ids(self, prefix: str) -> list[str]:
         """Ids of the batches whose id starts with ``prefix`` (case-sensitive)."""

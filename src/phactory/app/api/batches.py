@@ -80,6 +80,10 @@ def _detail(ctx: AppContext, batch_id: str) -> BatchDetail:
     return public.detail(ctx.batches, batch_id)
 
 
+def _instruction(ctx: AppContext, batch_id: str, step: str) -> WorkInstructionPublic:
+    return public.work_instruction(ctx.batches.work_instruction(batch_id, step))
+
+
 @router.get("", response_model=list[BatchPublic], summary="List batches, newest first")
 def list_batches(
     ctx: Ctx,
@@ -154,7 +158,7 @@ def simulate_operators(
 def get_work_instruction(
     ctx: Ctx, user: User, batch_id: BatchId, step: Annotated[StepText, Query()]
 ) -> WorkInstructionPublic:
-    return public.work_instruction(ctx.batches.work_instruction(batch_id, step))
+    return _instruction(ctx, batch_id, step)
 
 
 @router.post(
@@ -180,7 +184,7 @@ def scan_lot(ctx: Ctx, who: Acting, batch_id: BatchId, body: ScanCreate) -> Work
     ctx.batches.scan(
         who, batch_id, body.step, body.lot_id, patient=body.patient, quantity=body.quantity
     )
-    return public.work_instruction(ctx.batches.work_instruction(batch_id, body.step))
+    return _instruction(ctx, batch_id, body.step)
 
 
 @router.post(
@@ -193,7 +197,7 @@ def enter_value(
     ctx: Ctx, who: Acting, batch_id: BatchId, body: EntryCreate
 ) -> WorkInstructionPublic:
     ctx.batches.enter(who, batch_id, body.step, body.item, body.value, body.reason)
-    return public.work_instruction(ctx.batches.work_instruction(batch_id, body.step))
+    return _instruction(ctx, batch_id, body.step)
 
 
 @router.get(

@@ -16,7 +16,8 @@ from phactory.app.api.batches import Acting
 from phactory.app.api.deps import Ctx, User
 from phactory.app.api.errors import ERROR_RESPONSES
 from phactory.app.batch_schemas import LotCreate, LotDisposition, LotPublic
-from phactory.model.ids import ID_MAX, ID_PATTERN
+from phactory.model.ids import BATCH_ID_MAX, ID_MAX, ID_PATTERN
+from phactory.records import LOT_STATUSES
 
 __all__ = ["router"]
 
@@ -25,7 +26,7 @@ router = APIRouter(prefix="/lots", tags=["lots"], responses=ERROR_RESPONSES)
 LotId = Annotated[str, Path(pattern=ID_PATTERN, max_length=ID_MAX)]
 IdQuery = Annotated[str | None, Query(pattern=ID_PATTERN, max_length=ID_MAX)]
 LotStatus = Annotated[
-    str | None, Query(pattern="^(quarantine|released|rejected|consumed)$", description="status")
+    str | None, Query(pattern=f"^({'|'.join(LOT_STATUSES)})$", description="status")
 ]
 
 
@@ -36,7 +37,7 @@ def list_lots(
     material: IdQuery = None,
     status: LotStatus = None,
     patient: IdQuery = None,
-    batch_id: Annotated[str | None, Query(pattern=ID_PATTERN, max_length=120)] = None,
+    batch_id: Annotated[str | None, Query(pattern=ID_PATTERN, max_length=BATCH_ID_MAX)] = None,
 ) -> list[LotPublic]:
     lots = ctx.batches.lots.find(
         material=material, status=status, patient=patient, batch_id=batch_id

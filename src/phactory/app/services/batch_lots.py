@@ -20,17 +20,29 @@ from typing import TYPE_CHECKING, Literal
 
 from phactory.app.errors import Invalid, Missing
 from phactory.app.services.batch_people import signer
-from phactory.app.services.batch_review import record_text
+from phactory.app.services.batch_review import needed_text
 from phactory.model.ids import require_id
 
 if TYPE_CHECKING:
     from phactory.model import Site
     from phactory.records import Genealogy, LotInfo, RecordService, User, UserSession
 
-__all__ = ["LOT_STATUSES", "LotDesk", "RecordAccounts"]
+__all__ = ["LotDesk", "RecordAccounts", "resolve_site"]
 
-#: Statuses of a lot.
-LOT_STATUSES = ("quarantine", "released", "rejected", "consumed")
+
+def resolve_site(sites: Callable[[str], Site] | None, site: Site | str) -> Site:
+    """``site``, or the site of that id found by ``sites``.
+
+    Raises
+    ------
+    Missing
+        If an id is given and there is no site store.
+    """
+    if not isinstance(site, str):
+        return site
+    if sites is None:
+        raise Missing(f"site {site}: no site store in this service")
+    return sites(require_id(site, "site id"))
 
 
 class LotDesk:
@@ -48,13 +60,6 @@ class LotDesk:
         self.records = records
         self._sites = sites
 
-    def _site(self, site: Site | str) -> Site:
-        if not isinstance(site, str):
-            return site
-        if self._sites is None:
-            raise Missing(f"site {site}: no site store in this service")
-        return self._sites(require_id(site, "site id"))
-
     def find(
         self,
         *,
@@ -63,9 +68,8 @@ class LotDesk:
         patient: str | None = None,
         batch_id: str | None = None,
     ) -> list[LotInfo]:
-        """Lots known to the record, first expiring first, with optional filters."""
-        if status is not None and status not in LOT_STATUSES:
-            raise Invalid(f"unknown lot status {status[:40]!r}: use {', '.join(LOT_STATUSES)}")
+        """Lots known to the record, first expiring first, with optional filters (an
+        unknown status is refused by the record)."""
         return self.records.lots.find(
             material=material, status=status, patient=patient, batch_id=batch_id
         )
@@ -102,7 +106,7 @@ class LotDesk:
         """
         from phactory.model.quantity import QuantityError, convert
 
-        found = self._site(site)
+        found = resolve_site(self._sites, site)
         lot_id = require_id(lot_id, "lot id")
         mat = found.materials.get(require_id(material, "material id"))
         if mat is None:
@@ -124,6 +128,8 @@ class LotDesk:
                 raise Invalid("the shelf life must be a positive number of days")
             expiry = today + timedelta(days=shelf_life_d)
         if expiry is not None and expiry < today:
+            # The record refuses it too, but only after the site's lots are registered
+            # below: a refused receipt writes nothing.
             raise Invalid(f"lot {lot_id} expired on {expiry.isoformat()}: not received")
         # The site file's own lots become known to the record with the first receipt (or
         # the first batch) of the site, so that lists show them next to the lots received.
@@ -163,10 +169,8 @@ class LotDesk:
         self, who: UserSession, lot_id: str, status: str, reason: str, user_id: str, password: str
     ) -> LotInfo:
         lot = self.get(lot_id)
-        why = record_text(reason, "reason")
-        if not why:
-            what = "release" if status == "released" else "rejection"
-            raise Invalid(f"lot {lot.lot_id}: a lot {what} needs a reason")
+        what = "release" if status == "released" else "rejection"
+        why = needed_text(reason, "reason", f"lot {lot.lot_id}: a lot {what} needs a reason")
         dispose = self.records.lots.release if status == "released" else self.records.lots.reject
         with signer(self.records, who, user_id, password) as (session, uid):
             dispose(session, lot.lot_id, why, password=password, user_id=uid)
@@ -200,18 +204,14 @@ class RecordAccounts:
 
     def unlock(self, who: UserSession, user_id: str, reason: str) -> User:
         """Unlock a locked account and reset its failures (an administrator, audited)."""
-        why = record_text(reason, "reason")
-        if not why:
-            raise Invalid("unlocking an account needs a reason")
+        why = needed_text(reason, "reason", "unlocking an account needs a reason")
         return self.records.accounts.unlock_user(who, require_id(user_id, "user id"), why)
 
     def reset_password(
         self, who: UserSession, user_id: str, new_password: str, reason: str
     ) -> User:
         """Set a new password for an account (an administrator, audited)."""
-        why = record_text(reason, "reason")
-        if not why:
-            raise Invalid("a password reset needs a reason")
+        why = needed_text(reason, "reason", "a password reset needs a reason")
         return self.records.accounts.reset_password(
             who, require_id(user_id, "user id"), new_password, why
         )

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     )
     from phactory.records.review import DispositionState
 
-__all__ = ["BatchReviews", "Correctable", "ReviewView", "record_text"]
+__all__ = ["BatchReviews", "Correctable", "ReviewView", "needed_text", "record_text"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,15 @@ def record_text(value: str | None, what: str) -> str:
     from phactory.records import free_text
 
     return free_text((value or "").strip(), what)
+
+
+def needed_text(value: str | None, what: str, missing: str) -> str:
+    """:func:`record_text` that may not be empty: refused with ``missing`` before anyone
+    signs (the record would refuse it too, after the signer's login)."""
+    text = record_text(value, what)
+    if not text:
+        raise Invalid(missing)
+    return text
 
 
 class BatchReviews:
@@ -225,9 +234,7 @@ class BatchReviews:
     ) -> Signature:
         """The Qualified Person rejects the batch, with a reason (its lots with it)."""
         batch_id = require_id(batch_id, "batch id")
-        why = record_text(reason, "reason")
-        if not why:
-            raise Invalid("a rejection needs a reason")
+        why = needed_text(reason, "reason", "a rejection needs a reason")
         with signer(self.records, who, user_id, password) as (session, uid):
             return self.records.disposition.reject(
                 session, batch_id, why, password=password, user_id=uid

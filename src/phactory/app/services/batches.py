@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Final
 
 from phactory.app.errors import Conflict, Invalid, Missing
 from phactory.app.principal import Principal, require
-from phactory.app.services.batch_lots import LotDesk, RecordAccounts
+from phactory.app.services.batch_lots import LotDesk, RecordAccounts, resolve_site
 from phactory.app.services.batch_people import Identities, acting_account, signer
 from phactory.app.services.batch_review import BatchReviews, record_text
 from phactory.app.services.batch_runners import (
@@ -309,13 +309,6 @@ class BatchService:
         """The batch's control recipe (units, phases, parameters, materials)."""
         return self.engine.control_recipe(require_id(batch_id, "batch id"))
 
-    def _site(self, site: Site | str) -> Site:
-        if not isinstance(site, str):
-            return site
-        if self._sites is None:
-            raise Missing(f"site {site}: no site store in this service")
-        return self._sites(require_id(site, "site id"))
-
     def create(
         self,
         who: UserSession,
@@ -338,7 +331,7 @@ class BatchService:
         time_scale
             Of the batch's simulated units in this server (default: the server's).
         """
-        found = self._site(site)
+        found = resolve_site(self._sites, site)
         for value, what in (
             (recipe_id, "recipe id"),
             (batch_id, "batch id"),

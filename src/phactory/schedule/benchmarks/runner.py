@@ -67,7 +67,8 @@ class BenchRow(TypedDict):
 
 @dataclass(frozen=True, slots=True)
 class SolveResult:
-    """Outcome of solving one instance.
+    """Outcome of solving one instance (by the product's scheduler, or by the reference
+    model of ``benchmarks/jobshop_reference.py``).
 
     Attributes
     ----------
@@ -81,7 +82,8 @@ class SolveResult:
     bound
         Proven lower bound on the optimal makespan (equals ``makespan`` when optimal).
     seconds
-        Wall-clock seconds of the solve (site, problem, warm start and CP-SAT).
+        Wall-clock seconds of the solve, model building and the first schedule (warm
+        start, dispatch hint) included.
     schedule
         The best schedule as job-shop assignments, or ``None``.
     trace

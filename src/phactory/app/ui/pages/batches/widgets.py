@@ -17,6 +17,7 @@ from urllib.parse import quote
 from nicegui import run, ui
 
 from phactory.app.services.batch_people import workstation_key
+from phactory.app.ui import safety
 from phactory.app.ui.layout import PageContext, section
 from phactory.errors import PhactoryError
 
@@ -81,13 +82,9 @@ _SLUG: Final = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 def testid(element: Any, *parts: str) -> Any:
-    """Give ``element`` a ``data-testid`` made of ``parts`` (any text, made a slug).
-
-    The value is set as a property value, never parsed from a property string, so no
-    text can add attributes or events to the element.
-    """
-    element.props["data-testid"] = _SLUG.sub("-", "-".join(parts)).strip("-")[:120]
-    return element
+    """Give ``element`` a ``data-testid`` made of ``parts`` (any text, made a slug),
+    through :func:`phactory.app.ui.safety.testid` (set by key, never parsed)."""
+    return safety.testid(element, _SLUG.sub("-", "-".join(parts)).strip("-")[:120])
 
 
 def fmt(x: float | None) -> str:
