@@ -12,9 +12,9 @@ Commands measured:
 * ``python -c pass``: the interpreter alone, the floor of any command;
 * ``phactory --help``: registering every command, no command run;
 * ``phactory validate examples/mab-biologics``: the model, YAML and units (pint);
-* ``phactory process simulate ivt --json``: one process model run; it needs NumPy, pandas
-  and ``scipy.integrate``, whose import alone is measured as ``import numpy, pandas,
-  scipy.integrate`` for comparison.
+* ``phactory process simulate ivt --json``: one process model run; it needs NumPy and
+  ``scipy.integrate`` (not pandas, since 2026-12-07); ``import numpy, pandas,
+  scipy.integrate`` stays measured for comparison with earlier results.
 """
 
 from __future__ import annotations

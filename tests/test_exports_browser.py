@@ -41,8 +41,8 @@ def _report_and_gantt(folder: Path) -> list[Path]:
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output
     data = json.loads(plan.read_text(encoding="utf-8"))
-    data["site"] = PAYLOADS[0]
-    data["operations"][0].update(batch=PAYLOADS[2], crew=PAYLOADS[1])
+    # Ids in a schedule file must be ids (refused otherwise); free text is shown as text.
+    data["operations"][0].update(crew=PAYLOADS[1] + PAYLOADS[2])
     unit = data["operations"][0]["unit"]
     data["downtime"] = [{"unit": unit, "start_h": 30.0, "end_h": 34.0, "reason": PAYLOADS[3]}]
     gantt = write_gantt(Schedule.from_dict(data), folder / "gantt.html")

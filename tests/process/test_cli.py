@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -133,3 +135,45 @@ def test_surrogate_saves_a_file(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "held-out R2" in res.output and "speed-up" in res.output
     assert json.loads(out.read_text())["format"] == "phactory-process-surrogate"
+
+
+#: Libraries one model run and its JSON summary do without (each a share of a second to
+#: import, or the app): ``process simulate MODEL --json`` must start at once.
+_NOT_FOR_ONE_RUN = (
+    "pandas",
+    "sqlalchemy",
+    "pint",
+    "plotly",
+    "jinja2",
+    "yaml",
+    "SALib",
+    "sklearn",
+    "distributed",
+    "phactory.app",
+    "phactory.store",
+)
+
+_PROBE = """
+import json, sys
+from typer.testing import CliRunner
+from phactory.cli.main import _register, app
+_register()
+result = CliRunner().invoke(app, {args!r})
+print(json.dumps({{
+    "code": result.exit_code,
+    "output": result.output,
+    "loaded": sorted(m for m in {names!r} if m in sys.modules),
+}}))
+"""
+
+
+def test_simulate_json_imports_no_pandas() -> None:
+    # The whole command as `phactory` runs it, in a fresh interpreter: what it imported.
+    code = _PROBE.format(args=["process", "simulate", "ivt", "--json"], names=_NOT_FOR_ONE_RUN)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["code"] == 0, found["output"]
+    assert json.loads(found["output"])["cqas"]["rna_yield"] > 0
+    assert found["loaded"] == []

@@ -17,6 +17,7 @@ from phactory.process import (
     Parameter,
     ParameterError,
     QualityAttribute,
+    RunOutput,
     SimulationError,
     SimulationResult,
     UnitOperationModel,
@@ -225,12 +226,9 @@ class _Dip(UnitOperationModel):
     outputs = (Variable("t_signed", "degC", "a temperature, which may be negative"),)
     cqas = (QualityAttribute("c_end", "mol/L", "final concentration", lower=0.0),)
 
-    def _run(self, p: dict[str, float], times: object) -> tuple[pd.DataFrame, dict[str, float]]:
-        frame = pd.DataFrame(
-            {"c": [1.0, -p["depth"], 1.0], "t_signed": [-40.0, -40.0, -40.0]},
-            index=pd.Index([0.0, 1.5, 3.0]),
-        )
-        return frame, {"c_end": 1.0}
+    def _run(self, p: dict[str, float], times: object) -> RunOutput:
+        columns = {"c": np.array([1.0, -p["depth"], 1.0]), "t_signed": np.full(3, -40.0)}
+        return np.array([0.0, 1.5, 3.0]), columns, {"c_end": 1.0}
 
 
 def test_a_negative_state_anywhere_in_the_run_is_refused() -> None:
@@ -241,3 +239,53 @@ def test_a_negative_state_anywhere_in_the_run_is_refused() -> None:
     # Round-off below the tolerance (1e-6 of the largest magnitude) is not a negative
     # concentration, and variables not declared non-negative may be negative.
     assert _Dip().simulate({"depth": 1e-9}).cqas == {"c_end": 1.0}
+
+
+# ---------------------------------------------------------------------- the result
+# The time series is held as NumPy arrays; the DataFrame is built from them on first read.
+
+
+def test_the_dataframe_is_the_arrays(
+    model: UnitOperationModel, nominal: dict[str, SimulationResult]
+) -> None:
+    result = nominal[model.name]
+    ts = result.timeseries
+    assert result.timeseries is ts  # built once
+    np.testing.assert_array_equal(ts.index.to_numpy(), result.time)
+    assert list(result.columns) == list(ts.columns)
+    for name, values in result.columns.items():
+        np.testing.assert_array_equal(ts[name].to_numpy(), values)
+        assert values.dtype == np.float64 and ts[name].dtype == np.float64
+    assert not result.time.flags.writeable
+    assert not any(v.flags.writeable for v in result.columns.values())
+
+
+def test_results_compare_and_pickle(
+    model: UnitOperationModel, nominal: dict[str, SimulationResult]
+) -> None:
+    result = nominal[model.name]
+    assert model.simulate() == result
+    _ = result.timeseries  # a built DataFrame does not travel, and is not compared
+    clone = pickle.loads(pickle.dumps(result))
+    assert clone == result
+    assert "timeseries" not in vars(clone)
+    pd.testing.assert_frame_equal(clone.timeseries, result.timeseries, check_exact=True)
+    p = model.cpp_names()[0]
+    decl = model.parameter(p)
+    other = model.simulate({p: decl.lower if decl.default != decl.lower else decl.upper})
+    assert other != result
+
+
+class _Ragged(_Dip):
+    """A model whose column is shorter than its times."""
+
+    name = "test_ragged"
+
+    def _run(self, p: dict[str, float], times: object) -> RunOutput:
+        columns = {"c": np.array([1.0, 1.0]), "t_signed": np.full(3, -40.0)}
+        return np.array([0.0, 1.5, 3.0]), columns, {"c_end": 1.0}
+
+
+def test_columns_that_do_not_line_up_with_the_times_are_refused() -> None:
+    with pytest.raises(SimulationError, match=r"test_ragged: column 'c' has shape \(2,\)"):
+        _Ragged().simulate()

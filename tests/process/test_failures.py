@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -26,7 +25,7 @@ from phactory.process import (
     morris,
     sobol,
 )
-from phactory.process.contract import FloatArray
+from phactory.process.contract import FloatArray, RunOutput
 from phactory.process.failures import TooManyFailuresError
 from phactory.process.parallel import evaluate_many
 from phactory.process.parameters import Parameter
@@ -52,13 +51,11 @@ class Cliff(UnitOperationModel):
     def __init__(self, note: str = "") -> None:
         self.note = note
 
-    def _run(
-        self, p: dict[str, float], times: FloatArray | None
-    ) -> tuple[pd.DataFrame, dict[str, float]]:
+    def _run(self, p: dict[str, float], times: FloatArray | None) -> RunOutput:
         if p["a"] > p["fail_above"]:
             raise SimulationError(f"test_cliff: no solution at a = {p['a']:.6g}{self.note}")
         y = (p["a"] + 2.0 * p["b"]) * p["u"]
-        return pd.DataFrame({"y": [y]}, index=pd.Index([0.0])), {"y": y}
+        return np.zeros(1), {"y": np.array([y])}, {"y": y}
 
 
 @pytest.fixture

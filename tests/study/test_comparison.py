@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
@@ -122,6 +122,7 @@ def test_seed_lists_must_match_the_replications() -> None:
         max_size=12,
     )
 )
+@example([(0.0, 0.0), (0.0, 5e-324)])  # a spread whose variance underflows
 def test_the_paired_interval_holds_the_mean_difference(pairs: list[tuple[float, float]]) -> None:
     seeds = list(range(len(pairs)))
     row = compare_replications(

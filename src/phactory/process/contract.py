@@ -8,13 +8,18 @@ A model is a small class in the style of a scikit-learn estimator:
   bounds), its states and outputs (:class:`Variable`) and its critical quality attributes
   (:class:`QualityAttribute`); critical process parameters are the parameters flagged ``cpp``.
 * :meth:`UnitOperationModel.simulate` validates the configuration and the parameter values,
-  runs the model and returns a :class:`SimulationResult`: a time series as a DataFrame and the
-  scalar CQAs. Nothing is cached between calls and there is no module-level mutable state, so
-  the same parameters always give the same result, in any process.
+  runs the model and returns a :class:`SimulationResult`: a time series and the scalar CQAs.
+  Nothing is cached between calls and there is no module-level mutable state, so the same
+  parameters always give the same result, in any process.
 
-Subclasses implement :meth:`UnitOperationModel._run`. Anything that goes wrong inside it (a
-solver that does not converge, a non-finite number) surfaces as a :class:`SimulationError`,
-never as a silently wrong number.
+Subclasses implement :meth:`UnitOperationModel._run`, which computes with NumPy and returns
+the reported times, one array per time-series column and the CQAs. Anything that goes wrong
+inside it (a solver that does not converge, a non-finite number) surfaces as a
+:class:`SimulationError`, never as a silently wrong number.
+
+pandas is imported only when a caller reads :attr:`SimulationResult.timeseries` (a
+DataFrame built from those arrays on first access): a single simulation and its JSON
+summary (``phactory process simulate MODEL --json``) do not pay for importing it.
 
 Physical sanity is part of the contract: a state or output declared ``nonnegative`` (a
 concentration, an amount, a volume) must stay at or above ``-tolerance`` at **every**
@@ -38,18 +43,22 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from phactory.errors import InvalidError, PhactoryError
 from phactory.process.parameters import Parameter, ParameterError, resolve_parameters
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = [
     "ModelConfigError",
     "QualityAttribute",
+    "RunOutput",
     "SimulationError",
     "SimulationResult",
     "UnitOperationModel",
@@ -57,6 +66,10 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+
+#: What :meth:`UnitOperationModel._run` returns: the reported times [h], one array per
+#: time-series column (the same length as the times) and the CQAs by name.
+RunOutput = tuple[FloatArray, dict[str, FloatArray], dict[str, float]]
 
 
 class SimulationError(PhactoryError, RuntimeError):
@@ -133,9 +146,13 @@ class QualityAttribute:
         return "(report only)"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SimulationResult:
     """What :meth:`UnitOperationModel.simulate` returns.
+
+    Results compare equal when every field is equal, arrays element by element (NaN equal
+    to NaN: the same run gives the same result). They pickle without the DataFrame, which
+    the receiving process builds again if it reads it.
 
     Attributes
     ----------
@@ -143,23 +160,54 @@ class SimulationResult:
         Registered name of the model.
     params
         Every parameter value used, in its declared unit.
-    timeseries
-        One row per reported time; the index is time [h] named ``"time"``; one column per
-        declared state and output.
+    time
+        Reported times [h] (read-only array).
+    columns
+        One read-only array per declared state and output, in declaration order, aligned
+        with ``time``.
     cqas
         Scalar critical quality attributes by name.
     units
         Unit of every time-series column and CQA.
     in_spec
         Per CQA, whether it meets its acceptance limits.
+    timeseries
+        ``time`` and ``columns`` as a pandas DataFrame: one row per reported time, the
+        index is time [h] named ``"time"``, one column per declared state and output.
+        Built on first access (the only use of pandas here) and kept.
     """
 
     model: str
     params: dict[str, float]
-    timeseries: pd.DataFrame
+    time: FloatArray
+    columns: dict[str, FloatArray]
     cqas: dict[str, float]
     units: dict[str, str] = field(default_factory=dict)
     in_spec: dict[str, bool] = field(default_factory=dict)
+
+    @cached_property
+    def timeseries(self) -> pd.DataFrame:
+        """The time series as a DataFrame (see the class docstring)."""
+        import pandas as pd
+
+        return pd.DataFrame(dict(self.columns), index=pd.Index(self.time, name="time"))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SimulationResult):
+            return NotImplemented
+        return (
+            (self.model, self.params, self.cqas, self.units, self.in_spec)
+            == (other.model, other.params, other.cqas, other.units, other.in_spec)
+            and list(self.columns) == list(other.columns)
+            and np.array_equal(self.time, other.time, equal_nan=True)
+            and all(
+                np.array_equal(v, other.columns[k], equal_nan=True) for k, v in self.columns.items()
+            )
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The DataFrame is derived from the arrays: workers need not ship it.
+        return {k: v for k, v in vars(self).items() if k != "timeseries"}
 
     @property
     def success(self) -> bool:
@@ -299,7 +347,7 @@ class UnitOperationModel(ABC):
         if t_eval is not None and (t_eval.ndim != 1 or np.any(np.diff(t_eval) < 0)):
             raise ValueError("times must be a one-dimensional, non-decreasing sequence [h]")
         try:
-            frame, cqas = self._run(values, t_eval)
+            time, columns, cqas = self._run(values, t_eval)
         except (SimulationError, ParameterError, ModelConfigError):
             raise
         except (ArithmeticError, ValueError, np.linalg.LinAlgError) as exc:
@@ -309,13 +357,13 @@ class UnitOperationModel(ABC):
         bad = [k for k, v in cqas.items() if not math.isfinite(v)]
         if bad:
             raise SimulationError(f"{self.name}: non-finite CQA(s) {bad} at {values}")
-        frame.index.name = "time"
-        self._check_nonnegative(frame)
+        time, columns = self._frozen_series(time, columns)
+        self._check_nonnegative(time, columns)
         units = {v.name: v.unit for v in (*self.states, *self.outputs)}
         units.update({q.name: q.unit for q in self.cqas})
         units["time"] = "h"
         in_spec = {q.name: q.accepts(cqas[q.name]) for q in self.cqas}
-        return SimulationResult(self.name, values, frame, cqas, units, in_spec)
+        return SimulationResult(self.name, values, time, columns, cqas, units, in_spec)
 
     def evaluate(
         self,
@@ -355,11 +403,30 @@ class UnitOperationModel(ABC):
             result[i] = [cqas[o] for o in outs]
         return result
 
-    def _check_nonnegative(self, frame: pd.DataFrame) -> None:
+    def _frozen_series(
+        self, time: npt.ArrayLike, columns: Mapping[str, npt.ArrayLike]
+    ) -> tuple[FloatArray, dict[str, FloatArray]]:
+        """Read-only float copies of what ``_run`` returned, checked to line up."""
+        t = np.array(time, dtype=float)
+        if t.ndim != 1:
+            raise SimulationError(f"{self.name}: the times must be one-dimensional, got {t.shape}")
+        t.flags.writeable = False
+        frozen: dict[str, FloatArray] = {}
+        for name, values in columns.items():
+            col = np.array(values, dtype=float)
+            if col.shape != t.shape:
+                raise SimulationError(
+                    f"{self.name}: column {name!r} has shape {col.shape}, the times {t.shape}"
+                )
+            col.flags.writeable = False
+            frozen[name] = col
+        return t, frozen
+
+    def _check_nonnegative(self, time: FloatArray, columns: Mapping[str, FloatArray]) -> None:
         for v in (*self.states, *self.outputs):
-            if not v.nonnegative or v.name not in frame.columns or frame.empty:
+            col = columns.get(v.name)
+            if not v.nonnegative or col is None or col.size == 0:
                 continue
-            col = frame[v.name].to_numpy(dtype=float)
             finite = col[np.isfinite(col)]
             if finite.size == 0:
                 continue
@@ -368,7 +435,7 @@ class UnitOperationModel(ABC):
             if col[worst] < -tol:
                 raise SimulationError(
                     f"{self.name}: {v.description} ({v.name!r}) is negative, "
-                    f"{col[worst]:.4g} {v.unit} at t = {float(frame.index[worst]):.6g} h"
+                    f"{col[worst]:.4g} {v.unit} at t = {float(time[worst]):.6g} h"
                 )
 
     # ------------------------------------------------------------------ for subclasses
@@ -376,7 +443,20 @@ class UnitOperationModel(ABC):
         """Validate constructor configuration; raise :class:`ModelConfigError` if unusable."""
 
     @abstractmethod
-    def _run(
-        self, p: dict[str, float], times: FloatArray | None
-    ) -> tuple[pd.DataFrame, dict[str, float]]:
-        """Simulate with validated parameters ``p``; return (time series, CQAs)."""
+    def _run(self, p: dict[str, float], times: FloatArray | None) -> RunOutput:
+        """Simulate with validated parameters ``p``.
+
+        Parameters
+        ----------
+        p
+            Every parameter value, validated, in its declared unit.
+        times
+            Times [h] at which to report the time series, or ``None`` for the model's own
+            grid.
+
+        Returns
+        -------
+        RunOutput
+            ``(time, columns, cqas)``: the reported times [h]; one array per declared state
+            and output, in declaration order, each as long as ``time``; the CQAs by name.
+        """

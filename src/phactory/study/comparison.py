@@ -236,12 +236,16 @@ def _difference(
         spread = (len(xa) > 1 and max(xa) > min(xa)) or (len(xb) > 1 and max(xb) > min(xb))
     if len(xa) < 2 or len(xb) < 2:
         return KpiDifference(**base, diff=diff)
-    if not spread:  # no noise at all: any difference is real, none is not
+    test = None
+    if spread:
+        test = st.ttest_rel(xb, xa) if paired else st.ttest_ind(xb, xa, equal_var=False)
+    # No noise at all (or a spread so small that the test's variance underflows, e.g.
+    # differences of 5e-324): any difference is real, none is not.
+    if test is None or not math.isfinite(float(test.pvalue)):
         return KpiDifference(
             **base, diff=diff, ci_low=diff, ci_high=diff, p_value=1.0 if diff == 0 else 0.0,
             significant=diff != 0,
         )  # fmt: skip
-    test = st.ttest_rel(xb, xa) if paired else st.ttest_ind(xb, xa, equal_var=False)
     ci = test.confidence_interval(1.0 - alpha)
     p = float(test.pvalue)
     return KpiDifference(

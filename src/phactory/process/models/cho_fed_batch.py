@@ -124,12 +124,12 @@ import itertools
 import math
 
 import numpy as np
-import pandas as pd
 
 from phactory.process.contract import (
     FloatArray,
     ModelConfigError,
     QualityAttribute,
+    RunOutput,
     SimulationError,
     UnitOperationModel,
     Variable,
@@ -355,9 +355,7 @@ class CHOFedBatch(UnitOperationModel):
             "q_p": p["q_p"] * 1e-12 / 24.0 * k_t,
         }
 
-    def _run(
-        self, p: dict[str, float], times: FloatArray | None
-    ) -> tuple[pd.DataFrame, dict[str, float]]:
+    def _run(self, p: dict[str, float], times: FloatArray | None) -> RunOutput:
         from scipy.integrate import solve_ivp
 
         t_end = p["duration"] * 24.0
@@ -445,18 +443,16 @@ class CHOFedBatch(UnitOperationModel):
             dil = (feed if t >= t_feed else 0.0) / float(row[0])
             extra[i] = (temp_at(float(t)), r["mu"], r["mu_d"], r["mu"] - r["mu_d"] - dil)
         ivcd = _cumulative_trapezoid(states[:, 1], t_all / 24.0) if len(t_all) else t_all
-        frame = pd.DataFrame(
-            np.column_stack([states, extra, ivcd]),
-            index=pd.Index(t_all),
-            columns=[v.name for v in (*self.states, *self.outputs)],
-        )
+        table = np.column_stack([states, extra, ivcd])
+        names = [v.name for v in (*self.states, *self.outputs)]
+        columns = dict(zip(names, table.T, strict=True))
         cqas = {
             "titer": y[6],
             "peak_vcd": peak_vcd,
             "peak_ammonia": peak_amm,
             "final_lactate": y[4],
         }
-        return frame, cqas
+        return t_all, columns, cqas
 
 
 def _check_positive(t: FloatArray, y: FloatArray, scale: FloatArray) -> None:

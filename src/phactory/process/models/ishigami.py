@@ -19,9 +19,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
-from phactory.process.contract import FloatArray, QualityAttribute, UnitOperationModel, Variable
+from phactory.process.contract import (
+    FloatArray,
+    QualityAttribute,
+    RunOutput,
+    UnitOperationModel,
+    Variable,
+)
 from phactory.process.parameters import Parameter, resolve_parameters
 
 __all__ = ["Ishigami", "ishigami_indices"]
@@ -59,12 +64,9 @@ class Ishigami(UnitOperationModel):
     # The acceptance limit is arbitrary; it lets the design-space code run on this function.
     cqas = (QualityAttribute("y", "", "function value", upper=10.0),)
 
-    def _run(
-        self, p: dict[str, float], times: FloatArray | None
-    ) -> tuple[pd.DataFrame, dict[str, float]]:
+    def _run(self, p: dict[str, float], times: FloatArray | None) -> RunOutput:
         y = float(self._f(np.array([[p["x1"], p["x2"], p["x3"]]]), p["a"], p["b"])[0])
-        frame = pd.DataFrame({"y": [y]}, index=pd.Index([0.0]))
-        return frame, {"y": y}
+        return np.zeros(1), {"y": np.array([y])}, {"y": y}
 
     @staticmethod
     def _f(x: FloatArray, a: float | FloatArray, b: float | FloatArray) -> FloatArray:

@@ -45,13 +45,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
-from scipy.integrate import solve_ivp
 
 from phactory.process.contract import (
     FloatArray,
     ModelConfigError,
     QualityAttribute,
+    RunOutput,
     SimulationError,
     UnitOperationModel,
     Variable,
@@ -327,9 +326,9 @@ class IVT(UnitOperationModel):
         if not (isinstance(self.rtol, float) and 1e-12 <= self.rtol <= 1e-2):
             raise ModelConfigError(f"ivt: rtol must be a float in [1e-12, 1e-2], got {self.rtol!r}")
 
-    def _run(
-        self, p: dict[str, float], times: FloatArray | None
-    ) -> tuple[pd.DataFrame, dict[str, float]]:
+    def _run(self, p: dict[str, float], times: FloatArray | None) -> RunOutput:
+        from scipy.integrate import solve_ivp
+
         mg0, ntp0, t7 = p["mg_total"], p["ntp_total"], p["t7rnap"]
         k_app, k1, k2, k_ac = p["k_app"], p["k1"], p["k2"], p["k_ac"]
         h0 = initial_proton_total(mg0, ntp0, PPI_INITIAL, HEPES_TOTAL)
@@ -377,23 +376,15 @@ class IVT(UnitOperationModel):
                 v_tr,
                 v_deg,
             )
-        cols_s = [v.name for v in self.states]
-        cols_o = [v.name for v in self.outputs]
-        frame = pd.DataFrame(np.hstack([y.T, out]), index=pd.Index(sol.t), columns=cols_s + cols_o)
-        if times is None or (len(sol.t) and sol.t[-1] >= t_end - 1e-12):
-            end = frame.iloc[-1]
-            rna_end, ntp_end = float(end["rna"]), float(end["ntp_total"])
-            ph_end = float(end["ph"])
-        else:
-            full = self._run(p, None)[0].iloc[-1]
-            rna_end, ntp_end, ph_end = (
-                float(full["rna"]),
-                float(full["ntp_total"]),
-                float(full["ph"]),
-            )
+        columns = dict(zip([v.name for v in self.states], y, strict=True))
+        columns.update(zip([v.name for v in self.outputs], out.T, strict=True))
+        # The CQAs are end-of-batch values: run to the end if the requested times stop short.
+        reached = times is None or (len(sol.t) and sol.t[-1] >= t_end - 1e-12)
+        end = columns if reached else self._run(p, None)[1]
+        rna_end, ntp_end, ph_end = (float(end[k][-1]) for k in ("rna", "ntp_total", "ph"))
         cqas = {
             "rna_yield": rna_end * RNA_MOLAR_MASS,
             "final_ph": ph_end,
             "ntp_conversion": 1.0 - ntp_end / ntp0,
         }
-        return frame, cqas
+        return sol.t, columns, cqas

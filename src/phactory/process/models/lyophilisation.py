@@ -42,12 +42,12 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-import pandas as pd
 
 from phactory.process.contract import (
     FloatArray,
     ModelConfigError,
     QualityAttribute,
+    RunOutput,
     SimulationError,
     UnitOperationModel,
     Variable,
@@ -293,9 +293,7 @@ class Lyophilisation(UnitOperationModel):
         tbot = t + DH_SUB * dmdt / 3600.0 * ice / (ap * K_ICE)
         return t, dmdt, rp, kv, tbot
 
-    def _run(
-        self, p: dict[str, float], times: FloatArray | None
-    ) -> tuple[pd.DataFrame, dict[str, float]]:
+    def _run(self, p: dict[str, float], times: FloatArray | None) -> RunOutput:
         from scipy.integrate import solve_ivp
 
         lpr0 = self.initial_fill_height(p)
@@ -387,9 +385,8 @@ class Lyophilisation(UnitOperationModel):
             "product_resistance",
             "kv",
         ]
-        frame = pd.DataFrame(
-            [row(float(t)) for t in grid], index=pd.Index(np.asarray(grid, float)), columns=cols
-        )
+        table = np.array([row(float(t)) for t in grid], dtype=float).reshape(-1, len(cols))
+        columns = dict(zip(cols, table.T, strict=True))
         # CQAs as maxima of the continuous solution, independent of the reporting grid.
         coarse = np.unique(np.concatenate([np.linspace(0.0, t_end, 101), [min(t_kink, t_end)]]))
         fraction = 1.0 if finished else length_at(t_end) / lpr0
@@ -402,7 +399,7 @@ class Lyophilisation(UnitOperationModel):
             "max_sublimation_temperature": _continuous_max(lambda t: row(t)[2], coarse),
             "max_sublimation_flux": _continuous_max(lambda t: row(t)[6], coarse),
         }
-        return frame, cqas
+        return np.asarray(grid, float), columns, cqas
 
 
 def _continuous_max(f: Callable[[float], float], times: FloatArray) -> float:

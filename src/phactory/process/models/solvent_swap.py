@@ -39,21 +39,24 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from scipy.integrate import solve_ivp
 
 from phactory.process.contract import (
     FloatArray,
     ModelConfigError,
     QualityAttribute,
+    RunOutput,
     SimulationError,
     UnitOperationModel,
     Variable,
 )
 from phactory.process.models.vle import SYSTEMS, BinaryVLE
 from phactory.process.parameters import Parameter, resolve_parameters
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "STRATEGIES",
@@ -226,6 +229,8 @@ class SolventSwap(UnitOperationModel):
             reached.terminal = True  # type: ignore[attr-defined]
             reached.direction = -1  # type: ignore[attr-defined]
             events.append(reached)
+        from scipy.integrate import solve_ivp
+
         scale = max(n0[0] + n0[1], 1e-12)
         sol = solve_ivp(
             rhs,
@@ -310,9 +315,7 @@ class SolventSwap(UnitOperationModel):
             out[i] = (x, nl * m_l / (nl * m_l + nh * m_h), y, temp - 273.15, nl * v_l + nh * v_h)
         return out
 
-    def _run(
-        self, p: dict[str, float], times: FloatArray | None
-    ) -> tuple[pd.DataFrame, dict[str, float]]:
+    def _run(self, p: dict[str, float], times: FloatArray | None) -> RunOutput:
         t, moles, dist, fed, _ = self._trajectory(p)
         # Drop repeated time stamps where one step ends and the next begins.
         keep = np.concatenate([[True], np.diff(t) > 0])
@@ -326,16 +329,14 @@ class SolventSwap(UnitOperationModel):
             final = moles[-1]
         desc = self._describe(p, moles)
         data = np.column_stack([moles, desc, dist, fed])
-        frame = pd.DataFrame(
-            data, index=pd.Index(t), columns=["light_moles", "heavy_moles", *_COLUMNS]
-        )
+        columns = dict(zip(["light_moles", "heavy_moles", *_COLUMNS], data.T, strict=True))
         end = self._describe(p, np.asarray([final]))[0]
         cqas = {
             "residual_light_solvent": float(end[1]),
             "solvent_used": p["solvent_ratio"] * p["holdup_volume"],
             "batch_time": self.batch_time(p),
         }
-        return frame, cqas
+        return t, columns, cqas
 
     def batch_time(self, p: dict[str, float]) -> float:
         """Duration [h]: distillation time plus, for put-and-take, the top-up time."""
@@ -455,6 +456,8 @@ def optimise_solvent_swap(
         One row per option (columns of :class:`SwapOption`), sorted by solvent used and then
         batch time; the first row is the optimum.
     """
+    import pandas as pd
+
     rows: list[SwapOption] = []
     base = dict(params or {})
     for strategy in STRATEGIES:
