@@ -18,8 +18,10 @@ from typing import Any
 
 import pytest
 
+from phactory.app.browser_policy import RECORD_POLICY
 from phactory.app.services.batches import BatchService
 from phactory.credentials import default_hasher
+from phactory.errors import PhactoryError
 
 from .batch_world import PEOPLE, batch_site_yaml, make_people
 from .conftest import Api, make_settings, open_api
@@ -172,8 +174,8 @@ def test_a_batch_from_creation_to_release(bapi: Api) -> None:
     # Exports and the audit chain.
     html = c.get("/api/v1/batches/B1/record.html", headers=qp)
     assert html.status_code == 200 and "meaning: <b>reviewed</b>" in html.text
-    assert "script-src" not in html.headers["content-security-policy"]
-    assert html.headers["content-security-policy"].startswith("default-src 'none'")
+    assert html.headers["content-security-policy"] == RECORD_POLICY  # no script runs
+    assert html.headers["x-frame-options"] == "SAMEORIGIN"  # framed by the QA page only
     pdf = c.get("/api/v1/batches/B1/record.pdf", headers=qp)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
     xml = c.get("/api/v1/batches/B1/batchml.xml", headers=qp)
@@ -296,6 +298,30 @@ def test_lots_are_received_into_quarantine_and_released_by_qa(bapi: Api) -> None
         "/api/v1/lots", params={"status": "quarantine"}, headers=bapi.headers("viewer")
     ).json()
     assert [x["lot_id"] for x in quarantined] == ["W-Q01"]
+
+
+def test_a_refused_receipt_writes_nothing(bapi: Api) -> None:
+    """The site file's lots become known with the first receipt, in its transaction: a
+    receipt the record refuses, for whatever reason, registers no lot."""
+    c = bapi.client
+    records = bapi.ctx.batches.records
+    body = {"site_id": "tiny", "lot_id": "W-900", "material": "water", "quantity": 5}
+    qa = identify(bapi, "qa")  # QA disposes of lots but does not receive them
+    assert c.post("/api/v1/lots", headers=qa, json=body).status_code == 403
+    op1 = identify(bapi, "op1")
+    expired = {**body, "expiry": "2001-01-01"}
+    assert c.post("/api/v1/lots", headers=op1, json=expired).status_code == 422
+    taken = {**body, "lot_id": "W-001"}  # a lot of the site file
+    assert c.post("/api/v1/lots", headers=op1, json=taken).status_code == 422
+    operator = bapi.ctx.batches.login("op1", PEOPLE["op1"][3])
+    for quantity in (float("inf"), float("nan"), -1.0):
+        with pytest.raises(PhactoryError, match="positive"):
+            bapi.ctx.batches.lots.receive(operator, "tiny", "W-901", "water", quantity)
+    assert records.lots.find() == []
+    assert [e for e in records.audit.entries() if e.kind == "lot.registered"] == []
+    received = c.post("/api/v1/lots", headers=op1, json=body)
+    assert received.status_code == 201, received.text
+    assert {x.lot_id for x in records.lots.find()} == {"W-001", "W-Q01", "W-900"}
 
 
 def test_locked_accounts_are_unlocked_and_reset_by_an_administrator(bapi: Api) -> None:

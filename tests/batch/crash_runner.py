@@ -44,11 +44,11 @@ def main(url: str, batch_id: str) -> None:
         PASSWORDS["op2"],
     )
     print("ready", flush=True)
-    engine.attach(batch_id)  # recovery: a phase left in flight comes back Held
-    engine.detach(batch_id)
+    engine.runner.attach(batch_id)  # recovery: a phase left in flight comes back Held
+    engine.runner.detach(batch_id)
     if State(records.batches.get(batch_id).state) is State.HELD:
-        engine.command(sup, batch_id, "Restart", "resume after interruption")
-    status = engine.run(batch_id, operator=operator, timeout_s=60)
+        engine.lifecycle.command(sup, batch_id, "Restart", "resume after interruption")
+    status = engine.runner.run(batch_id, operator=operator, timeout_s=60)
     print(f"finished {status.batch.state}", flush=True)
     records.close()
 

@@ -24,16 +24,16 @@ def _engine(world: World) -> BatchEngine:
 
 
 def _run_flow(world: World, engine: BatchEngine, **kwargs: object) -> str:
-    info = engine.create_batch(world["sup"], flow_site(**kwargs), "mab-r")  # type: ignore[arg-type]
-    engine.command(world["sup"], info.batch_id, "Start")
-    engine.run(info.batch_id, operator=operator(world), timeout_s=30)
+    info = engine.lifecycle.create_batch(world["sup"], flow_site(**kwargs), "mab-r")  # type: ignore[arg-type]
+    engine.lifecycle.command(world["sup"], info.batch_id, "Start")
+    engine.runner.run(info.batch_id, operator=operator(world), timeout_s=30)
     return info.batch_id
 
 
 def test_material_made_by_a_step_is_used_by_the_next_step_of_the_batch(world: World) -> None:
     engine = _engine(world)
     batch_id = _run_flow(world, engine)
-    status = engine.status(batch_id)
+    status = engine.runner.status(batch_id)
     assert status.state is State.COMPLETE, status.waiting_for
     assert world.records.deviations.find(batch_id) == []
     record = world.records.batches.record(batch_id)
@@ -49,9 +49,9 @@ def test_material_made_by_a_step_is_used_by_the_next_step_of_the_batch(world: Wo
     back = world.records.lots.trace(bulk.lot_id, "backward")
     assert {"FEED-1", bulk.lot_id} <= set(back.lots)
     # What a batch made is in quarantine for any other batch.
-    other = engine.create_batch(world["sup"], flow_site(), "mab-r")
-    assert engine.available_lots(other.batch_id, "bulk") == []
-    assert [x.lot_id for x in engine.available_lots(batch_id, "bulk")] == [bulk.lot_id]
+    other = engine.lifecycle.create_batch(world["sup"], flow_site(), "mab-r")
+    assert engine.materials.available_lots(other.batch_id, "bulk") == []
+    assert [x.lot_id for x in engine.materials.available_lots(batch_id, "bulk")] == [bulk.lot_id]
 
 
 def test_release_leaves_the_qa_review_signature_valid(world: World) -> None:
@@ -80,15 +80,15 @@ def test_release_leaves_the_qa_review_signature_valid(world: World) -> None:
 def test_a_restart_meeting_the_same_shortage_raises_no_new_deviation(world: World) -> None:
     engine = _engine(world)
     batch_id = _run_flow(world, engine, feed="100 L")
-    status = engine.status(batch_id)
+    status = engine.runner.status(batch_id)
     assert status.state is State.HELD
     assert status.hold_reason == (f"not enough released feed for {PRODUCTION}: 200 L short"), (
         status.hold_reason
     )
     assert status.hold_reason in (status.waiting_for or "")
     for _ in range(3):
-        engine.command(world["sup"], batch_id, "Restart", "feed checked")
-        assert engine.run(batch_id, timeout_s=30).state is State.HELD
+        engine.lifecycle.command(world["sup"], batch_id, "Restart", "feed checked")
+        assert engine.runner.run(batch_id, timeout_s=30).state is State.HELD
     devs = world.records.deviations.find(batch_id)
     assert [(d.kind, d.step, d.cause) for d in devs] == [("material", PRODUCTION, "material:feed")]
     assert world.records.batches.hold_reason(batch_id) == status.hold_reason
@@ -98,37 +98,39 @@ def test_a_restart_meeting_the_same_shortage_raises_no_new_deviation(world: Worl
     records.lots.release(
         world["qa"], "FEED-2", "incoming checks passed", password=world.password("qa"), user_id="qa"
     )
-    engine.command(world["sup"], batch_id, "Restart", "feed received")
-    assert engine.run(batch_id, operator=operator(world), timeout_s=30).state is State.COMPLETE
+    engine.lifecycle.command(world["sup"], batch_id, "Restart", "feed received")
+    assert (
+        engine.runner.run(batch_id, operator=operator(world), timeout_s=30).state is State.COMPLETE
+    )
     assert len(records.deviations.find(batch_id)) == 1
 
 
 def test_every_hold_records_its_reason_including_on_crash_recovery(world: World) -> None:
     records = world.records
     slow = BatchEngine(records, driver=SimulatedUnit(time_scale=1.0), tick_s=0.001)
-    info = slow.create_batch(world["sup"], tiny_site(), "r1")
-    slow.command(world["sup"], info.batch_id, "Start")
-    slow.run(info.batch_id)
+    info = slow.lifecycle.create_batch(world["sup"], tiny_site(), "r1")
+    slow.lifecycle.command(world["sup"], info.batch_id, "Start")
+    slow.runner.run(info.batch_id)
     perform_fill(slow, world, info.batch_id)
-    slow.attach(info.batch_id)
+    slow.runner.attach(info.batch_id)
     for _ in range(20):  # start 'stir', then stop as a crash would: lease and phase left
-        slow.tick(info.batch_id)
-    assert next(s for s in slow.status(info.batch_id).steps if s.step == "mix/main/stir").state == (
-        "Running"
-    )
+        slow.runner.tick(info.batch_id)
+    assert next(
+        s for s in slow.runner.status(info.batch_id).steps if s.step == "mix/main/stir"
+    ).state == ("Running")
     # Another engine takes over once the lease has lapsed (here: at once).
     other = BatchEngine(records, time_scale=math.inf, tick_s=0.001, lease_s=0.0)
-    status = other.run(info.batch_id)
+    status = other.runner.run(info.batch_id)
     assert status.state is State.HELD
     reason = status.hold_reason or ""
     assert reason.startswith("held on recovery after the engine stopped at "), reason
     assert "(crash of runner " in reason and "mix/main/stir" in reason
     assert reason in (status.waiting_for or "")
-    other.command(world["sup"], info.batch_id, "Restart", "after the crash")
-    other.command(world["op1"], info.batch_id, "Hold", "pump noise")
-    assert other.run(info.batch_id).hold_reason == "Hold command: pump noise"
-    other.command(world["sup"], info.batch_id, "Restart", "pump checked")
-    assert other.run(info.batch_id, timeout_s=30).hold_reason is None
+    other.lifecycle.command(world["sup"], info.batch_id, "Restart", "after the crash")
+    other.lifecycle.command(world["op1"], info.batch_id, "Hold", "pump noise")
+    assert other.runner.run(info.batch_id).hold_reason == "Hold command: pump noise"
+    other.lifecycle.command(world["sup"], info.batch_id, "Restart", "pump checked")
+    assert other.runner.run(info.batch_id, timeout_s=30).hold_reason is None
 
 
 def test_a_second_batch_waits_for_the_only_unit_and_gets_it_when_it_frees(
@@ -136,28 +138,28 @@ def test_a_second_batch_waits_for_the_only_unit_and_gets_it_when_it_frees(
 ) -> None:
     engine = _engine(world)
     sup = world["sup"]
-    first = engine.create_batch(sup, flow_site(), "mab-r").batch_id
-    engine.command(sup, first, "Start")
-    engine.run(first)  # stops at the manual inoculation, holding BR1
-    assert engine.control_recipe(first).units == ["BR1"]
-    second = engine.create_batch(sup, flow_site(), "mab-r").batch_id  # refused before
-    third = engine.create_batch(sup, flow_site(), "mab-r").batch_id
+    first = engine.lifecycle.create_batch(sup, flow_site(), "mab-r").batch_id
+    engine.lifecycle.command(sup, first, "Start")
+    engine.runner.run(first)  # stops at the manual inoculation, holding BR1
+    assert engine.context.control_recipe(first).units == ["BR1"]
+    second = engine.lifecycle.create_batch(sup, flow_site(), "mab-r").batch_id  # refused before
+    third = engine.lifecycle.create_batch(sup, flow_site(), "mab-r").batch_id
     for b in (second, third):
-        engine.command(sup, b, "Start")
-        status = engine.run(b, timeout_s=0.2)
+        engine.lifecycle.command(sup, b, "Start")
+        status = engine.runner.run(b, timeout_s=0.2)
         assert status.state is State.RUNNING
         assert (status.waiting_for or "").startswith(
             "unit procedure production waits for a unit of class bioreactor: "
             f"BR1 held by batch {first} (production) since "
         ), status.waiting_for
-        assert engine.control_recipe(b).units == []
-    engine.run(first, operator=operator(world), timeout_s=30)
-    assert engine.status(first).state is State.COMPLETE
+        assert engine.context.control_recipe(b).units == []
+    engine.runner.run(first, operator=operator(world), timeout_s=30)
+    assert engine.runner.status(first).state is State.COMPLETE
     # First come, first served: the second batch asked first and gets the bioreactor.
-    engine.run(third, timeout_s=0.2)
-    assert engine.control_recipe(third).units == []
-    assert engine.run(second, operator=operator(world), timeout_s=30).state is State.COMPLETE
-    assert engine.run(third, operator=operator(world), timeout_s=30).state is State.COMPLETE
+    engine.runner.run(third, timeout_s=0.2)
+    assert engine.context.control_recipe(third).units == []
+    assert engine.runner.run(second, operator=operator(world), timeout_s=30).state is State.COMPLETE
+    assert engine.runner.run(third, operator=operator(world), timeout_s=30).state is State.COMPLETE
     kinds = [
         (e.field, e.new["unit_procedure"])
         for e in world.records.audit.entries(second)
@@ -174,18 +176,18 @@ def test_a_second_batch_waits_for_the_only_unit_and_gets_it_when_it_frees(
 def test_a_held_batch_keeps_its_units_and_does_not_block_the_queue(world: World) -> None:
     engine = _engine(world)
     sup = world["sup"]
-    first = engine.create_batch(sup, flow_site(), "mab-r").batch_id
-    engine.command(sup, first, "Start")
-    engine.run(first)
-    second = engine.create_batch(sup, flow_site(), "mab-r").batch_id
-    engine.command(sup, second, "Start")
-    engine.run(second, timeout_s=0.1)  # waits for BR1
-    engine.command(sup, second, "Hold", "operators needed elsewhere")
-    engine.run(second)
-    third = engine.create_batch(sup, flow_site(), "mab-r").batch_id
-    engine.command(sup, third, "Start")
-    engine.command(sup, first, "Stop", "campaign cancelled")
-    assert engine.run(first).state is State.STOPPED  # gives BR1 back
+    first = engine.lifecycle.create_batch(sup, flow_site(), "mab-r").batch_id
+    engine.lifecycle.command(sup, first, "Start")
+    engine.runner.run(first)
+    second = engine.lifecycle.create_batch(sup, flow_site(), "mab-r").batch_id
+    engine.lifecycle.command(sup, second, "Start")
+    engine.runner.run(second, timeout_s=0.1)  # waits for BR1
+    engine.lifecycle.command(sup, second, "Hold", "operators needed elsewhere")
+    engine.runner.run(second)
+    third = engine.lifecycle.create_batch(sup, flow_site(), "mab-r").batch_id
+    engine.lifecycle.command(sup, third, "Start")
+    engine.lifecycle.command(sup, first, "Stop", "campaign cancelled")
+    assert engine.runner.run(first).state is State.STOPPED  # gives BR1 back
     # The held second batch does not keep the third waiting.
-    engine.run(third, timeout_s=0.2)
-    assert engine.control_recipe(third).units == ["BR1"]
+    engine.runner.run(third, timeout_s=0.2)
+    assert engine.context.control_recipe(third).units == ["BR1"]

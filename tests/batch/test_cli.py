@@ -172,10 +172,12 @@ def test_trace_forward_and_backward(runner: CliRunner, tmp_path: Path) -> None:
         login["qa"], "APH-A", "incoming checks passed", password=PEOPLE["qa"][3], user_id="qa"
     )
     engine = BatchEngine(records, time_scale=math.inf, tick_s=0.001)
-    info = engine.create_batch(login["sup"], cart_site(), order_id="PAT-A-ORDER", batch_id="CAR1")
-    engine.command(login["sup"], "CAR1", "Start")
+    info = engine.lifecycle.create_batch(
+        login["sup"], cart_site(), order_id="PAT-A-ORDER", batch_id="CAR1"
+    )
+    engine.lifecycle.command(login["sup"], "CAR1", "Start")
     op = SimulatedOperator(login["op1"], PEOPLE["op1"][3], login["op2"], PEOPLE["op2"][3])
-    assert engine.run(info.batch_id, operator=op, timeout_s=30).batch.state == "Complete"
+    assert engine.runner.run(info.batch_id, operator=op, timeout_s=30).batch.state == "Complete"
     records.close()
     result = _invoke(runner, ["trace", "APH-A", "--forward", "--db", db])
     assert result.exit_code == 0, result.output

@@ -167,8 +167,8 @@ class Child:
 def _new_batch(records: RecordService, site: Site) -> str:
     sup = records.accounts.login("sup", PEOPLE["sup"][3])
     engine = BatchEngine(records, time_scale=math.inf)
-    info = engine.create_batch(sup, site, "crash-r")
-    engine.command(sup, info.batch_id, "Start")
+    info = engine.lifecycle.create_batch(sup, site, "crash-r")
+    engine.lifecycle.command(sup, info.batch_id, "Start")
     return info.batch_id
 
 

@@ -34,7 +34,7 @@ def _tick_until(engine: BatchEngine, batch_id: str, done: object, limit: int = 5
     for _ in range(limit):
         if done():  # type: ignore[operator]
             return
-        engine.tick(batch_id)
+        engine.runner.tick(batch_id)
     raise AssertionError("condition not reached")
 
 
@@ -60,7 +60,7 @@ def test_batch_runs_to_complete_and_its_record_is_complete(world: World) -> None
     assert list(events["kind"][:2]) == ["batch_started", "phase_started"]
     assert (events["kind"] == "phase_completed").sum() == 3
     assert events["kind"].iloc[-1] == "batch_completed"
-    assert engine.status(batch_id).finished
+    assert engine.runner.status(batch_id).finished
     assert world.records.audit.verify().ok
 
 
@@ -68,19 +68,19 @@ def test_hold_and_restart_an_automatic_phase(world: World) -> None:
     engine = BatchEngine(world.records, driver=SimulatedUnit(time_scale=1e4), tick_s=0.001)
     _, batch_id = started_batch(world)
     perform_fill(engine, world, batch_id)
-    engine.attach(batch_id)
+    engine.runner.attach(batch_id)
     _tick_until(engine, batch_id, lambda: _step(world, batch_id, STIR) == "Running")
-    engine.command(world["op1"], batch_id, "Hold", "pump noise")
-    engine.tick(batch_id)
+    engine.lifecycle.command(world["op1"], batch_id, "Hold", "pump noise")
+    engine.runner.tick(batch_id)
     assert (world.records.batches.get(batch_id).state, _step(world, batch_id, STIR)) == (
         "Held",
         "Held",
     )
     with pytest.raises(Exception, match="Held: command Resume refused"):
-        engine.command(world["op1"], batch_id, "Resume")
-    engine.command(world["sup"], batch_id, "Restart", "pump checked")
-    engine.detach(batch_id)
-    assert engine.run(batch_id, timeout_s=60).batch.state == "Complete"
+        engine.lifecycle.command(world["op1"], batch_id, "Resume")
+    engine.lifecycle.command(world["sup"], batch_id, "Restart", "pump checked")
+    engine.runner.detach(batch_id)
+    assert engine.runner.run(batch_id, timeout_s=60).batch.state == "Complete"
     phase_states = [
         e.new
         for e in world.records.audit.entries(subject=f"step:{batch_id}/{STIR}")
@@ -91,43 +91,43 @@ def test_hold_and_restart_an_automatic_phase(world: World) -> None:
 
 def test_pause_takes_effect_at_the_next_phase_boundary(world: World) -> None:
     engine, batch_id = started_batch(world)
-    engine.command(world["op1"], batch_id, "Pause")
-    assert engine.run(batch_id).batch.state == "Pausing"  # the manual phase is still going
+    engine.lifecycle.command(world["op1"], batch_id, "Pause")
+    assert engine.runner.run(batch_id).batch.state == "Pausing"  # the manual phase is still going
     perform_fill(engine, world, batch_id)
-    status = engine.run(batch_id)
+    status = engine.runner.run(batch_id)
     assert status.batch.state == "Paused"
     assert [s.state for s in status.steps] == ["Complete", "Idle", "Idle"]
-    engine.command(world["op1"], batch_id, "Resume")
-    assert engine.run(batch_id, timeout_s=30).batch.state == "Complete"
+    engine.lifecycle.command(world["op1"], batch_id, "Resume")
+    assert engine.runner.run(batch_id, timeout_s=30).batch.state == "Complete"
 
 
 def test_stop_ends_the_batch_and_frees_its_units(world: World) -> None:
     engine, batch_id = started_batch(world)
     with pytest.raises(PermissionDenied, match=r"may not batch\.stop"):
-        engine.command(world["op1"], batch_id, "Stop")
-    engine.command(world["sup"], batch_id, "Stop", "campaign cancelled")
-    status = engine.run(batch_id)
+        engine.lifecycle.command(world["op1"], batch_id, "Stop")
+    engine.lifecycle.command(world["sup"], batch_id, "Stop", "campaign cancelled")
+    status = engine.runner.run(batch_id)
     assert status.batch.state == "Stopped" and status.steps[0].state == "Stopped"
     assert status.finished
     with pytest.raises(InvalidCommand, match="has ended"):
-        engine.command(world["sup"], batch_id, "Start")
+        engine.lifecycle.command(world["sup"], batch_id, "Start")
     with pytest.raises(Refused, match="unknown command 'Launch': use one of Start, Pause"):
-        engine.command(world["sup"], batch_id, "Launch")
-    other = engine.create_batch(world["sup"], tiny_site(), "r1")
-    engine.command(world["sup"], other.batch_id, "Start")
-    engine.run(other.batch_id)  # units are allocated as unit procedures start
+        engine.lifecycle.command(world["sup"], batch_id, "Launch")
+    other = engine.lifecycle.create_batch(world["sup"], tiny_site(), "r1")
+    engine.lifecycle.command(world["sup"], other.batch_id, "Start")
+    engine.runner.run(other.batch_id)  # units are allocated as unit procedures start
     perform_fill(engine, world, other.batch_id)
-    assert engine.run(other.batch_id, timeout_s=30).batch.state == "Complete"
-    assert engine.control_recipe(other.batch_id).units == ["T1", "T2"]
+    assert engine.runner.run(other.batch_id, timeout_s=30).batch.state == "Complete"
+    assert engine.context.control_recipe(other.batch_id).units == ["T1", "T2"]
 
 
 def test_abort_raises_an_aborted_phase_deviation(world: World) -> None:
     engine, batch_id = started_batch(world)
-    engine.command(world["sup"], batch_id, "Abort", "contamination suspected")
-    assert engine.run(batch_id).batch.state == "Aborted"
+    engine.lifecycle.command(world["sup"], batch_id, "Abort", "contamination suspected")
+    assert engine.runner.run(batch_id).batch.state == "Aborted"
     devs = world.records.deviations.find(batch_id)
     assert [(d.kind, d.step) for d in devs] == [("aborted_phase", FILL)]
-    engine.command(world["sup"], batch_id, "Reset")
+    engine.lifecycle.command(world["sup"], batch_id, "Reset")
     assert world.records.batches.get(batch_id).state == "Idle"
 
 
@@ -139,7 +139,7 @@ def test_out_of_limit_process_value_raises_one_deviation_and_alarms(world: World
     )
     _, batch_id = started_batch(world)
     perform_fill(engine, world, batch_id)
-    assert engine.run(batch_id, timeout_s=30).batch.state == "Complete"
+    assert engine.runner.run(batch_id, timeout_s=30).batch.state == "Complete"
     devs = world.records.deviations.find(batch_id)
     assert [(d.kind, d.step) for d in devs] == [("out_of_limit", STIR)]
     alarms = [e for e in world.records.audit.entries(batch_id) if e.kind == "alarm"]
@@ -155,11 +155,11 @@ def test_hold_time_breach_raises_a_deviation(sqlite_world: World) -> None:
     )
     _, batch_id = started_batch(world)
     perform_fill(engine, world, batch_id)
-    engine.attach(batch_id)
+    engine.runner.attach(batch_id)
     _tick_until(engine, batch_id, lambda: _step(world, batch_id, STIR) == "Complete")
     time.sleep(4 * 3600 / 1e4 + 0.2)  # longer than the 4 h limit at this time scale
-    engine.detach(batch_id)
-    assert engine.run(batch_id, timeout_s=30).batch.state == "Complete"
+    engine.runner.detach(batch_id)
+    assert engine.runner.run(batch_id, timeout_s=30).batch.state == "Complete"
     devs = world.records.deviations.find(batch_id)
     assert [(d.kind, d.step) for d in devs] == [("hold_time", "hold/main/wait")]
     assert "limit 4 h" in devs[0].description
@@ -167,11 +167,11 @@ def test_hold_time_breach_raises_a_deviation(sqlite_world: World) -> None:
 
 def test_review_lists_only_the_exceptions(world: World) -> None:
     engine, batch_id = started_batch(world)
-    engine.check_equipment(world["op1"], batch_id, FILL, "T2")  # fails
+    engine.manual.check_equipment(world["op1"], batch_id, FILL, "T2")  # fails
     perform_fill(engine, world, batch_id, temperature=20.0)
     with pytest.raises(Refused, match="give a reason"):
-        engine.enter(world["op1"], batch_id, FILL, "temperature", 20.5)
-    engine.enter(world["op1"], batch_id, FILL, "temperature", 20.5, reason="re-measured")
+        engine.manual.enter(world["op1"], batch_id, FILL, "temperature", 20.5)
+    engine.manual.enter(world["op1"], batch_id, FILL, "temperature", 20.5, reason="re-measured")
     world.records.signing.correct(
         world["sup"],
         batch_id=batch_id,
@@ -214,18 +214,18 @@ def test_chain_of_identity_mismatch_blocks_the_step(world: World) -> None:
             password=world.password("qa"),
             user_id=None if qa.signed else "qa",
         )
-    info = engine.create_batch(world["sup"], site, order_id="PAT-A-ORDER")
+    info = engine.lifecycle.create_batch(world["sup"], site, order_id="PAT-A-ORDER")
     batch_id, step = info.batch_id, "receipt/check-in/verify-identity"
     assert info.patient == "PAT-A"
-    engine.command(world["sup"], batch_id, "Start")
-    engine.run(batch_id)
+    engine.lifecycle.command(world["sup"], batch_id, "Start")
+    engine.runner.run(batch_id)
     with pytest.raises(Refused, match="chain of identity: lot belongs to patient PAT-B"):
-        engine.scan_material(world["op1"], batch_id, step, "APH-B")
+        engine.manual.scan_material(world["op1"], batch_id, step, "APH-B")
     dev = records.deviations.find(batch_id)[0]
     assert (dev.kind, dev.step, dev.severity) == ("chain_of_identity", step, "critical")
     with pytest.raises(Refused, match=f"blocked until deviation {dev.deviation_id}"):
-        engine.scan_material(world["op1"], batch_id, step, "APH-A")
-    assert "deviation" in (engine.status(batch_id).waiting_for or "")
+        engine.manual.scan_material(world["op1"], batch_id, step, "APH-A")
+    assert "deviation" in (engine.runner.status(batch_id).waiting_for or "")
     for who, note in (
         ("sup", "wrong bag picked"),
         ("qa", "two bags in one shipper"),
@@ -240,7 +240,7 @@ def test_chain_of_identity_mismatch_blocks_the_step(world: World) -> None:
             user_id=None if s.signed else who,
         )
     with pytest.raises(Refused, match="label reads patient PAT-B"):
-        engine.scan_material(world["op1"], batch_id, step, "APH-A", patient="PAT-B")
+        engine.manual.scan_material(world["op1"], batch_id, step, "APH-A", patient="PAT-B")
     assert len(records.deviations.find(batch_id)) == 2  # the label mismatch raised a second one
     dev2 = records.deviations.find(batch_id)[1]
     for who, note in (("sup", "label misprint"), ("qa", "printer"), ("qa", "fixed")):
@@ -250,7 +250,7 @@ def test_chain_of_identity_mismatch_blocks_the_step(world: World) -> None:
     operator = SimulatedOperator(
         world["op1"], world.password("op1"), world["op2"], world.password("op2")
     )
-    status = engine.run(batch_id, operator=operator, timeout_s=30)
+    status = engine.runner.run(batch_id, operator=operator, timeout_s=30)
     assert status.batch.state == "Complete"
     produced = records.batches.record(batch_id).materials
     cells = next(m.lot_id for m in produced if m.direction == "produced")
@@ -267,14 +267,34 @@ def test_chain_of_identity_mismatch_blocks_the_step(world: World) -> None:
 
 def test_a_second_runner_is_refused_while_the_first_is_alive(world: World) -> None:
     engine, batch_id = started_batch(world)
-    engine.attach(batch_id)
+    engine.runner.attach(batch_id)
     other = BatchEngine(world.records, time_scale=math.inf)
     with pytest.raises(BatchBusy, match="being run by") as busy:
-        other.attach(batch_id)
+        other.runner.attach(batch_id)
     assert busy.value.error_kind == "conflict"  # HTTP 409, one line on the command line
-    engine.detach(batch_id)
-    other.attach(batch_id)
-    other.detach(batch_id)
+    engine.runner.detach(batch_id)
+    other.runner.attach(batch_id)
+    other.runner.detach(batch_id)
+
+
+def test_one_engine_keeps_the_heartbeat_of_every_batch_it_runs(sqlite_world: World) -> None:
+    """A server runs several batches on one engine. Before, one heartbeat clock served
+    them all: the batch that ticked first after ``heartbeat_s`` got the beat and the
+    others none, so their leases could look dead to a runner on another host."""
+    records = sqlite_world.records
+    engine = BatchEngine(records, time_scale=math.inf, heartbeat_s=1.0)
+    a, b = (
+        engine.lifecycle.create_batch(sqlite_world["sup"], tiny_site(), "r1").batch_id
+        for _ in range(2)
+    )
+    engine.runner.attach(a)
+    engine.runner.attach(b)
+    before = records.batches.get(b).heartbeat
+    time.sleep(1.1)  # past heartbeat_s for both batches
+    engine.runner.tick(a)
+    engine.runner.tick(b)  # at once after a's beat: b's own is due all the same
+    after = records.batches.get(b).heartbeat
+    assert before is not None and after is not None and after > before
 
 
 def test_corrections_keep_no_value_for_first_recordings(world: World) -> None:

@@ -1,4 +1,4 @@
-"""Stopping a runner (``engine.run(stop=event)``, e.g. at a server's shutdown): it returns
+"""Stopping a runner (``engine.runner.run(stop=event)``, e.g. at a server's shutdown): it returns
 at the next tick; an automatic phase in flight is held with its driver and recorded Held
 with the reason, a manual phase goes on, and another engine continues the batch after a
 Restart. On SQLite and PostgreSQL."""
@@ -35,7 +35,7 @@ def test_a_stopped_runner_holds_the_automatic_phase_it_drives(world: World) -> N
         if any(s.step == STIR and s.state == "Running" for s in status.steps):
             stop.set()
 
-    status = slow.run(batch_id, progress=stop_when_stirring, stop=stop, timeout_s=60)
+    status = slow.runner.run(batch_id, progress=stop_when_stirring, stop=stop, timeout_s=60)
     assert status.state is State.HELD
     assert next(s.state for s in status.steps if s.step == STIR) == "Held"
     reason = status.hold_reason or ""
@@ -45,9 +45,9 @@ def test_a_stopped_runner_holds_the_automatic_phase_it_drives(world: World) -> N
     assert alarms == ["runner stopped: phase Held"]
     # Another engine (a restarted server) finds it Held for the same reason, no recovery.
     other = BatchEngine(records, time_scale=math.inf, tick_s=0.001)
-    assert other.run(batch_id).hold_reason == reason
-    other.command(world["sup"], batch_id, "Restart", "server back")
-    assert other.run(batch_id, timeout_s=30).state is State.COMPLETE
+    assert other.runner.run(batch_id).hold_reason == reason
+    other.lifecycle.command(world["sup"], batch_id, "Restart", "server back")
+    assert other.runner.run(batch_id, timeout_s=30).state is State.COMPLETE
     assert _phase_states(world, batch_id, STIR) == [
         "Running",
         "Held",
@@ -62,12 +62,12 @@ def test_a_stopped_runner_leaves_a_manual_phase_to_people(world: World) -> None:
     engine, batch_id = started_batch(world)  # at the manual fill step
     stop = threading.Event()
     stop.set()
-    status = engine.run(batch_id, wait=True, stop=stop)
+    status = engine.runner.run(batch_id, wait=True, stop=stop)
     assert status.state is State.RUNNING and status.current is not None
     assert (status.current.step, status.current.state) == (FILL, "Running")
     assert status.batch.runner is None
     perform_fill(engine, world, batch_id)  # people go on without a runner
-    assert engine.run(batch_id, timeout_s=30).state is State.COMPLETE
+    assert engine.runner.run(batch_id, timeout_s=30).state is State.COMPLETE
 
 
 def test_a_runner_waiting_in_a_thread_returns_when_told_to_stop(sqlite_world: World) -> None:
@@ -76,7 +76,7 @@ def test_a_runner_waiting_in_a_thread_returns_when_told_to_stop(sqlite_world: Wo
     result: list[BatchStatus] = []
     # wait=True: without ``stop`` this polls until someone completes the work instruction.
     runner = threading.Thread(
-        target=lambda: result.append(engine.run(batch_id, wait=True, stop=stop)), daemon=True
+        target=lambda: result.append(engine.runner.run(batch_id, wait=True, stop=stop)), daemon=True
     )
     runner.start()
     for _ in range(6000):  # until it has taken the lease and polls

@@ -48,6 +48,14 @@ def test_the_record_service_offers_each_thing_one_way() -> None:
     assert public == {"close"}, public
 
 
+def test_the_batch_engine_offers_each_thing_one_way() -> None:
+    """The engine only wires its parts: no method of its own that forwards to one."""
+    from phactory.batch import BatchEngine
+
+    public = {n for n in vars(BatchEngine) if not n.startswith("_")}
+    assert public == set(), public
+
+
 def _exception_classes() -> list[type[BaseException]]:
     import importlib
     import pkgutil

@@ -42,7 +42,7 @@ def test_the_default_is_real_time_and_the_environment_is_only_a_server_default(
     sqlite_world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(TIME_SCALE_ENV, "600")
-    assert BatchEngine(sqlite_world.records).time_scale == 1.0
+    assert BatchEngine(sqlite_world.records).context.time_scale == 1.0
     assert time_scale_from_env() == 600.0
     assert time_scale_from_env(environ={}) == 1.0
     assert time_scale_from_env(environ={TIME_SCALE_ENV: "instant"}) == math.inf

@@ -190,9 +190,9 @@ def started_batch(world: World, site: Site | None = None, **kwargs: Any) -> tupl
     from phactory.batch import BatchEngine
 
     engine = BatchEngine(world.records, time_scale=math.inf, tick_s=0.001)
-    info = engine.create_batch(world["sup"], site or tiny_site(), "r1", **kwargs)
-    engine.command(world["sup"], info.batch_id, "Start")
-    engine.run(info.batch_id)
+    info = engine.lifecycle.create_batch(world["sup"], site or tiny_site(), "r1", **kwargs)
+    engine.lifecycle.command(world["sup"], info.batch_id, "Start")
+    engine.runner.run(info.batch_id)
     return engine, info.batch_id
 
 
@@ -200,10 +200,10 @@ def perform_fill(
     engine: Any, world: World, batch_id: str, *, temperature: float = 20.0, verify: bool = True
 ) -> None:
     """Do the ``fill`` work instruction: check, scan, enter, sign (and verify)."""
-    engine.check_equipment(world["op1"], batch_id, FILL, "T1")
-    engine.scan_material(world["op1"], batch_id, FILL, "W-001")
-    engine.enter(world["op1"], batch_id, FILL, "temperature", temperature)
-    engine.sign_step(
+    engine.manual.check_equipment(world["op1"], batch_id, FILL, "T1")
+    engine.manual.scan_material(world["op1"], batch_id, FILL, "W-001")
+    engine.manual.enter(world["op1"], batch_id, FILL, "temperature", temperature)
+    engine.signing.sign_step(
         world["op1"],
         batch_id,
         FILL,
@@ -212,7 +212,7 @@ def perform_fill(
         user_id=None if world["op1"].signed else "op1",
     )
     if verify:
-        engine.sign_step(
+        engine.signing.sign_step(
             world["op2"],
             batch_id,
             FILL,
@@ -226,7 +226,7 @@ def completed_batch(world: World, **kwargs: Any) -> tuple[Any, str]:
     """A tiny batch run to Complete."""
     engine, batch_id = started_batch(world, **kwargs)
     perform_fill(engine, world, batch_id)
-    status = engine.run(batch_id, timeout_s=30)
+    status = engine.runner.run(batch_id, timeout_s=30)
     assert status.batch.state == "Complete", status
     return engine, batch_id
 

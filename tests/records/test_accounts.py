@@ -89,13 +89,13 @@ def test_the_acting_account_is_recorded_and_hashed_with_every_entry(world: World
     engine, batch_id = started_batch(world)
     web_op1 = records.accounts.login("op1", world.password("op1"), acting_account="web:olive")
     web_op2 = records.accounts.login("op2", world.password("op2"), acting_account="web:olive")
-    engine.check_equipment(web_op1, batch_id, FILL, "T1")
-    engine.scan_material(web_op1, batch_id, FILL, "W-001")
-    engine.enter(web_op1, batch_id, FILL, "temperature", 20.0)
-    engine.sign_step(
+    engine.manual.check_equipment(web_op1, batch_id, FILL, "T1")
+    engine.manual.scan_material(web_op1, batch_id, FILL, "W-001")
+    engine.manual.enter(web_op1, batch_id, FILL, "temperature", 20.0)
+    engine.signing.sign_step(
         web_op1, batch_id, FILL, "performed", password=world.password("op1"), user_id="op1"
     )
-    engine.sign_step(
+    engine.signing.sign_step(
         web_op2, batch_id, FILL, "verified", password=world.password("op2"), user_id="op2"
     )
     entries = records.audit.entries(subject=f"step:{batch_id}/{FILL}")
@@ -134,20 +134,20 @@ def test_an_acting_account_too_long_is_refused(world: World) -> None:
 def test_a_locked_account_cannot_sign_until_unlocked(world: World) -> None:
     engine, batch_id = started_batch(world)
     op1 = world["op1"]
-    engine.check_equipment(op1, batch_id, FILL, "T1")
-    engine.scan_material(op1, batch_id, FILL, "W-001")
-    engine.enter(op1, batch_id, FILL, "temperature", 20.0)
+    engine.manual.check_equipment(op1, batch_id, FILL, "T1")
+    engine.manual.scan_material(op1, batch_id, FILL, "W-001")
+    engine.manual.enter(op1, batch_id, FILL, "temperature", 20.0)
     for _ in range(world.records.accounts.max_failures - 1):
         with pytest.raises(AuthenticationFailed):
-            engine.sign_step(op1, batch_id, FILL, "performed", password="x", user_id="op1")
+            engine.signing.sign_step(op1, batch_id, FILL, "performed", password="x", user_id="op1")
     with pytest.raises(AccountLocked):
-        engine.sign_step(op1, batch_id, FILL, "performed", password="x", user_id="op1")
+        engine.signing.sign_step(op1, batch_id, FILL, "performed", password="x", user_id="op1")
     with pytest.raises(AccountLocked):
         world.login("op1")
     world.records.accounts.unlock_user(world["admin"], "op1", "trained on signing")
     world.sessions.pop("op1")
     for who, meaning in (("op1", "performed"), ("op2", "verified")):
-        engine.sign_step(
+        engine.signing.sign_step(
             world[who], batch_id, FILL, meaning, password=world.password(who), user_id=who
         )
-    assert engine.run(batch_id, timeout_s=30).batch.state == "Complete"
+    assert engine.runner.run(batch_id, timeout_s=30).batch.state == "Complete"

@@ -48,15 +48,15 @@ def test_reasons_comments_and_descriptions_are_capped_where_they_enter(world: Wo
         world[user_id]  # logged in before counting the entries
     before = len(records.audit.entries())
     with pytest.raises(Refused, match=_too_long("reason")):
-        engine.command(world["sup"], batch_id, "Hold", long)
+        engine.lifecycle.command(world["sup"], batch_id, "Hold", long)
     with pytest.raises(Refused, match=_too_long("comment")):
         records.signing.comment(world["op1"], long, batch_id=batch_id)
     with pytest.raises(Refused, match=_too_long("description of the deviation")):
         records.deviations.raise_deviation(world["op1"], batch_id=batch_id, description=long)
     with pytest.raises(Refused, match=_too_long("reason")):
-        engine.enter(world["op1"], batch_id, FILL, "temperature", 20.0, reason=long)
+        engine.manual.enter(world["op1"], batch_id, FILL, "temperature", 20.0, reason=long)
     with pytest.raises(Refused, match=_too_long("note")):
-        engine.check_equipment(world["op1"], batch_id, FILL, "T1", note=long)
+        engine.manual.check_equipment(world["op1"], batch_id, FILL, "T1", note=long)
     with pytest.raises(Refused, match=_too_long("reason")):
         records.accounts.unlock_user(world["admin"], "op2", long)
     with pytest.raises(Refused, match="unknown deviation kind 'typo': use one of"):
@@ -68,5 +68,5 @@ def test_reasons_comments_and_descriptions_are_capped_where_they_enter(world: Wo
             world["op1"], batch_id=batch_id, description="leak", severity="huge"
         )
     assert [e.kind for e in records.audit.entries()[before:]] == []
-    engine.command(world["sup"], batch_id, "Hold", "x" * TEXT_MAX)
+    engine.lifecycle.command(world["sup"], batch_id, "Hold", "x" * TEXT_MAX)
     assert records.batches.hold_reason(batch_id) == f"Hold command: {'x' * TEXT_MAX}"

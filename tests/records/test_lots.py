@@ -100,8 +100,8 @@ def test_a_lot_release_signature_holds_while_the_lot_is_used(world: World) -> No
     lots = world.records.lots
     lots.receive(world["op1"], "W-NEW", "water", 500, "L")
     lots.release(world["qa"], "W-NEW", "tested", password=world.password("qa"), user_id="qa")
-    engine.check_equipment(world["op1"], batch_id, FILL, "T1")
-    engine.scan_material(world["op1"], batch_id, FILL, "W-NEW")
+    engine.manual.check_equipment(world["op1"], batch_id, FILL, "T1")
+    engine.manual.scan_material(world["op1"], batch_id, FILL, "W-NEW")
     assert lots.get("W-NEW").quantity == pytest.approx(400.0)
     (sig,) = world.records.signing.signatures(record_type="lot", record_id="W-NEW")
     assert sig.valid
@@ -121,8 +121,8 @@ def test_expired_lots_are_refused_at_the_scan_and_for_release(world: World) -> N
     )
     engine, batch_id = started_batch(world, site)
     with pytest.raises(Refused, match=f"lot W-OLD expired on {past}"):
-        engine.scan_material(world["op1"], batch_id, FILL, "W-OLD")
-    assert "W-OLD" not in {x.lot_id for x in engine.available_lots(batch_id, "water")}
+        engine.manual.scan_material(world["op1"], batch_id, FILL, "W-OLD")
+    assert "W-OLD" not in {x.lot_id for x in engine.materials.available_lots(batch_id, "water")}
     world.records.lots.quarantine(world["qa"], "W-OLD", "expired: to be destroyed")
     with pytest.raises(Refused, match="expired"):
         world.records.lots.release(
@@ -215,10 +215,12 @@ def test_site_lots_keep_their_patient_for_the_chain_of_identity(world: World) ->
     registered = records.audit.entries(subject="lot:APH-A")[0]
     assert (registered.kind, registered.new["patient"]) == ("lot.registered", "PAT-A")
     engine = BatchEngine(records, time_scale=math.inf, tick_s=0.001)
-    info = engine.create_batch(world["sup"], site, order_id="PAT-B-ORDER")
-    assert [x.lot_id for x in engine.available_lots(info.batch_id, "apheresis")] == ["APH-B"]
-    engine.command(world["sup"], info.batch_id, "Start")
-    assert engine.run(info.batch_id, operator=operator(world), timeout_s=30).state.value == (
+    info = engine.lifecycle.create_batch(world["sup"], site, order_id="PAT-B-ORDER")
+    assert [x.lot_id for x in engine.materials.available_lots(info.batch_id, "apheresis")] == [
+        "APH-B"
+    ]
+    engine.lifecycle.command(world["sup"], info.batch_id, "Start")
+    assert engine.runner.run(info.batch_id, operator=operator(world), timeout_s=30).state.value == (
         "Complete"
     )
     assert records.lots.trace("APH-B", "forward").batches == [info.batch_id]
@@ -250,9 +252,11 @@ def test_expiry_is_judged_on_the_records_clock_not_the_machines(
             }
         )
         engine, batch_id = started_batch(world, site)
-        assert "W-SOON" not in {x.lot_id for x in engine.available_lots(batch_id, "water")}
+        assert "W-SOON" not in {
+            x.lot_id for x in engine.materials.available_lots(batch_id, "water")
+        }
         with pytest.raises(Refused, match=f"lot W-SOON expired on {in_30_days.isoformat()}"):
-            engine.scan_material(world["op1"], batch_id, FILL, "W-SOON")
+            engine.manual.scan_material(world["op1"], batch_id, FILL, "W-SOON")
         world.records.lots.quarantine(world["qa"], "W-SOON", "expiry review")
         with pytest.raises(Refused, match="W-SOON expired on"):
             world.records.lots.release(

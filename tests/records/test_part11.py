@@ -153,22 +153,22 @@ def test_11_10_e_reason_is_mandatory_for_every_change(world: World) -> None:
 def test_11_10_f_sequence_of_steps_and_commands_enforced(world: World) -> None:
     engine, batch_id = started_batch(world)
     with pytest.raises(InvalidCommand, match="Running: command Restart refused"):
-        engine.command(world["sup"], batch_id, "Restart")
+        engine.lifecycle.command(world["sup"], batch_id, "Restart")
     refused = [e for e in world.records.audit.entries(batch_id) if e.kind == "command.refused"]
     assert refused and refused[-1].new == "Restart" and refused[-1].user_id == "sup"
     with pytest.raises(Refused, match="not done"):
-        engine.sign_step(
+        engine.signing.sign_step(
             world["op1"], batch_id, FILL, "performed", password=world.password("op1"), user_id="op1"
         )
-    engine.check_equipment(world["op1"], batch_id, FILL, "T1")
-    engine.scan_material(world["op1"], batch_id, FILL, "W-001")
-    engine.enter(world["op1"], batch_id, FILL, "temperature", 20.0)
+    engine.manual.check_equipment(world["op1"], batch_id, FILL, "T1")
+    engine.manual.scan_material(world["op1"], batch_id, FILL, "W-001")
+    engine.manual.enter(world["op1"], batch_id, FILL, "temperature", 20.0)
     with pytest.raises(Refused, match="performed before it is verified"):
-        engine.sign_step(
+        engine.signing.sign_step(
             world["op2"], batch_id, FILL, "verified", password=world.password("op2"), user_id="op2"
         )
     with pytest.raises(Refused, match="automatic"):
-        engine.enter(world["op1"], batch_id, "mix/main/stir", "temperature", 1.0)
+        engine.manual.enter(world["op1"], batch_id, "mix/main/stir", "temperature", 1.0)
 
 
 def test_11_10_g_authority_checks_follow_the_role_matrix(world: World) -> None:
@@ -190,11 +190,11 @@ def test_11_10_g_authority_checks_follow_the_role_matrix(world: World) -> None:
 
 def test_11_10_h_device_checks_of_unit_and_lot(world: World) -> None:
     engine, batch_id = started_batch(world)
-    assert engine.check_equipment(world["op1"], batch_id, FILL, "T2") is False
+    assert engine.manual.check_equipment(world["op1"], batch_id, FILL, "T2") is False
     with pytest.raises(Refused, match="not known"):
-        engine.scan_material(world["op1"], batch_id, FILL, "NO-SUCH-LOT")
+        engine.manual.scan_material(world["op1"], batch_id, FILL, "NO-SUCH-LOT")
     with pytest.raises(Refused, match="quarantine, not released"):
-        engine.scan_material(world["op1"], batch_id, FILL, "W-Q01")
+        engine.manual.scan_material(world["op1"], batch_id, FILL, "W-Q01")
     devs = world.records.deviations.find(batch_id)
     assert [(d.kind, d.step) for d in devs] == [("failed_check", FILL)]
     assert "scanned unit T2, allocated T1" in devs[0].description
@@ -209,7 +209,7 @@ def test_11_10_i_only_qualified_people_perform_steps(world: World) -> None:
     )
     untrained = world.records.accounts.login("op3", "op3-pass-1")
     with pytest.raises(Refused, match="not qualified"):
-        engine.check_equipment(untrained, batch_id, FILL, "T1")
+        engine.manual.check_equipment(untrained, batch_id, FILL, "T1")
 
 
 def test_11_50_signature_manifestation_shows_name_time_and_meaning(world: World) -> None:
@@ -243,7 +243,7 @@ def test_11_70_signature_linking_edit_after_signing_invalidates(world: World) ->
     )
     sig = world.records.signing.signatures(batch_id=batch_id)[0]
     assert not sig.valid and "changed after it was signed" in (sig.problem or "")
-    assert "signature performed" in engine.work_instruction(batch_id, FILL).missing
+    assert "signature performed" in engine.manual.work_instruction(batch_id, FILL).missing
 
 
 def test_11_70_signature_linking_copy_onto_another_record_fails(world: World) -> None:
@@ -282,23 +282,23 @@ def test_11_100_a_user_ids_are_unique_and_never_reused(world: World) -> None:
 def test_11_200_a_1_two_components_first_signing_needs_both(world: World) -> None:
     engine, batch_id = started_batch(world)
     op1 = world.login("op1")
-    engine.check_equipment(op1, batch_id, FILL, "T1")
-    engine.scan_material(op1, batch_id, FILL, "W-001")
-    engine.enter(op1, batch_id, FILL, "temperature", 20.0)
+    engine.manual.check_equipment(op1, batch_id, FILL, "T1")
+    engine.manual.scan_material(op1, batch_id, FILL, "W-001")
+    engine.manual.enter(op1, batch_id, FILL, "temperature", 20.0)
     with pytest.raises(AuthenticationFailed, match="both components"):
-        engine.sign_step(op1, batch_id, FILL, "performed", password=world.password("op1"))
+        engine.signing.sign_step(op1, batch_id, FILL, "performed", password=world.password("op1"))
     with pytest.raises(AuthenticationFailed, match="does not match"):
-        engine.sign_step(
+        engine.signing.sign_step(
             op1, batch_id, FILL, "performed", password=world.password("op1"), user_id="op2"
         )
-    engine.sign_step(
+    engine.signing.sign_step(
         op1, batch_id, FILL, "performed", password=world.password("op1"), user_id="op1"
     )
     assert op1.signed
     world.records.signing.comment(op1, "second signing of the session follows", batch_id=batch_id)
     other = world.login("op2")
     other.signed = True  # a later signing of a session: password only
-    engine.sign_step(other, batch_id, FILL, "verified", password=world.password("op2"))
+    engine.signing.sign_step(other, batch_id, FILL, "verified", password=world.password("op2"))
     with pytest.raises(AuthenticationFailed):
         world.records.accounts.authenticate_signature(world["qa"], "wrong", "qa")
 
@@ -322,7 +322,7 @@ def test_11_300_d_lockout_after_repeated_failures_is_reported(world: World) -> N
 def test_annex11_5_built_in_checks_flag_out_of_limit_entries(world: World) -> None:
     engine, batch_id = started_batch(world)
     with pytest.raises(Refused, match="takes a number"):
-        engine.enter(world["op1"], batch_id, FILL, "temperature", "warm")  # type: ignore[arg-type]
+        engine.manual.enter(world["op1"], batch_id, FILL, "temperature", "warm")  # type: ignore[arg-type]
     perform_fill(engine, world, batch_id, temperature=31.0)
     entry = next(e for e in world.records.audit.entries(batch_id) if e.kind == "entry")
     assert entry.details["out_of_limit"] is True
@@ -334,13 +334,15 @@ def test_annex11_6_critical_data_verified_by_a_second_person(world: World) -> No
     engine, batch_id = started_batch(world)
     perform_fill(engine, world, batch_id, verify=False)
     with pytest.raises(Refused, match="different person"):
-        engine.sign_step(world["op1"], batch_id, FILL, "verified", password=world.password("op1"))
-    assert engine.work_instruction(batch_id, FILL).missing == ["signature verified"]
-    assert engine.run(batch_id).waiting_for is not None
-    engine.sign_step(
+        engine.signing.sign_step(
+            world["op1"], batch_id, FILL, "verified", password=world.password("op1")
+        )
+    assert engine.manual.work_instruction(batch_id, FILL).missing == ["signature verified"]
+    assert engine.runner.run(batch_id).waiting_for is not None
+    engine.signing.sign_step(
         world["op2"], batch_id, FILL, "verified", password=world.password("op2"), user_id="op2"
     )
-    assert engine.run(batch_id, timeout_s=30).batch.state == "Complete"
+    assert engine.runner.run(batch_id, timeout_s=30).batch.state == "Complete"
 
 
 def test_annex11_8_2_printout_shows_changes_and_broken_signatures(world: World) -> None:
@@ -389,7 +391,7 @@ def test_annex11_12_security_admin_cannot_edit_records(world: World) -> None:
     admin = world["admin"]
     subject = f"step:{batch_id}/{FILL}"
     with pytest.raises(PermissionDenied):
-        engine.enter(admin, batch_id, FILL, "temperature", 20.0)
+        engine.manual.enter(admin, batch_id, FILL, "temperature", 20.0)
     with pytest.raises(PermissionDenied):
         world.records.signing.correct(
             admin,
@@ -402,7 +404,7 @@ def test_annex11_12_security_admin_cannot_edit_records(world: World) -> None:
     with pytest.raises(PermissionDenied):
         world.records.signing.comment(admin, "note", batch_id=batch_id)
     with pytest.raises(PermissionDenied):
-        engine.command(admin, batch_id, "Hold")
+        engine.lifecycle.command(admin, batch_id, "Hold")
     assert not hasattr(world.records, "update_audit") and not hasattr(world.records, "delete")
 
 
@@ -453,7 +455,7 @@ def test_annex11_14_signatures_permanently_linked_with_date_and_time(world: Worl
 def test_annex11_15_batch_release_only_by_qp_with_signature(world: World) -> None:
     engine, batch_id = started_batch(world)
     perform_fill(engine, world, batch_id, temperature=30.0)  # raises a deviation
-    engine.run(batch_id, timeout_s=30)
+    engine.runner.run(batch_id, timeout_s=30)
     records = world.records
     with pytest.raises(Refused, match="not reviewed"):
         records.disposition.release(
@@ -489,17 +491,17 @@ def test_annex11_16_business_continuity_engine_restart_holds_the_phase(world: Wo
 
     records = world.records
     slow = BatchEngine(records, driver=SimulatedUnit(time_scale=1.0), tick_s=0.001)
-    info = slow.create_batch(world["sup"], tiny_site(), "r1")
-    slow.command(world["sup"], info.batch_id, "Start")
-    slow.run(info.batch_id)
+    info = slow.lifecycle.create_batch(world["sup"], tiny_site(), "r1")
+    slow.lifecycle.command(world["sup"], info.batch_id, "Start")
+    slow.runner.run(info.batch_id)
     perform_fill(slow, world, info.batch_id)
-    slow.run(info.batch_id, timeout_s=0.3)  # leaves 'stir' in flight, as a crash would
+    slow.runner.run(info.batch_id, timeout_s=0.3)  # leaves 'stir' in flight, as a crash would
     other = BatchEngine(records, time_scale=math.inf, tick_s=0.001)
-    status = other.run(info.batch_id)
+    status = other.runner.run(info.batch_id)
     assert status.batch.state == "Held"
     assert next(s for s in status.steps if s.step == "mix/main/stir").state == "Held"
-    other.command(world["sup"], info.batch_id, "Restart", "resume after interruption")
-    assert other.run(info.batch_id, timeout_s=30).batch.state == "Complete"
+    other.lifecycle.command(world["sup"], info.batch_id, "Restart", "resume after interruption")
+    assert other.runner.run(info.batch_id, timeout_s=30).batch.state == "Complete"
     assert records.audit.verify().ok
 
 

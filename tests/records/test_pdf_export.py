@@ -31,7 +31,9 @@ def test_11_10_b_pdf_copy_shows_every_signature_manifestation(sqlite_world: Worl
         new=21.5,
         reason="transcription error",
     )
-    engine.resign_step(world["op1"], batch_id, FILL, "performed", password=world.password("op1"))
+    engine.signing.resign_step(
+        world["op1"], batch_id, FILL, "performed", password=world.password("op1")
+    )
     record = world.records.batches.record(batch_id)
     data = batch_record_pdf(record, printed_at=datetime(2027, 1, 4, 8, 0, tzinfo=UTC))
     assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")

@@ -37,7 +37,7 @@ def _correct(world: World, batch_id: str, new: float = 21.5, who: str = "sup") -
 
 def _resign(world: World, engine: object, batch_id: str, who: str, meaning: str) -> object:
     session = world[who]
-    return engine.resign_step(  # type: ignore[attr-defined]
+    return engine.signing.resign_step(  # type: ignore[attr-defined]
         session,
         batch_id,
         FILL,
@@ -54,7 +54,7 @@ def test_11_70_signature_manifest_rebound_after_correction(world: World) -> None
     pending = records.signing.pending_resignatures(batch_id)
     assert [(s.user_id, s.meaning) for s in pending] == [("op1", "performed"), ("op2", "verified")]
     assert all(s.status == "signature invalidated, re-signature required" for s in pending)
-    assert "re-signature after a correction" in (engine.status(batch_id).waiting_for or "")
+    assert "re-signature after a correction" in (engine.runner.status(batch_id).waiting_for or "")
 
     performed = _resign(world, engine, batch_id, "op1", "performed")
     verified = _resign(world, engine, batch_id, "op2", "verified")
@@ -72,7 +72,7 @@ def test_11_70_signature_manifest_rebound_after_correction(world: World) -> None
     assert (new_p.resigns, new_v.resigns) == (old_p.id, old_v.id)
     assert old_p.status == "signature invalidated, re-signed" and new_p.status == "re-signature"
     assert new_p.manifestation().startswith("Olive Operator (op1), performed, ")
-    assert engine.status(batch_id).waiting_for is None
+    assert engine.runner.status(batch_id).waiting_for is None
     assert records.audit.verify().ok
 
 
@@ -102,16 +102,20 @@ def test_11_200_a_1_resignature_needs_the_components_and_the_right_person(
     _correct(world, batch_id)
     fresh = world.login("op1")  # a new session: the first signing needs both components
     with pytest.raises(AuthenticationFailed, match="both components"):
-        engine.resign_step(fresh, batch_id, FILL, "performed", password=world.password("op1"))
+        engine.signing.resign_step(
+            fresh, batch_id, FILL, "performed", password=world.password("op1")
+        )
     with pytest.raises(AuthenticationFailed):
-        engine.resign_step(fresh, batch_id, FILL, "performed", password="wrong", user_id="op1")
+        engine.signing.resign_step(
+            fresh, batch_id, FILL, "performed", password="wrong", user_id="op1"
+        )
     with pytest.raises(Refused, match="only the performer, Olive Operator"):
         _resign(world, engine, batch_id, "op2", "performed")
     with pytest.raises(Refused, match="re-signed as performed before it is verified"):
         _resign(world, engine, batch_id, "op2", "verified")
     with pytest.raises(PermissionDenied, match=r"qp \(qp\) may not sign\.verified"):
         _resign(world, engine, batch_id, "qp", "verified")
-    engine.resign_step(
+    engine.signing.resign_step(
         fresh, batch_id, FILL, "performed", password=world.password("op1"), user_id="op1"
     )
     with pytest.raises(Refused, match="different person from the performer"):

@@ -152,3 +152,33 @@ def test_a_known_sites_content_hash_is_unchanged() -> None:
         site_content_hash(named)
         == "5bf47456a741d0ce6bfa97ac5b1ae933cb1008be7a0f55736708066783fc29e8"
     )
+
+
+def test_the_facade_forwards_with_the_signatures_of_its_parts() -> None:
+    # Store's methods repeat their part's signature (and carry the one docstring); a
+    # default changed on one side only would make the two disagree silently.
+    import inspect
+
+    from phactory.store.runs import Runs
+    from phactory.store.scenarios import Scenarios
+    from phactory.store.sites import Sites
+
+    methods = {
+        f"{part.__name__}.{name}": method
+        for part in (Sites, Scenarios, Runs)
+        for name, method in vars(part).items()
+        if callable(method) and not name.startswith("_") and name in vars(Store)
+    }
+    assert len(methods) == 16
+    signatures = {
+        key: (inspect.signature(method), inspect.signature(getattr(Store, key.split(".")[1])))
+        for key, method in methods.items()
+    }
+    assert {k: v for k, v in signatures.items() if v[0] != v[1]} == {}
+    # The part points at the facade's docstring instead of copying it.
+    copied = {
+        key
+        for key, method in methods.items()
+        if method.__doc__ != f"See :meth:`phactory.store.Store.{key.split('.')[1]}`."
+    }
+    assert copied == set()

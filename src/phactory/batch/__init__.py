@@ -4,9 +4,9 @@
 >>> from phactory.records import RecordService
 >>> records = RecordService("sqlite:///batches.db")               # doctest: +SKIP
 >>> engine = BatchEngine(records, time_scale=600)                   # doctest: +SKIP
->>> batch = engine.create_batch(supervisor, site, "r1")             # doctest: +SKIP
->>> engine.command(supervisor, batch.batch_id, "Start")             # doctest: +SKIP
->>> engine.run(batch.batch_id, operator=operator).state             # doctest: +SKIP
+>>> batch = engine.lifecycle.create_batch(supervisor, site, "r1")   # doctest: +SKIP
+>>> engine.lifecycle.command(supervisor, batch.batch_id, "Start")   # doctest: +SKIP
+>>> engine.runner.run(batch.batch_id, operator=operator).state      # doctest: +SKIP
 <State.COMPLETE: 'Complete'>
 """
 
@@ -30,12 +30,11 @@ from phactory.batch.instructions import (
     EquipmentCheck,
     InstructionStatus,
     MaterialScan,
-    SimulatedOperator,
-    StepActions,
     WorkInstruction,
     evaluate,
     work_instruction,
 )
+from phactory.batch.operator import SimulatedOperator
 from phactory.batch.states import (
     COMPLETIONS,
     TRANSITIONS,
@@ -81,7 +80,6 @@ __all__ = [
     "SimulatedOperator",
     "SimulatedUnit",
     "State",
-    "StepActions",
     "TimeScaleError",
     "WorkInstruction",
     "allocate_at_start",

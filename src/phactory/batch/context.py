@@ -14,7 +14,7 @@ import os
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
@@ -118,7 +118,6 @@ class TickResult:
     blocked: str | None = None
     finished: bool = False
     waiting: str | None = None
-    entries: list[int] = field(default_factory=list)
 
 
 def host_name() -> str:

@@ -17,26 +17,24 @@ A manual phase (:func:`phactory.batch.control_recipe.phase_kind`) becomes a
 
 The phase completes when every item is done and its signatures hold.
 :func:`evaluate` derives the status from the step's audit entries and signatures, so it
-is always what the record says. :class:`SimulatedOperator` performs the instructions as
-people would, for demonstrations and tests.
+is always what the record says. :class:`phactory.batch.operator.SimulatedOperator`
+performs the instructions as people would, for demonstrations and tests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from phactory.batch.control_recipe import ControlPhase, MaterialRequirement
-from phactory.records import AuditEntry, LotInfo, Signature, UserSession
+from phactory.records import AuditEntry, Signature
 
 __all__ = [
     "DataEntry",
     "EquipmentCheck",
     "InstructionStatus",
     "MaterialScan",
-    "SimulatedOperator",
-    "StepActions",
     "WorkInstruction",
     "evaluate",
     "work_instruction",
@@ -210,157 +208,3 @@ def evaluate(
     if instruction.needs_verifier and status.verifier is None:
         status.missing.append("signature verified")
     return status
-
-
-class StepActions(Protocol):
-    """What people do on a manual step (the batch engine offers it)."""
-
-    def work_instruction(self, batch_id: str, step: str) -> InstructionStatus:
-        """The work instruction of a step and what is still missing."""
-        ...
-
-    def available_lots(self, batch_id: str, material: str) -> list[LotInfo]:
-        """Lots the batch may use."""
-        ...
-
-    def check_equipment(
-        self,
-        session: UserSession,
-        batch_id: str,
-        step: str,
-        unit_scanned: str,
-        *,
-        clean: bool = True,
-        note: str = "",
-        simulated: bool = False,
-    ) -> bool:
-        """Record the equipment check."""
-        ...
-
-    def scan_material(
-        self,
-        session: UserSession,
-        batch_id: str,
-        step: str,
-        lot_id: str,
-        *,
-        quantity: float | None = None,
-        patient: str | None = None,
-        simulated: bool = False,
-    ) -> None:
-        """Scan a lot and charge it."""
-        ...
-
-    def enter(
-        self,
-        session: UserSession,
-        batch_id: str,
-        step: str,
-        item: str,
-        value: float,
-        *,
-        reason: str = "",
-        simulated: bool = False,
-    ) -> None:
-        """Enter a value."""
-        ...
-
-    def sign_step(
-        self,
-        session: UserSession,
-        batch_id: str,
-        step: str,
-        meaning: str,
-        *,
-        password: str,
-        user_id: str | None = None,
-    ) -> None:
-        """Sign the step."""
-        ...
-
-
-class SimulatedOperator:
-    """Performs manual phases as people would: check, scan, enter, sign.
-
-    For demonstrations, tests and virtual commissioning only: the entries are made
-    under the real accounts given, and each is marked ``simulated`` in its details.
-
-    Parameters
-    ----------
-    performer, performer_password
-        The session and password of the person performing the steps.
-    verifier, verifier_password
-        The same for the second person verifying critical steps.
-    values
-        Values to enter by parameter name or step path/name; default the setpoint.
-    """
-
-    def __init__(
-        self,
-        performer: UserSession,
-        performer_password: str,
-        verifier: UserSession | None = None,
-        verifier_password: str | None = None,
-        *,
-        values: Mapping[str, float] | None = None,
-    ) -> None:
-        self.performer = performer
-        self.performer_password = performer_password
-        self.verifier = verifier
-        self.verifier_password = verifier_password
-        self.values = dict(values or {})
-
-    def act(self, engine: StepActions, batch_id: str, step: str) -> None:
-        """Do what is missing on ``step``, as far as the accounts allow."""
-        status = engine.work_instruction(batch_id, step)
-        wi = status.instruction
-        if status.check_passed is not True:
-            engine.check_equipment(self.performer, batch_id, step, wi.check.unit, simulated=True)
-        for scan in wi.scans:
-            need = scan.quantity - status.charged.get(scan.material, 0.0)
-            if need <= scan.quantity * 1e-9:
-                continue
-            for lot in engine.available_lots(batch_id, scan.material):
-                engine.scan_material(
-                    self.performer,
-                    batch_id,
-                    step,
-                    lot.lot_id,
-                    patient=lot.patient,
-                    simulated=True,
-                )
-                status = engine.work_instruction(batch_id, step)
-                if status.charged.get(scan.material, 0.0) >= scan.quantity * (1 - 1e-9):
-                    break
-        for entry in wi.entries:
-            if entry.item in status.values:
-                continue
-            value = self.values.get(f"{step}/{entry.item}", self.values.get(entry.item))
-            if value is None:
-                value = entry.setpoint
-            if value is None:
-                lo, hi = entry.low, entry.high
-                value = (lo + hi) / 2 if lo is not None and hi is not None else (lo or hi or 0.0)
-            engine.enter(self.performer, batch_id, step, entry.item, value, simulated=True)
-        status = engine.work_instruction(batch_id, step)
-        if not status.work_done:
-            return
-        if status.performer is None:
-            engine.sign_step(
-                self.performer,
-                batch_id,
-                step,
-                "performed",
-                password=self.performer_password,
-                user_id=None if self.performer.signed else self.performer.user_id,
-            )
-        if wi.needs_verifier and status.verifier is None and self.verifier is not None:
-            assert self.verifier_password is not None
-            engine.sign_step(
-                self.verifier,
-                batch_id,
-                step,
-                "verified",
-                password=self.verifier_password,
-                user_id=None if self.verifier.signed else self.verifier.user_id,
-            )

@@ -7,8 +7,8 @@ normal exit), an automatic phase that was in flight comes back **Held** and the 
 previous runner was last seen and whether it crashed. A person must Restart it; the
 driver continues from the last recorded sample.
 
-A runner told to stop (:meth:`phactory.batch.BatchEngine.run` with ``stop``) holds the
-automatic phases it drives itself before it gives the lease up
+A runner told to stop (:meth:`~phactory.batch.runner.PhaseRunner.run` with ``stop``)
+holds the automatic phases it drives itself before it gives the lease up
 (:meth:`Lease.hold_on_stop`): their drivers bring the equipment to a safe held state and
 the record says Held, with the time and the reason, instead of Running until some
 runner attaches again. Manual phases are left running: people complete work
@@ -53,7 +53,9 @@ class Lease:
         self.identity = f"{host_name()}:{os.getpid()}:{secrets.token_hex(4)}"
         #: Drivers of the automatic phases in flight, by (batch, step).
         self.drivers: dict[tuple[str, str], PhaseDriver] = {}
-        self._last_beat = 0.0
+        #: When each batch this engine runs had its last heartbeat (monotonic [s]): one
+        #: engine runs several batches at once (a server, one thread each).
+        self._last_beat: dict[str, float] = {}
 
     def alive(self, runner: str | None, heartbeat: datetime | None) -> bool:
         """Whether another runner holding a lease is alive."""
@@ -69,28 +71,26 @@ class Lease:
             return False
         return (self.ctx.records.access.now() - heartbeat).total_seconds() < self.lease_s
 
-    def take(self, tx: RecordTx, batch_id: str) -> tuple[str | None, datetime | None]:
-        """Take the lease (the caller checked that nobody alive holds it); the previous
-        runner and its last heartbeat."""
-        row = tx.batch(batch_id, lock=True)
+    def take(self, tx: RecordTx, batch_id: str) -> None:
+        """Take the lease (the caller checked that nobody alive holds it)."""
         tx.take_lease(batch_id, self.identity)
-        self._last_beat = time.monotonic()
-        return row.runner, row.heartbeat
+        self._last_beat[batch_id] = time.monotonic()
 
     def give_up(self, batch_id: str) -> None:
         """Give the lease up (drivers of phases in flight are forgotten)."""
         for key in [k for k in self.drivers if k[0] == batch_id]:
             del self.drivers[key]
+        self._last_beat.pop(batch_id, None)
         with self.ctx.transaction() as tx:
             tx.release_lease(batch_id, self.identity)
 
     def beat(self, batch_id: str) -> None:
-        """The heartbeat, every ``heartbeat_s``."""
+        """The batch's heartbeat, every ``heartbeat_s``."""
         now = time.monotonic()
-        if now - self._last_beat > self.heartbeat_s:
+        if now - self._last_beat.get(batch_id, 0.0) > self.heartbeat_s:
             with self.ctx.transaction() as tx:
                 tx.beat(batch_id)
-            self._last_beat = now
+            self._last_beat[batch_id] = now
 
     def recover(
         self,
@@ -102,13 +102,7 @@ class Lease:
     ) -> None:
         """Hold the automatic phases left in flight without their driver, and the batch,
         recording why."""
-        in_flight = [
-            s.step
-            for s in tx.steps(batch_id)
-            if s.kind == "automatic"
-            and State(s.state) in _HOLDABLE
-            and (batch_id, s.step) not in self.drivers
-        ]
+        in_flight = self._automatic_in_flight(tx, batch_id, driven=False)
         if not in_flight:
             return
         seen = f"{last_seen:%Y-%m-%d %H:%M:%S} UTC" if last_seen is not None else "an unknown time"
@@ -137,13 +131,7 @@ class Lease:
         state = State(row.state)
         if row.ended_at is not None or state in (State.STOPPING, State.ABORTING):
             return []  # ending: the next runner ends the phase in flight
-        in_flight = [
-            s.step
-            for s in tx.steps(batch_id)
-            if s.kind == "automatic"
-            and State(s.state) in _HOLDABLE
-            and (batch_id, s.step) in self.drivers
-        ]
+        in_flight = self._automatic_in_flight(tx, batch_id, driven=True)
         if not in_flight:
             return []
         for step in in_flight:
@@ -154,20 +142,32 @@ class Lease:
             "Restart continues it from its last recorded sample"
         )
         self._hold(tx, batch_id, state, in_flight, why, "runner stopped: phase Held")
-        return in_flight
+        return list(in_flight)
+
+    def _automatic_in_flight(
+        self, tx: RecordTx, batch_id: str, *, driven: bool
+    ) -> dict[str, State]:
+        """The automatic phases of the batch in flight that this engine drives
+        (``driven``) or does not, with their states."""
+        return {
+            s.step: State(s.state)
+            for s in tx.steps(batch_id)
+            if s.kind == "automatic"
+            and State(s.state) in _HOLDABLE
+            and ((batch_id, s.step) in self.drivers) is driven
+        }
 
     def _hold(
         self,
         tx: RecordTx,
         batch_id: str,
         state: State,
-        steps: list[str],
+        in_flight: dict[str, State],
         why: str,
         alarm: str,
     ) -> None:
-        current = {s.step: State(s.state) for s in tx.steps(batch_id)}
-        for step in steps:
-            self.ctx.set_phase_state(tx, batch_id, step, current[step], State.HELD, why)
+        for step, current in in_flight.items():
+            self.ctx.set_phase_state(tx, batch_id, step, current, State.HELD, why)
             tx.append(
                 user_id=SYSTEM_USER,
                 kind="alarm",

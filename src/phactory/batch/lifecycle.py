@@ -93,8 +93,28 @@ class BatchLifecycle:
         seed: int = 0,
         time_scale: float | None = None,
     ) -> BatchInfo:
-        """Make the control recipe of a new batch and record it (Idle); see
-        :meth:`phactory.batch.BatchEngine.create_batch`.
+        """Make the control recipe of a new batch and record it (Idle); a supervisor's.
+
+        Parameters
+        ----------
+        site
+            The site; its lots become known to the record.
+        recipe_id
+            The master recipe; default the recipe of the order's product.
+        batch_id
+            An id (:func:`phactory.model.ids.require_id`, at most 100 characters).
+            Default: for an order, ``<order>-B<k>`` with ``k`` the first number not
+            taken (:func:`phactory.model.ids.batch_id`, as the twin and the scheduler
+            name the order's batches); without an order, ``<recipe>-<nnnn>``, the first
+            number not taken (``r1-0001``).
+        order_id
+            The order of the site's plan the batch is for (gives the patient id).
+        batch_size, parameters, seed
+            See :func:`phactory.batch.control_recipe.build_control_recipe`.
+        time_scale
+            The batch's own time scale (recipe / wall-clock time, ``math.inf`` instant),
+            recorded with it: every engine runs it at that scale. Default: none, the
+            batch runs at the time scale of the engine running it.
 
         Raises
         ------
@@ -105,7 +125,7 @@ class BatchLifecycle:
             setpoint or the batch size is invalid, or a unit procedure's class has no
             unit in the site.
         TimeScaleError
-            If ``time_scale`` is not a time scale.
+            If ``time_scale`` is below 1 or not a number.
         """
         records = self.ctx.records
         records.access.authorize(session, Action.BATCH_CREATE)
@@ -126,7 +146,7 @@ class BatchLifecycle:
         with self.ctx.transaction(session) as tx:
             if batch_id is None:
                 batch_id = default_batch_id(tx, order_id, recipe_id)
-                require_record_id(batch_id, "batch id")  # an order id of 97+ characters
+                require_record_id(batch_id, "batch id")  # a recipe id of 96+ characters
             if tx.batch_exists(batch_id):
                 raise Refused(f"batch {batch_id} exists already")
             try:

@@ -1,13 +1,14 @@
 """The runner: drives a batch through its phases and acts on commands.
 
 Commands (Start, Pause, Resume, Hold, Restart, Stop, Abort, Reset) come from people
-through :meth:`BatchEngine.command`, from any process; :meth:`PhaseRunner.run` acts on
-them: Pause takes effect at the next phase boundary, Hold at once (the phase in flight
-is held), Stop and Abort end the phase in flight. A unit procedure is allocated its unit
-when it starts (:mod:`phactory.batch.allocation`) and gives it back when it ends. The
-runner holds a lease on the batch (:mod:`phactory.batch.lease`) and, attaching after a
-crash, brings a phase that was in flight back Held. The execution model, crash safety
-and time base are described in :mod:`phactory.batch.engine`.
+through :meth:`~phactory.batch.lifecycle.BatchLifecycle.command`, from any process;
+:meth:`PhaseRunner.run` acts on them: Pause takes effect at the next phase boundary, Hold
+at once (the phase in flight is held), Stop and Abort end the phase in flight. A unit
+procedure is allocated its unit when it starts (:mod:`phactory.batch.allocation`) and
+gives it back when it ends. The runner holds a lease on the batch
+(:mod:`phactory.batch.lease`) and, attaching after a crash, brings a phase that was in
+flight back Held. The execution model, crash safety and time base are described in
+:mod:`phactory.batch.engine`.
 
 A batch created with a time scale of its own runs at it, whichever engine runs it (a
 restarted server continues it at the speed it was started with): the drivers of its
@@ -26,11 +27,12 @@ from phactory.batch.allocation import UnitAllocation
 from phactory.batch.context import IN_FLIGHT, BatchBusy, BatchStatus, EngineContext, TickResult
 from phactory.batch.control_recipe import ControlPhase
 from phactory.batch.drivers import DriverFactory, PhaseDriver, PhaseProgress, TimeScaled
-from phactory.batch.instructions import SimulatedOperator, StepActions
 from phactory.batch.lease import Lease
 from phactory.batch.limits import LimitChecks
 from phactory.batch.manual_steps import ManualSteps
 from phactory.batch.materials import MaterialHandling
+from phactory.batch.operator import SimulatedOperator
+from phactory.batch.signing import StepSigning
 from phactory.batch.states import FINAL_STATES, State
 from phactory.records import SYSTEM_USER, RecordTx, StepInfo
 
@@ -53,14 +55,13 @@ class PhaseRunner:
     ----------
     ctx
         The engine's shared context.
-    materials, limits, manual, allocation
-        The engine's parts the runner calls on.
+    materials, limits, manual, signing, allocation
+        The engine's parts the runner calls on (a simulated operator acts on ``manual``,
+        ``materials`` and ``signing``, as people do).
     lease
         The engine's leases and phase drivers.
     driver_factory
         Makes the driver of each automatic phase.
-    actions
-        What a simulated operator acts on (the engine's facade).
     tick_s
         Sleep between ticks when nothing happened [s].
     """
@@ -72,20 +73,20 @@ class PhaseRunner:
         materials: MaterialHandling,
         limits: LimitChecks,
         manual: ManualSteps,
+        signing: StepSigning,
         allocation: UnitAllocation,
         lease: Lease,
         driver_factory: DriverFactory,
-        actions: StepActions,
         tick_s: float,
     ) -> None:
         self.ctx = ctx
         self.materials = materials
         self.limits = limits
         self.manual = manual
+        self.signing = signing
         self.allocation = allocation
         self.lease = lease
         self.driver_factory = driver_factory
-        self.actions = actions
         self.tick_s = tick_s
 
     @property
@@ -114,8 +115,24 @@ class PhaseRunner:
 
         Waiting for time (a minimum lag) or equipment (a unit) is not waiting for
         people: the runner keeps polling (until ``timeout_s``, or until ``stop`` is
-        set). ``stop`` is checked before every tick; when it is set the automatic
-        phases in flight are held (:meth:`Lease.hold_on_stop`) and the runner returns.
+        set).
+
+        Parameters
+        ----------
+        operator
+            Performs manual phases (demonstrations and tests); without one the runner
+            returns (or waits) at a manual phase until people complete it.
+        timeout_s
+            Return after this long at the latest [s].
+        wait
+            Keep polling while the batch is Held, Paused, Idle or at a manual phase
+            (commands and entries may come from other processes).
+        progress
+            Called with the status after each tick that changed something.
+        stop
+            Checked before every tick: once set, the runner holds the automatic phases
+            it drives (driver and record Held, with the reason, :meth:`Lease.hold_on_stop`;
+            manual phases go on) and returns, as at a timeout. For servers shutting down.
 
         Raises
         ------
@@ -168,8 +185,8 @@ class PhaseRunner:
             row = tx.batch(batch_id, lock=True)
             if self.lease.alive(row.runner, row.heartbeat):
                 raise BatchBusy(f"batch {batch_id} is being run by {row.runner}")
-            previous, seen = self.lease.take(tx, batch_id)
-            self.lease.recover(tx, batch_id, State(row.state), previous, seen)
+            self.lease.take(tx, batch_id)
+            self.lease.recover(tx, batch_id, State(row.state), row.runner, row.heartbeat)
         self.ctx.notify(tx)
 
     def detach(self, batch_id: str) -> None:
@@ -386,7 +403,13 @@ class PhaseRunner:
             return TickResult(blocked=f"step {step.step} blocked by open deviation {blocked}")
         status = self.manual.work_instruction(batch_id, step.step)
         if not status.complete and operator is not None:
-            operator.act(self.actions, batch_id, step.step)
+            operator.act(
+                batch_id,
+                step.step,
+                manual=self.manual,
+                materials=self.materials,
+                signing=self.signing,
+            )
             status = self.manual.work_instruction(batch_id, step.step)
         if not status.complete:
             return TickResult(blocked=f"step {step.step} waits for: {', '.join(status.missing)}")

@@ -20,7 +20,6 @@ the engine are imported when a command runs, so that ``phactory --help`` starts 
 
 from __future__ import annotations
 
-import getpass
 import os
 import socket
 import sys
@@ -80,11 +79,9 @@ EXIT_BROKEN = 1
 
 def cli_account() -> str:
     """How the audit trail names who ran the command: ``cli:<os user>@<host>``."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"cli:{user}@{socket.gethostname()}"[:100]
+    from phactory.store.database import default_user
+
+    return f"cli:{default_user()}@{socket.gethostname()}"[:100]
 
 
 def password(env: str, prompt: str) -> str:

@@ -30,10 +30,10 @@ from sqlalchemy import Connection
 
 from phactory.records.audit import AuditWriter
 from phactory.records.errors import Refused
+from phactory.records.tx import RecordTx
 
 if TYPE_CHECKING:
     from phactory.records.access import AccessControl
-    from phactory.records.tx import RecordTx
 
 __all__ = ["MAX_COMMIT_DELAY_S", "SharedTransaction"]
 
@@ -97,8 +97,6 @@ class SharedTransaction:
 
         ``acting_account`` is recorded with the entries of this turn only.
         """
-        from phactory.records.tx import RecordTx
-
         if getattr(_in_turn, "active", False):
             # This thread already holds the turn: a second transaction would wait for
             # itself.

@@ -11,6 +11,7 @@ Every movement is a genealogy edge (:mod:`phactory.records.genealogy`).
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,7 @@ from phactory.records.users import SYSTEM_USER
 
 if TYPE_CHECKING:
     from phactory.model import Site
+    from phactory.records.tx import RecordTx
 
 __all__ = ["LOT_STATUSES", "Lots", "lot_problem"]
 
@@ -67,6 +69,33 @@ def lot_problem(
     return None
 
 
+def _register_site_lots(tx: RecordTx, site: Site) -> list[str]:
+    """Insert the lots of ``site``'s file that ``tx`` does not know yet; their ids."""
+    added = []
+    for lot in site.lots.values():
+        if tx.lot_exists(lot.id):
+            continue
+        unit = lot.quantity.unit or site.materials[lot.material].unit
+        tx.insert_lot(
+            LotInfo(
+                lot.id,
+                lot.material,
+                lot.quantity.value,
+                unit,
+                lot.status,
+                lot.expiry.isoformat() if lot.expiry else None,
+                # A patient's starting material keeps its patient (chain of identity,
+                # e.g. the apheresis lots of an autologous plan).
+                lot.patient,
+                None,
+            ),
+            user_id=SYSTEM_USER,
+            reason=f"from site {site.id}",
+        )
+        added.append(lot.id)
+    return added
+
+
 class Lots:
     """Lots, their QA disposition and their genealogy.
 
@@ -90,30 +119,8 @@ class Lots:
         list of str
             The lot ids added.
         """
-        added = []
         with self.access.transaction() as tx:
-            for lot in site.lots.values():
-                if tx.lot_exists(lot.id):
-                    continue
-                unit = lot.quantity.unit or site.materials[lot.material].unit
-                tx.insert_lot(
-                    LotInfo(
-                        lot.id,
-                        lot.material,
-                        lot.quantity.value,
-                        unit,
-                        lot.status,
-                        lot.expiry.isoformat() if lot.expiry else None,
-                        # A patient's starting material keeps its patient (chain of
-                        # identity, e.g. the apheresis lots of an autologous plan).
-                        lot.patient,
-                        None,
-                    ),
-                    user_id=SYSTEM_USER,
-                    reason=f"from site {site.id}",
-                )
-                added.append(lot.id)
-        return added
+            return _register_site_lots(tx, site)
 
     def receive(
         self,
@@ -127,6 +134,7 @@ class Lots:
         supplier: str | None = None,
         supplier_lot: str | None = None,
         patient: str | None = None,
+        site: Site | None = None,
     ) -> LotInfo:
         """Receive a lot into quarantine (operators, supervisors), audited.
 
@@ -145,12 +153,16 @@ class Lots:
         patient
             For a patient's starting material (apheresis): the patient id, checked at
             every scan (chain of identity).
+        site
+            The site the lot is received for: its file's lots not known yet are
+            registered first (:meth:`register_site_lots`), in the same transaction, so
+            that a refused receipt writes nothing and a lot id of the file is taken.
 
         Raises
         ------
         Refused
             On a lot id taken or not an id, a material or patient not an id, a text too
-            long, a quantity not positive, a lot expired.
+            long, a quantity not a positive finite number, a lot expired.
         """
         lot_id = require_record_id(lot_id, "lot id")
         self.access.authorize(session, Action.LOT_RECEIVE, subject=f"lot:{lot_id}")
@@ -160,12 +172,14 @@ class Lots:
         supplier_lot = optional_text(supplier_lot, f"supplier lot of lot {lot_id}", LABEL_MAX)
         if patient is not None:
             patient = require_record_id(patient, f"patient of lot {lot_id}")
-        if not quantity > 0:
+        if not (math.isfinite(quantity) and quantity > 0):
             raise Refused(f"lot {lot_id}: a lot needs a positive quantity, got {quantity}")
         today = self.access.now().date()
         if expiry is not None and expiry < today:
             raise Refused(f"lot {lot_id} expired on {expiry.isoformat()}: not received")
         with self.access.transaction(acting_account=session.acting_account) as tx:
+            if site is not None:
+                _register_site_lots(tx, site)
             tx.insert_lot(
                 LotInfo(
                     lot_id,

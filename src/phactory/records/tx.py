@@ -138,17 +138,21 @@ class RecordTx(RecordView):
                 time_scale=time_scale,
             )
         )
-        for i, s in enumerate(steps):
+        if steps:
             self.conn.execute(
-                insert(_T["steps"]).values(
-                    batch_id=batch_id,
-                    step=s.step,
-                    position=i,
-                    kind=s.kind,
-                    unit=s.unit,
-                    state=state,
-                    elapsed_h=0.0,
-                )
+                insert(_T["steps"]),
+                [
+                    {
+                        "batch_id": batch_id,
+                        "step": s.step,
+                        "position": i,
+                        "kind": s.kind,
+                        "unit": s.unit,
+                        "state": state,
+                        "elapsed_h": 0.0,
+                    }
+                    for i, s in enumerate(steps)
+                ],
             )
         self.append(
             user_id=user_id,
@@ -184,9 +188,7 @@ class RecordTx(RecordView):
         stamps: dict[str, Any] | None = None,
     ) -> None:
         """Set a column of a batch (and ``stamps``, times), audited as ``kind``."""
-        b = _T["batches"]
-        values = {column: new, **(stamps or {})}
-        self.conn.execute(update(b).where(b.c.batch_id == batch_id).values(**values))
+        self._update_batch(batch_id, **{column: new, **(stamps or {})})
         self.append(
             user_id=user_id,
             kind=kind,
@@ -216,10 +218,7 @@ class RecordTx(RecordView):
             values["started_at"] = self.now()
         if ended:
             values["ended_at"] = self.now()
-        s = _T["steps"]
-        self.conn.execute(
-            update(s).where(s.c.batch_id == batch_id, s.c.step == step).values(**values)
-        )
+        self._update_steps(batch_id, [step], **values)
         self.append(
             user_id=user_id,
             kind="phase.state",
@@ -233,35 +232,31 @@ class RecordTx(RecordView):
 
     def set_step_progress(self, batch_id: str, step: str, elapsed_h: float) -> None:
         """The recipe time a step has run [h] (recorded with its samples)."""
-        s = _T["steps"]
-        self.conn.execute(
-            update(s)
-            .where(s.c.batch_id == batch_id, s.c.step == step)
-            .values(elapsed_h=float(elapsed_h))
-        )
+        self._update_steps(batch_id, [step], elapsed_h=float(elapsed_h))
 
     def block_step(self, batch_id: str, step: str, deviation_id: str) -> None:
         """Block a step until the deviation is closed (no entries are taken)."""
+        self._update_steps(batch_id, [step], blocked_by=deviation_id)
+
+    def _update_batch(self, batch_id: str, **values: Any) -> None:
+        b = _T["batches"]
+        self.conn.execute(update(b).where(b.c.batch_id == batch_id).values(**values))
+
+    def _update_steps(self, batch_id: str, steps: Sequence[str], **values: Any) -> None:
         s = _T["steps"]
         self.conn.execute(
-            update(s)
-            .where(s.c.batch_id == batch_id, s.c.step == step)
-            .values(blocked_by=deviation_id)
+            update(s).where(s.c.batch_id == batch_id, s.c.step.in_(steps)).values(**values)
         )
 
     # -- the runner's lease --------------------------------------------------------------
 
     def take_lease(self, batch_id: str, runner: str) -> None:
         """Record ``runner`` (``host:pid:...``) as the batch's runner, with a heartbeat."""
-        b = _T["batches"]
-        self.conn.execute(
-            update(b).where(b.c.batch_id == batch_id).values(runner=runner, heartbeat=self.now())
-        )
+        self._update_batch(batch_id, runner=runner, heartbeat=self.now())
 
     def beat(self, batch_id: str) -> None:
         """The runner's heartbeat."""
-        b = _T["batches"]
-        self.conn.execute(update(b).where(b.c.batch_id == batch_id).values(heartbeat=self.now()))
+        self._update_batch(batch_id, heartbeat=self.now())
 
     def release_lease(self, batch_id: str, runner: str) -> None:
         """Give the lease up, if ``runner`` holds it."""
@@ -685,17 +680,13 @@ class RecordTx(RecordView):
         self, allocation: Allocation, unit: str, steps: Sequence[str], *, user_id: str
     ) -> Allocation:
         """Give a waiting unit procedure its unit; the steps of the procedure run on it."""
-        a, s = _T["allocations"], _T["steps"]
+        a = _T["allocations"]
         now = self.now()
         self.conn.execute(
             update(a).where(a.c.id == allocation.id).values(unit=unit, allocated_at=now)
         )
-        for step in steps:
-            self.conn.execute(
-                update(s)
-                .where(s.c.batch_id == allocation.batch_id, s.c.step == step)
-                .values(unit=unit)
-            )
+        if steps:
+            self._update_steps(allocation.batch_id, steps, unit=unit)
         waited = (now - allocation.requested_at).total_seconds()
         self.append(
             user_id=user_id,

@@ -64,9 +64,6 @@ RecordsSecret = Annotated[
     ),
 ]
 
-#: Record of the HTML export: no script, no framing by other sites, nothing fetched.
-EXPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
-
 
 def acting(ctx: Ctx, user: User, secret: RecordsSecret = None) -> UserSession:
     """The person of the batch record the caller identified (engineer or admin account)."""
@@ -353,11 +350,10 @@ def export_html(ctx: Ctx, user: User, batch_id: BatchId) -> Response:
 
 
 def html_record(ctx: AppContext, batch_id: str) -> HTMLResponse:
-    """The HTML record with a policy that runs no script in it (also for the pages)."""
-    return HTMLResponse(
-        ctx.batches.reviews.export_html(batch_id),
-        headers={"Content-Security-Policy": EXPORT_CSP, "X-Content-Type-Options": "nosniff"},
-    )
+    """The HTML record (also for the pages). Its policy, no script and framed by this
+    origin only, is :data:`phactory.app.browser_policy.RECORD_POLICY`, which the browser
+    policy gives every ``…/record.html`` answer."""
+    return HTMLResponse(ctx.batches.reviews.export_html(batch_id))
 
 
 @router.get(

@@ -4,7 +4,7 @@ Lots (``batches.lots``): a lot is received into quarantine with its material and
 checked against the site, an expiry (a date, or a shelf life from today) and, for a
 patient-specific lot such as an apheresis, its patient (chain of identity); QA releases
 or rejects it with a reason and an electronic signature. A batch step only uses lots that
-are released and in date (:meth:`phactory.batch.BatchEngine.available_lots`).
+are released and in date (:meth:`phactory.batch.materials.MaterialHandling.available_lots`).
 
 Accounts (``batches.accounts``): the batch-record accounts of people lock after repeated
 failed logins or signings (21 CFR 11.300(d)); an administrator of the batch record
@@ -111,8 +111,6 @@ class LotDesk:
         mat = found.materials.get(require_id(material, "material id"))
         if mat is None:
             raise Invalid(f"material {material} is not a material of site {found.id}")
-        if not math.isfinite(quantity) or quantity <= 0:
-            raise Invalid(f"lot {lot_id}: the quantity must be a positive number")
         if unit and unit != mat.unit:
             try:
                 quantity = convert(quantity, unit, mat.unit)
@@ -127,13 +125,10 @@ class LotDesk:
             if not math.isfinite(shelf_life_d) or shelf_life_d <= 0:
                 raise Invalid("the shelf life must be a positive number of days")
             expiry = today + timedelta(days=shelf_life_d)
-        if expiry is not None and expiry < today:
-            # The record refuses it too, but only after the site's lots are registered
-            # below: a refused receipt writes nothing.
-            raise Invalid(f"lot {lot_id} expired on {expiry.isoformat()}: not received")
-        # The site file's own lots become known to the record with the first receipt (or
-        # the first batch) of the site, so that lists show them next to the lots received.
-        self.records.lots.register_site_lots(found)
+        # The record refuses a quantity that is not positive and an expired lot. The site
+        # file's own lots become known to it with the first receipt (or the first batch)
+        # of the site, in the receipt's transaction, so that lists show them next to the
+        # lots received and a refused receipt writes nothing.
         return self.records.lots.receive(
             who,
             lot_id,
@@ -144,6 +139,7 @@ class LotDesk:
             supplier=supplier or None,
             supplier_lot=supplier_lot or None,
             patient=require_id(patient, "patient id") if patient else None,
+            site=found,
         )
 
     def trace(self, lot_id: str, direction: str = "forward") -> Genealogy:

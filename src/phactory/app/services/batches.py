@@ -153,12 +153,12 @@ class BatchService:
 
     def batch_time_scale(self, batch_id: str) -> float:
         """The time scale the batch runs at: its own, else the service's."""
-        return float(self.engine.time_scale_of(require_id(batch_id, "batch id")))
+        return float(self.engine.context.time_scale_of(require_id(batch_id, "batch id")))
 
     def _run_once(self, batch_id: str, operator: SimulatedOperator | None) -> None:
         # At close the stop event holds the automatic phases in flight, recorded with the
         # reason, and the runner returns (a person restarts them after the server restart).
-        self.engine.run(batch_id, operator=operator, stop=self._stop)
+        self.engine.runner.run(batch_id, operator=operator, stop=self._stop)
 
     def kick(self, batch_id: str) -> None:
         """Let the server's runner act on the batch (no-op on the command line)."""
@@ -303,11 +303,11 @@ class BatchService:
 
     def status(self, batch_id: str) -> BatchStatus:
         """The batch as the engine sees it: steps, what it waits for."""
-        return self.engine.status(require_id(batch_id, "batch id"))
+        return self.engine.runner.status(require_id(batch_id, "batch id"))
 
     def control_recipe(self, batch_id: str) -> ControlRecipe:
         """The batch's control recipe (units, phases, parameters, materials)."""
-        return self.engine.control_recipe(require_id(batch_id, "batch id"))
+        return self.engine.context.control_recipe(require_id(batch_id, "batch id"))
 
     def create(
         self,
@@ -350,7 +350,7 @@ class BatchService:
             )
         scale = parse_time_scale(time_scale) if time_scale is not None else None
         try:
-            info = self.engine.create_batch(
+            info = self.engine.lifecycle.create_batch(
                 who,
                 found,
                 recipe_id,
@@ -404,7 +404,7 @@ class BatchService:
         if name in REASON_NEEDED and not why:
             raise Invalid(f"{name} needs a reason")
         batch_id = require_id(batch_id, "batch id")
-        new = self.engine.command(who, batch_id, Command(name), why)
+        new = self.engine.lifecycle.command(who, batch_id, Command(name), why)
         self.kick(batch_id)
         return str(new.value)
 
@@ -451,7 +451,7 @@ class BatchService:
     ) -> BatchStatus:
         """Run a batch in the foreground (the command line) until it ends or waits."""
         batch_id = require_id(batch_id, "batch id")
-        return self.engine.run(
+        return self.engine.runner.run(
             batch_id, operator=operator, timeout_s=timeout_s, wait=wait, progress=progress
         )
 
@@ -468,9 +468,9 @@ class BatchService:
     def restart_held(self, who: UserSession, batch_id: str, reason: str) -> bool:
         """Restart the batch if it is Held (recovering a crashed runner first)."""
         engine = self.engine
-        engine.attach(batch_id)
-        engine.detach(batch_id)
-        if engine.status(batch_id).state.value != "Held":
+        engine.runner.attach(batch_id)
+        engine.runner.detach(batch_id)
+        if engine.runner.status(batch_id).state.value != "Held":
             return False
         self.command(who, batch_id, "Restart", reason)
         return True
@@ -480,13 +480,13 @@ class BatchService:
     def work_instruction(self, batch_id: str, step: str) -> InstructionStatus:
         """Where the work instruction of a manual step stands, as the record says."""
         try:
-            return self.engine.work_instruction(require_id(batch_id, "batch id"), step)
+            return self.engine.manual.work_instruction(require_id(batch_id, "batch id"), step)
         except KeyError:
             raise Missing(f"batch {batch_id} has no step {step[:200]!r}") from None
 
     def available_lots(self, batch_id: str, material: str) -> list[LotInfo]:
         """Lots a step of the batch may use: released, in date, of the batch's patient."""
-        return self.engine.available_lots(require_id(batch_id, "batch id"), material)
+        return self.engine.materials.available_lots(require_id(batch_id, "batch id"), material)
 
     def step_values(self, batch_id: str, step: str) -> dict[str, AuditEntry]:
         """The latest value of each parameter an automatic step measured."""
@@ -516,7 +516,7 @@ class BatchService:
     ) -> bool:
         """Record the equipment check of a manual step; ``False`` if it failed (a deviation)."""
         batch_id = require_id(batch_id, "batch id")
-        passed = self.engine.check_equipment(
+        passed = self.engine.manual.check_equipment(
             who,
             batch_id,
             step,
@@ -539,7 +539,7 @@ class BatchService:
     ) -> None:
         """Scan a lot and charge it to a manual step (a refusal is recorded on the step)."""
         batch_id = require_id(batch_id, "batch id")
-        self.engine.scan_material(
+        self.engine.manual.scan_material(
             who,
             batch_id,
             step,
@@ -557,7 +557,7 @@ class BatchService:
         if not math.isfinite(value):
             raise Invalid(f"{item[:100]}: enter a finite number")
         try:
-            self.engine.enter(
+            self.engine.manual.enter(
                 who, batch_id, step, item, float(value), reason=record_text(reason, "reason")
             )
         except KeyError as exc:
@@ -592,7 +592,7 @@ class BatchService:
         batch_id = require_id(batch_id, "batch id")
         engine = self.engine
         with signer(self.records, who, user_id, password) as (session, uid):
-            sign = engine.resign_step if again else engine.sign_step
+            sign = engine.signing.resign_step if again else engine.signing.sign_step
             sign(session, batch_id, step, meaning, password=password, user_id=uid)
         self.kick(batch_id)
         found = [
