@@ -64,8 +64,14 @@ class ServerProcess:
         self.log = home / "server.log"
 
     def environment(self) -> dict[str, str]:
-        """The server's environment: this one without Phactory or NiceGUI settings."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PHACTORY_", "NICEGUI_"))}
+        """The server's environment: this one without Phactory or NiceGUI settings, nor
+        pytest's mark of a running test (NiceGUI serves differently under pytest: it
+        does not compress its pages), so that the server runs as in production."""
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PHACTORY_", "NICEGUI_")) and k != "PYTEST_CURRENT_TEST"
+        }
         env.update(
             PHACTORY_HOME=str(self.home),
             PHACTORY_ADMIN_PASSWORD=self.initial_password,

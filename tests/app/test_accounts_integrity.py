@@ -103,6 +103,18 @@ def test_the_lockout_was_logged(api: Api, caplog: pytest.LogCaptureFixture) -> N
     )
 
 
+def test_the_longest_name_from_the_longest_address_is_counted_too(api: Api) -> None:
+    """A name of 100 characters from an address of 200 (an ``X-Forwarded-For`` is any
+    text): the failures are counted and lock as for anyone, on both databases."""
+    name, address = "n" * 100, "a" * 250
+    for _ in range(accounts.LOCKOUT_FAILURES):
+        with pytest.raises(NotAuthenticated) as refused:
+            api.ctx.accounts.authenticate(name, "wrong-password", address)
+        assert not isinstance(refused.value, LockedOut)
+    with pytest.raises(LockedOut):
+        api.ctx.accounts.authenticate(name, "wrong-password", address)
+
+
 def test_a_success_before_the_limit_forgives_earlier_failures(api: Api) -> None:
     for _ in range(accounts.LOCKOUT_FAILURES - 1):
         assert _login(api, "viewer1", "wrong-password").status_code == 401

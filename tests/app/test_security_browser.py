@@ -401,6 +401,13 @@ def test_the_security_headers_are_on_every_kind_of_answer(server: ServerProcess)
         assert response.headers.get("x-frame-options") == frames, path
         assert "frame-ancestors" in response.headers.get("content-security-policy", ""), path
         assert response.headers.get("x-content-type-options") == "nosniff", path
+    # A page, compressed as NiceGUI sends it: every script carries the policy's nonce.
+    page = httpx.get(f"{server.base}/login", headers={"Accept-Encoding": "gzip"})
+    assert page.headers.get("content-encoding") == "gzip"
+    nonce = re.search(r"'nonce-([^']+)'", page.headers["content-security-policy"])
+    assert nonce is not None
+    scripts = re.findall(r"<script\b[^>]*>", page.text)
+    assert scripts and all(f'nonce="{nonce.group(1)}"' in tag for tag in scripts), scripts
 
 
 def _nicegui_version() -> str:

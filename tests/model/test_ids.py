@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+import string
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from phactory.errors import InvalidError
-from phactory.model.ids import ID_PATTERN, batch_id, is_id, require_id
+from phactory.model.ids import BATCH_ID_MAX, ID_MAX, ID_PATTERN, batch_id, is_id, require_id
 
 HOSTILE = [
     "<img src=x onerror=alert(1)>",
@@ -37,14 +38,34 @@ def test_hostile_ids_are_refused_with_a_safe_message(value: str) -> None:
     assert "\n" not in message
 
 
-@given(st.from_regex(ID_PATTERN, fullmatch=True).filter(lambda s: len(s) <= 120))
+@given(st.from_regex(ID_PATTERN, fullmatch=True).filter(lambda s: len(s) <= BATCH_ID_MAX))
 def test_every_id_of_the_pattern_is_accepted(value: str) -> None:
     assert require_id(value) == value
 
 
-@given(st.text(max_size=30))
-def test_is_id_agrees_with_the_pattern(value: str) -> None:
-    assert is_id(value) == (len(value) > 0 and re.fullmatch(ID_PATTERN, value) is not None)
+#: The id rule written out without the pattern, so that a change of either is caught.
+_ID_CHARACTERS = set(string.ascii_letters + string.digits + "_.-")
+
+
+def _is_id_by_the_rule(value: str) -> bool:
+    return (
+        0 < len(value) <= BATCH_ID_MAX
+        and value[0] in _ID_CHARACTERS - set("_.-")
+        and set(value) <= _ID_CHARACTERS
+    )
+
+
+@given(
+    st.text(max_size=30)
+    | st.text(alphabet=string.ascii_letters + string.digits + "_.-<>/ \né", max_size=30)
+    # Around the length limits, where a missing bound would show.
+    | st.text(alphabet=string.ascii_letters + "_.-", min_size=ID_MAX - 5, max_size=110)
+)
+def test_is_id_agrees_with_the_rule(value: str) -> None:
+    assert is_id(value) == _is_id_by_the_rule(value)
+    assert is_id(value, ID_MAX) == (_is_id_by_the_rule(value) and len(value) <= ID_MAX)
+    if len(value) <= BATCH_ID_MAX:
+        assert is_id(value) == (re.fullmatch(ID_PATTERN, value) is not None and value != "")
 
 
 def test_batch_ids_of_an_order(mab_site) -> None:  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from phactory.credentials import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from phactory.model.ids import BATCH_ID_MAX, ID_MAX, ID_PATTERN
 from phactory.records.inputs import LABEL_MAX, NAME_MAX, TEXT_MAX
 
@@ -75,7 +76,12 @@ StepText = Annotated[
 #: Free text kept in the record (a reason, note, comment or description).
 Text = Annotated[str, Field(max_length=TEXT_MAX)]
 NeededText = Annotated[str, Field(min_length=1, max_length=TEXT_MAX)]
-Password = Annotated[SecretStr, Field(min_length=1, max_length=1000)]
+Password = Annotated[SecretStr, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
+#: A new password: the shared policy's length (:class:`phactory.credentials.PasswordPolicy`
+#: checks the rest).
+NewPassword = Annotated[
+    SecretStr, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
+]
 Number = Annotated[float, Field(allow_inf_nan=False)]
 CommandName = Literal["Start", "Pause", "Resume", "Hold", "Restart", "Stop", "Abort", "Reset"]
 
@@ -107,7 +113,7 @@ class RecordsSessionCreate(BaseModel):
 
     user_id: IdText
     password: Password
-    new_password: Annotated[SecretStr, Field(min_length=8, max_length=1000)] | None = None
+    new_password: NewPassword | None = None
 
 
 class RecordsSessionPublic(BaseModel):
@@ -145,7 +151,7 @@ class PasswordReset(BaseModel):
 
     model_config = _STRICT
 
-    new_password: Annotated[SecretStr, Field(min_length=8, max_length=1000)]
+    new_password: NewPassword
     reason: NeededText
 
 

@@ -16,9 +16,11 @@ The policies (:data:`PAGE_POLICY`, :data:`API_POLICY`, :data:`RECORD_POLICY`)
     * Workspace pages (NiceGUI): scripts only from this origin or carrying the
       response's nonce. NiceGUI writes its page as inline scripts (the import map, the
       Vue application with the page's elements) and has no nonce support of its own, so
-      the middleware adds a fresh random nonce to every ``<script`` tag of a NiceGUI page
-      answer (recognised by NiceGUI's ``X-NiceGUI-Content: page`` header) and names it in
-      the policy. This is safe because NiceGUI HTML-escapes everything it puts in the
+      :class:`PageNonces`, a middleware of NiceGUI's own application (inside its
+      compression, so that the page is rewritten before it is compressed, once), adds
+      the response's nonce to every ``<script`` tag of a NiceGUI page answer (recognised
+      by NiceGUI's ``X-NiceGUI-Content: page`` header), and :class:`BrowserPolicy` names
+      it in the policy. This is safe because NiceGUI HTML-escapes everything it puts in the
       page (``<`` of element data becomes ``&lt;``; the title is escaped by Jinja), so
       the only ``<script`` tags are NiceGUI's own. Inline event handlers
       (``onerror=``, ``onanimationstart=``...) and ``javascript:`` URLs stay blocked:
@@ -41,7 +43,6 @@ The policies (:data:`PAGE_POLICY`, :data:`API_POLICY`, :data:`RECORD_POLICY`)
 
 from __future__ import annotations
 
-import gzip
 import re
 import secrets
 from typing import Any, Final
@@ -49,9 +50,11 @@ from typing import Any, Final
 __all__ = [
     "API_POLICY",
     "DOCS_POLICY",
+    "NONCE_KEY",
     "PAGE_POLICY",
     "RECORD_POLICY",
     "BrowserPolicy",
+    "PageNonces",
 ]
 
 #: Policy of the NiceGUI pages; ``{nonce}`` is the response's nonce.
@@ -100,18 +103,16 @@ _COMMON: Final[tuple[tuple[bytes, bytes], ...]] = (
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
 )
 _REPLACED: Final = frozenset(
-    {
-        b"content-security-policy",
-        b"x-frame-options",
-        b"content-length",
-        b"content-encoding",
-        *(name for name, _ in _COMMON),
-    }
+    {b"content-security-policy", b"x-frame-options", *(name for name, _ in _COMMON)}
 )
+#: Where :class:`BrowserPolicy` leaves the response's nonce in the request's scope, for
+#: :class:`PageNonces`.
+NONCE_KEY: Final = "phactory.csp_nonce"
 
 
 class BrowserPolicy:
-    """ASGI middleware adding the security headers and nonces (see the module).
+    """ASGI middleware adding the security headers, with a nonce per response for
+    :class:`PageNonces` (see the module).
 
     Parameters
     ----------
@@ -127,54 +128,73 @@ class BrowserPolicy:
             await self.app(scope, receive, send)
             return
         nonce = secrets.token_urlsafe(18)
+        scope[NONCE_KEY] = nonce
         path = str(scope.get("path", ""))
         https = scope.get("scheme") == "https"
-        start: dict[str, Any] = {}
-        chunks: list[bytes] = []
 
         async def guarded(message: Any) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers") or [])
-                page = _is_page(headers)
-                policy, frames = _policy(path, page, nonce)
-                extra = [
+                policy, frames = _policy(path, _is_page(headers), nonce)
+                kept = [(k, v) for k, v in headers if k.lower() not in _REPLACED]
+                kept += [
                     (b"content-security-policy", policy.encode()),
                     (b"x-frame-options", frames),
                     *_COMMON,
                 ]
                 if https:
-                    extra.append((b"strict-transport-security", b"max-age=31536000"))
-                kept = [(k, v) for k, v in headers if k.lower() not in _REPLACED]
-                passed = [
-                    (k, v)
-                    for k, v in headers
-                    if k.lower() in (b"content-length", b"content-encoding")
-                ]
-                encoding = dict((k.lower(), v) for k, v in passed).get(b"content-encoding")
-                start.update(message, headers=kept + extra, page=page, encoding=encoding)
-                if not page:
-                    start["headers"] += passed
-                    await send(_start(start))
-                return
-            if message["type"] == "http.response.body" and start.get("page"):
-                chunks.append(message.get("body", b""))
-                if message.get("more_body", False):
-                    return
-                body = b"".join(chunks)
-                if start.get("encoding") == b"gzip":  # NiceGUI compresses its pages
-                    body = gzip.decompress(body)
-                body = _SCRIPT.sub(f'<script nonce="{nonce}"'.encode(), body)
-                start["headers"].append((b"content-length", str(len(body)).encode()))
-                await send(_start(start))
-                await send({"type": "http.response.body", "body": body})
-                return
+                    kept.append((b"strict-transport-security", b"max-age=31536000"))
+                message = {**message, "headers": kept}
             await send(message)
 
         await self.app(scope, receive, guarded)
 
 
-def _start(start: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in start.items() if k not in ("page", "encoding")}
+class PageNonces:
+    """ASGI middleware of NiceGUI's application: the nonce of :class:`BrowserPolicy` on
+    every ``<script`` tag of a page answer (see the module).
+
+    Added before NiceGUI's compression middleware, so that it runs inside it and rewrites
+    the page uncompressed. A page is one HTML body, which is kept until it is complete;
+    every other answer passes as it comes.
+
+    Parameters
+    ----------
+    app
+        NiceGUI's application behind it.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        nonce = scope.get(NONCE_KEY) if scope["type"] == "http" else None
+        if nonce is None:  # not behind a BrowserPolicy: no policy to satisfy
+            await self.app(scope, receive, send)
+            return
+        tag = f'<script nonce="{nonce}"'.encode()
+        start: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def rewrite(message: Any) -> None:
+            if message["type"] == "http.response.start" and _is_page(
+                list(message.get("headers") or [])
+            ):
+                start.update(message)
+                return
+            if not start or message["type"] != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            body = _SCRIPT.sub(tag, b"".join(chunks))
+            headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, rewrite)
 
 
 def _is_page(headers: list[tuple[bytes, bytes]]) -> bool:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from phactory.app.principal import Role
+from phactory.credentials import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from phactory.model.ids import ID_MAX, ID_PATTERN
 from phactory.study.results import RunResults
 
@@ -266,7 +267,7 @@ class LoginRequest(BaseModel):
     model_config = _STRICT
 
     username: str = Field(min_length=1, max_length=100)
-    password: str = Field(min_length=1, max_length=1000)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
     label: str = Field(default="", max_length=200)
 
 
@@ -277,7 +278,9 @@ class UserCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@\-]*$")
     role: Role = "viewer"
-    password: str | None = Field(default=None, min_length=8, max_length=1000)
+    password: str | None = Field(
+        default=None, min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH
+    )
 
 
 class UserUpdate(BaseModel):
@@ -287,10 +290,12 @@ class UserUpdate(BaseModel):
 
     role: Role | None = None
     active: bool | None = None
-    password: str | None = Field(default=None, min_length=8, max_length=1000)
+    password: str | None = Field(
+        default=None, min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH
+    )
     current_password: str | None = Field(
         default=None,
-        max_length=1000,
+        max_length=MAX_PASSWORD_LENGTH,
         description="needed to change your own password (not for an admin changing another's)",
     )
 

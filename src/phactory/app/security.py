@@ -16,7 +16,12 @@ import secrets
 from functools import lru_cache
 from typing import Final
 
-from phactory.credentials import MIN_PASSWORD_LENGTH, PasswordHasher, PasswordPolicy
+from phactory.credentials import (
+    MIN_PASSWORD_LENGTH,
+    PasswordHasher,
+    PasswordPolicy,
+    default_hasher,
+)
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
@@ -38,8 +43,6 @@ TOKEN_PREFIX: Final = "phy_"
 
 @lru_cache(maxsize=1)
 def _hasher() -> PasswordHasher:
-    from phactory.credentials import default_hasher
-
     return default_hasher()
 
 

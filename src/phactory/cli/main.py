@@ -15,10 +15,8 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from phactory.cli.output import EXIT_REFUSED, report_refusal
 from phactory.errors import PhactoryError
-
-#: Exit code of a refusal (bad input, a missing record, an unreachable database).
-EXIT_REFUSED = 2
 
 
 class PhactoryGroup(TyperGroup):
@@ -36,8 +34,6 @@ class PhactoryGroup(TyperGroup):
         except PhactoryError as exc:
             if os.environ.get("PHACTORY_DEBUG"):
                 raise
-            from phactory.cli.output import report_refusal
-
             report_refusal(exc)
             raise typer.Exit(EXIT_REFUSED) from None
 

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 console = Console()
 err_console = Console(stderr=True)
 
-#: Exit code for invalid input (a broken site file, a bad override), as documented.
-EXIT_INVALID = 2
+#: Exit code of a refusal: bad input (a broken site file, a bad override), a missing
+#: record, an unreachable database; as documented.
+EXIT_REFUSED = 2
 
 
 def print_problems(problems: list[Problem]) -> None:
@@ -31,10 +32,16 @@ def print_problems(problems: list[Problem]) -> None:
         err_console.print(str(p), style=style, markup=False, highlight=False, soft_wrap=True)
 
 
-def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
-    """Print an error and exit with ``code``; no traceback reaches the user."""
-    err_console.print(f"error: {message}", style="red", markup=False, highlight=False)
+def _error_line(message: str) -> None:
+    err_console.print(
+        f"error: {message}", style="red", markup=False, highlight=False, soft_wrap=True
+    )
     sys.stdout.flush()
+
+
+def fail(message: str, code: int = EXIT_REFUSED) -> NoReturn:
+    """Print an error and exit with ``code``; no traceback reaches the user."""
+    _error_line(message)
     raise typer.Exit(code)
 
 
@@ -52,10 +59,7 @@ def report_refusal(exc: PhactoryError) -> None:
         message = f"{n} error(s) in {where}; nothing was written"
     else:
         message = str(exc).strip() or type(exc).__name__
-    err_console.print(
-        f"error: {message}", style="red", markup=False, highlight=False, soft_wrap=True
-    )
-    sys.stdout.flush()
+    _error_line(message)
 
 
 def echo_json(value: Any, *, indent: int | None = None) -> None:

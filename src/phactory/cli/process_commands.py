@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from phactory.errors import PhactoryError
+from phactory.cli.main import PhactoryGroup
+from phactory.cli.output import console, err_console, fail
 from phactory.jsonio import dumps
 
 if TYPE_CHECKING:
@@ -42,10 +42,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=PhactoryGroup,  # refusals reported as by `phactory`, also when run on its own
 )
-
-_out = Console()
-_err = Console(stderr=True)
 
 # The options every study takes (sensitivity, design space, surrogate).
 Seed = Annotated[int, typer.Option(help="random seed")]
@@ -66,8 +64,7 @@ def _model(name: str) -> UnitOperationModel:
     try:
         return get_model(name)
     except KeyError as exc:
-        _err.print(f"[red]error:[/] {escape(str(exc.args[0]))}")
-        raise typer.Exit(2) from None
+        fail(str(exc.args[0]))
 
 
 def _parse_sets(sets: list[str] | None) -> dict[str, str]:
@@ -75,8 +72,7 @@ def _parse_sets(sets: list[str] | None) -> dict[str, str]:
     for item in sets or []:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            _err.print(f"[red]error:[/] --set expects NAME=VALUE, got {escape(repr(item))}")
-            raise typer.Exit(2)
+            fail(f"--set expects NAME=VALUE, got {item!r}")
         params[name.strip()] = value.strip()
     return params
 
@@ -89,7 +85,7 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        console=_err,
+        console=err_console,
         transient=False,
     ) as bar:
         task = bar.add_task(label, total=None)
@@ -100,16 +96,11 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
         yield update
 
 
-def _fail(exc: Exception) -> typer.Exit:
-    _err.print(f"[red]error:[/] {escape(str(exc))}")
-    return typer.Exit(2)
-
-
 def _print_failures(failures: pd.DataFrame, total: int) -> None:
     """How many evaluations failed, and where (the first few, with their errors)."""
     n = len(failures)
     if n == 0:
-        _out.print(f"all {total} model evaluations ran")
+        console.print(f"all {total} model evaluations ran")
         return
     table = Table(
         title=f"{n} of {total} model evaluations failed ({100.0 * n / total:.3g} %)"
@@ -126,7 +117,7 @@ def _print_failures(failures: pd.DataFrame, total: int) -> None:
                 for v in row.to_numpy().tolist()
             ]
         )
-    _out.print(table)
+    console.print(table)
 
 
 @app.command("list")
@@ -145,7 +136,7 @@ def list_command() -> None:
                 for t in (name, m.title, ", ".join(m.cpp_names()), ", ".join(m.cqa_names()))
             )
         )
-    _out.print(table)
+    console.print(table)
 
 
 @app.command("simulate")
@@ -158,14 +149,8 @@ def simulate_command(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Simulate MODEL once and print its CQAs (with the specification check)."""
-    from phactory.process.contract import ModelConfigError, SimulationError
-    from phactory.process.parameters import ParameterError
-
     m = _model(model)
-    try:
-        result = m.simulate(_parse_sets(set_))
-    except (ParameterError, ModelConfigError, SimulationError) as exc:
-        raise _fail(exc) from None
+    result = m.simulate(_parse_sets(set_))
     if as_json:
         typer.echo(dumps(result.to_dict(), indent=2))  # NaN -> null: strict JSON
         return
@@ -182,7 +167,7 @@ def simulate_command(
             escape(q.limits_text()),
             "[green]yes[/]" if ok else "[red]no[/]",
         )
-    _out.print(table)
+    console.print(table)
 
 
 @app.command("sensitivity")
@@ -202,9 +187,9 @@ def sensitivity_command(
 
     m = _model(model)
     if method not in ("sobol", "morris"):
-        raise _fail(ValueError(f"--method must be sobol or morris, got {method!r}"))
+        fail(f"--method must be sobol or morris, got {method!r}")
     if samples < 2:
-        raise _fail(ValueError("--samples must be at least 2"))
+        fail("--samples must be at least 2")
     try:
         with _progress(f"{method} on {model}") as prog:
             if method == "sobol":
@@ -230,8 +215,8 @@ def sensitivity_command(
                     progress=prog,
                     max_failed_fraction=max_failed,
                 )
-    except (KeyError, ValueError, PhactoryError) as exc:
-        raise _fail(exc) from None
+    except (KeyError, ValueError) as exc:
+        fail(str(exc))
     for out, df in res.indices.items():
         table = Table(title=escape(f"{method} indices of {out} ({res.n_evaluations} evaluations)"))
         table.add_column("parameter")
@@ -239,14 +224,16 @@ def sensitivity_command(
             table.add_column(escape(str(c)), justify="right")
         for name, row in df.iterrows():
             table.add_row(escape(str(name)), *[f"{v:.4f}" for v in row.to_numpy()])
-        _out.print(table)
+        console.print(table)
     _print_failures(res.failures, res.n_evaluations)
     if len(res.failures):
         unit = "base samples" if method == "sobol" else "trajectories"
-        _out.print(f"indices from {res.n_groups_used} of {res.n_groups} {unit} without a failure")
+        console.print(
+            f"indices from {res.n_groups_used} of {res.n_groups} {unit} without a failure"
+        )
     if html is not None:
         res.to_html(html)
-        _out.print(f"wrote {html}")
+        console.print(f"wrote {html}")
 
 
 @app.command("design-space")
@@ -271,7 +258,7 @@ def design_space_command(
     xa = x or (cpps[0] if cpps else None)
     ya = y or (cpps[1] if len(cpps) > 1 else None)
     if xa is None or ya is None:
-        raise _fail(ValueError(f"{model} has fewer than two CPPs; give --x and --y"))
+        fail(f"{model} has fewer than two CPPs; give --x and --y")
     try:
         with _progress(f"design space of {model}") as prog:
             ds = design_space(
@@ -287,8 +274,8 @@ def design_space_command(
                 progress=prog,
                 max_failed_fraction=max_failed,
             )
-    except (KeyError, ValueError, PhactoryError) as exc:
-        raise _fail(exc) from None
+    except (KeyError, ValueError) as exc:
+        fail(str(exc))
     inside = ds.inside()
     table = Table(
         title=escape(
@@ -303,11 +290,11 @@ def design_space_command(
         )
     for _, row in ds.table.iterrows():
         table.add_row(*[f"{row[c]:.4g}" for c in cols])
-    _out.print(table)
+    console.print(table)
     _print_failures(ds.failures, ds.n_evaluations)
     if html is not None:
         ds.to_html(html)
-        _out.print(f"wrote {html}")
+        console.print(f"wrote {html}")
 
 
 @app.command("surrogate")
@@ -341,8 +328,8 @@ def surrogate_command(
                 progress=prog,
                 max_failed_fraction=max_failed,
             )
-    except (KeyError, ValueError, PhactoryError) as exc:
-        raise _fail(exc) from None
+    except (KeyError, ValueError) as exc:
+        fail(str(exc))
     rep = sur.report
     assert rep is not None
     table = Table(
@@ -355,9 +342,9 @@ def surrogate_command(
         table.add_column(c, justify="right")
     for o in rep.outputs:
         table.add_row(escape(o), f"{rep.cv_r2[o]:.5f}", f"{rep.test_r2[o]:.5f}")
-    _out.print(table)
+    console.print(table)
     _print_failures(sur.failures, rep.n_train + rep.n_test)
-    _out.print(
+    console.print(
         f"simulation {rep.simulation_time * 1e3:.3g} ms; surrogate "
         f"{rep.prediction_time * 1e6:.3g} us/point in batch (speed-up {rep.speedup:,.0f}x), "
         f"{rep.single_prediction_time * 1e6:.3g} us per single call "
@@ -365,4 +352,4 @@ def surrogate_command(
     )
     if out is not None:
         sur.save(out)
-        _out.print(f"wrote {out}")
+        console.print(f"wrote {out}")

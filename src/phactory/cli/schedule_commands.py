@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from phactory.cli.main import app
-from phactory.cli.output import EXIT_INVALID, console, err_console, fail
+from phactory.cli.output import console, err_console, fail
 from phactory.cli.site_commands import SitePath, load_or_exit
 
 if TYPE_CHECKING:
@@ -146,7 +146,6 @@ def schedule_command(
     from phactory.schedule.checker import check_schedule
     from phactory.schedule.gantt import write_gantt
     from phactory.schedule.objectives import parse_objective
-    from phactory.schedule.problem import PlanError
     from phactory.schedule.solver import Scheduler
 
     try:
@@ -159,12 +158,8 @@ def schedule_command(
     orders = None
     if warm_start == "twin":
         from phactory.study.scheduling import twin_dispatch_order
-        from phactory.twin import TwinError
 
-        try:
-            orders = (twin_dispatch_order(site, days=days),)
-        except TwinError as exc:
-            fail(str(exc))
+        orders = (twin_dispatch_order(site, days=days),)
     sched = Scheduler(
         objective=objective,
         time_limit_s=time_limit,
@@ -209,9 +204,6 @@ def schedule_command(
         ticker.start()
         try:
             result = sched.solve(site, days=days, progress=progress, on_stage=on_stage)
-        except PlanError as exc:
-            stop.set()
-            fail(str(exc))
         finally:
             stop.set()
     violations: int | None = None
@@ -258,13 +250,10 @@ def check_schedule_command(
     infeasible plan is never valid.
     """
     from phactory.schedule.checker import check_schedule
-    from phactory.schedule.schedule import Schedule, ScheduleFormatError
+    from phactory.schedule.schedule import Schedule
 
     site = load_or_exit(path)
-    try:
-        schedule = Schedule.from_json(schedule_file)
-    except ScheduleFormatError as exc:
-        fail(str(exc), code=EXIT_INVALID)
+    schedule = Schedule.from_json(schedule_file)
     found = check_schedule(site, schedule)
     n_plan = len(site.orders)
     scope = schedule.orders
@@ -331,22 +320,15 @@ def reschedule_command(
     from rich.table import Table
 
     from phactory.schedule.checker import check_schedule
-    from phactory.schedule.problem import PlanError
     from phactory.schedule.reschedule import Breakdown, reschedule
-    from phactory.schedule.schedule import Schedule, ScheduleFormatError
+    from phactory.schedule.schedule import Schedule
 
     site = load_or_exit(path)
     if unit not in site.units:
         fail(f"unknown unit {unit!r} (known: {', '.join(sorted(site.units)[:12])} ...)")
-    try:
-        old = Schedule.from_json(schedule_file)
-    except ScheduleFormatError as exc:
-        fail(str(exc), code=EXIT_INVALID)
-    try:
-        with console.status(f"re-planning after {unit} fails at h {at:g} for {repair:g} h"):
-            result = reschedule(site, old, Breakdown(unit, at, repair), time_limit_s=time_limit)
-    except PlanError as exc:
-        fail(str(exc))
+    old = Schedule.from_json(schedule_file)
+    with console.status(f"re-planning after {unit} fails at h {at:g} for {repair:g} h"):
+        result = reschedule(site, old, Breakdown(unit, at, repair), time_limit_s=time_limit)
     new = result.schedule
     if not new.feasible:
         fail(new.explanation or f"no schedule after the breakdown ({new.status})", code=1)

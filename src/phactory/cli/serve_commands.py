@@ -3,8 +3,9 @@ password``."""
 
 from __future__ import annotations
 
-import getpass
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -101,25 +102,28 @@ def serve(
     )
 
 
-def _open() -> AppContext:
+@contextmanager
+def _workspace() -> Iterator[AppContext]:
+    """The workspace's services on its database, closed when the block ends."""
     from phactory.app.context import AppContext
     from phactory.app.settings import AppSettings
     from phactory.store import StoreError
 
     try:
-        return AppContext(AppSettings.from_env(prewarm_workers=False), bootstrap=False)
+        ctx = AppContext(AppSettings.from_env(prewarm_workers=False), bootstrap=False)
     except StoreError as exc:
         fail(f"cannot open the database: {exc}")
+    try:
+        yield ctx
+    finally:
+        ctx.close()
 
 
 def _cli_admin() -> Principal:
     from phactory.app.principal import Principal
+    from phactory.store.database import default_user
 
-    try:
-        who = getpass.getuser()
-    except (KeyError, OSError):
-        who = "unknown"
-    return Principal(f"cli:{who}"[:100], "admin", via="system")
+    return Principal(f"cli:{default_user()}"[:100], "admin", via="system")
 
 
 @user_app.command("add")
@@ -131,20 +135,13 @@ def user_add(
     ] = False,
 ) -> None:
     """Add a user; without --password-stdin a password is generated and printed once."""
-    from phactory.app.errors import AppError
-
     password: str | None = None
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
             fail("no password on standard input")
-    ctx = _open()
-    try:
+    with _workspace() as ctx:
         info, generated = ctx.accounts.create_user(_cli_admin(), name, role, password)
-    except AppError as exc:
-        fail(exc.message)
-    finally:
-        ctx.close()
     console.print(f"Added {info.name} ({info.role})", markup=False)
     if generated:
         console.print(f"password: {generated}", markup=False, highlight=False)
@@ -160,32 +157,22 @@ def user_token(
     ] = None,
 ) -> None:
     """Issue an API token for NAME; it is printed once (send it as a Bearer token)."""
-    from phactory.app.errors import AppError
-
-    ctx = _open()
-    try:
+    with _workspace() as ctx:
         _, secret = ctx.accounts.create_token(
             _cli_admin(), name, label or "phactory user token", hours=hours
         )
-    except AppError as exc:
-        fail(exc.message)
-    finally:
-        ctx.close()
     console.print(secret, markup=False, highlight=False)
 
 
 @user_app.command("list")
 def user_list() -> None:
     """List the accounts (and the addresses each is locked for after failed logins)."""
-    ctx = _open()
-    try:
+    with _workspace() as ctx:
         admin = _cli_admin()
         users = ctx.accounts.list_users(admin)
         locks: dict[str, list[str]] = {}
         for lock in ctx.accounts.locks(admin):
             locks.setdefault(lock.user_name, []).append(lock.client)
-    finally:
-        ctx.close()
     for u in users:
         state = "" if u.active else " (inactive)"
         if u.must_change_password:
@@ -200,15 +187,8 @@ def user_unlock(
     name: Annotated[str, typer.Argument(help="The account to unlock.")],
 ) -> None:
     """End every login lock of NAME (from any address); recorded in the change log."""
-    from phactory.app.errors import AppError
-
-    ctx = _open()
-    try:
+    with _workspace() as ctx:
         ended = ctx.accounts.unlock(_cli_admin(), name)
-    except AppError as exc:
-        fail(exc.message)
-    finally:
-        ctx.close()
     console.print(f"Unlocked {name} ({ended} address(es) cleared)", markup=False)
 
 
@@ -224,7 +204,6 @@ def user_password(
     Without --password-stdin a password is generated, printed once, and must be changed
     at the next login.
     """
-    from phactory.app.errors import AppError
     from phactory.app.security import new_password
 
     password = None
@@ -233,16 +212,11 @@ def user_password(
         if not password:
             fail("no password on standard input")
     generated = password is None
-    ctx = _open()
-    try:
+    with _workspace() as ctx:
         admin = _cli_admin()
         secret = password if password is not None else new_password()
         ctx.accounts.update_user(admin, name, password=secret)
         ctx.accounts.require_password_change(admin, name, generated)
-    except AppError as exc:
-        fail(exc.message)
-    finally:
-        ctx.close()
     console.print(f"Set a new password for {name}", markup=False)
     if generated:
         console.print(f"password: {secret}", markup=False, highlight=False)

@@ -251,13 +251,10 @@ def _execute(
     name: str,
     quiet: bool,
 ) -> Adherence:
-    from phactory.schedule import Schedule, ScheduleFormatError
+    from phactory.schedule import Schedule
     from phactory.study.plan_of_record import execute_schedule
 
-    try:
-        plan = Schedule.from_json(path)
-    except (ScheduleFormatError, OSError) as exc:
-        fail(str(exc))
+    plan = Schedule.from_json(path)
     if plan.site != site.id:
         fail(f"{path} is a schedule of site {plan.site!r}, not {site.id!r}")
     waiting = (

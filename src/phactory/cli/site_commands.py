@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from phactory.cli.main import app
-from phactory.cli.output import EXIT_INVALID, console, echo_json, err_console, fail, print_problems
+from phactory.cli.output import console, echo_json, fail, print_problems
 
 if TYPE_CHECKING:
     from phactory.model import Site
@@ -26,18 +26,20 @@ def examples_dir() -> Path:
 
 
 def load_or_exit(path: Path) -> Site:
-    """Load a site for a command; on problems print them all and exit 2."""
-    from phactory.model import validate_site
+    """Load a site for a command, printing its warnings.
+
+    A site with errors is refused as any refusal is (:class:`phactory.cli.main.PhactoryGroup`:
+    every problem, then one line; exit 2).
+    """
+    from phactory.model import SiteValidationError, validate_site
 
     try:
         site, problems = validate_site(path)
     except FileNotFoundError as exc:
         fail(str(exc))
-    print_problems(problems)
     if site is None:
-        n = sum(p.severity == "error" for p in problems)
-        err_console.print(f"{path}: {n} error(s); nothing was written.", style="red")
-        raise typer.Exit(EXIT_INVALID)
+        raise SiteValidationError.of(problems, str(path))
+    print_problems(problems)
     return site
 
 

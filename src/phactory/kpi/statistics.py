@@ -1,4 +1,4 @@
-"""Confidence intervals over replications and comparison of two scenarios.
+"""Confidence intervals over replications.
 
 Replications of a stochastic simulation are independent and identically distributed
 observations of each KPI, so the mean of ``n`` replications has the Student-t
@@ -7,19 +7,14 @@ confidence interval
     mean ± t(1 - α/2, n - 1) · s / sqrt(n)
 
 with ``s`` the sample standard deviation [1]_ (half-width 0 when ``n == 1``, where no
-spread can be estimated). Two scenarios A and B are compared KPI by KPI with Welch's
-unequal-variance t-test: the difference ``mean(B) - mean(A)`` has standard error
-``sqrt(s_A²/n_A + s_B²/n_B)`` and Welch–Satterthwaite degrees of freedom [2]_; it is
-*significant* when the two-sided p-value is below ``alpha``. KPIs that are ``nan`` in
-a replication (undefined there) are left out of that KPI's sample.
+spread can be estimated). KPIs that are ``nan`` in a replication (undefined there) are
+left out of that KPI's sample. Two runs are compared, paired over shared seeds or by
+Welch's test, in :mod:`phactory.study.comparison`.
 
 References
 ----------
 .. [1] A. M. Law, *Simulation Modeling and Analysis*, 5th ed., McGraw-Hill, 2015,
-   ch. 9 (fixed-sample-size confidence intervals) and ch. 10 (comparing two systems,
-   Welch approach).
-.. [2] B. L. Welch, "The generalization of 'Student's' problem when several different
-   population variances are involved", Biometrika 34(1/2):28-35, 1947.
+   ch. 9 (fixed-sample-size confidence intervals).
 """
 
 from __future__ import annotations

@@ -116,9 +116,7 @@ def _kpi_rows(stats: dict[tuple[str, str], dict[str, float]]) -> list[dict[str, 
         if r["n"] == 0:
             continue
         unit = SITE_KPIS.get(name, "")
-        lo, hi = r["ci_low"], r["ci_high"]
-        if unit in _RATIO_UNITS:  # a ratio's interval is shown within [0, 1]
-            lo, hi = max(lo, 0.0), min(hi, 1.0)
+        lo, hi = r["ci_low"], r["ci_high"]  # a ratio's already within [0, 1] (summarise)
         rows.append(
             {
                 "label": KPI_LABELS.get(name, name),

@@ -10,7 +10,8 @@ migrations shipped in the package, when a :class:`Store` opens.
 >>> run = store.create_run("simulate", site_id=version.site_id)   # doctest: +SKIP
 """
 
-from phactory.store.documents import canonical_json, site_content_hash
+from phactory.jsonio import canonical_json
+from phactory.store.documents import site_content_hash
 from phactory.store.errors import InvalidInput, InvalidTransition, NotFound, StoreError, mask_url
 from phactory.store.records import (
     ACTIVE_STATUSES,

@@ -1,4 +1,11 @@
-"""JSON documents: canonical form, content hashes, and checking values before storing them."""
+"""JSON documents: content hashes, and checking values before storing them.
+
+The hashed text is :func:`phactory.jsonio.canonical_json`. :func:`dumps` is the store's
+own serialiser (the database's JSON columns) because its contract differs from
+:func:`phactory.jsonio.dumps`: a value that is not JSON (``NaN``, an infinity) is refused
+here, so that nothing is stored other than what was given, where output JSON writes
+``null`` for it.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from phactory.jsonio import canonical_hash, canonical_json
+from phactory.jsonio import canonical_hash
 from phactory.store.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -17,7 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RawJSON",
-    "canonical_json",
     "dumps",
     "site_content_hash",
     "site_document",

@@ -32,9 +32,9 @@ def event_rows(log: EventLog) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for rec in log.events.to_dict("records"):
         payload = {
-            k: _value(rec[k])
+            k: v
             for k in ("order", "product", "procedure", "phase", "value", "detail")
-            if _value(rec.get(k)) is not None
+            if (v := _value(rec.get(k))) is not None
         }
         rows.append(
             {
@@ -47,9 +47,9 @@ def event_rows(log: EventLog) -> list[dict[str, Any]]:
         )
     for rec in log.timeline.to_dict("records"):
         payload = {
-            k: _value(rec[k])
+            k: v
             for k in ("state", "end_h", "order", "product", "procedure", "phase")
-            if _value(rec.get(k)) is not None
+            if (v := _value(rec.get(k))) is not None
         }
         rows.append(
             {
@@ -72,7 +72,7 @@ def save_study(
 ) -> str:
     """Store the study's site version, a finished ``simulate`` run with its results
     (:class:`phactory.study.results.SimulationResults`), and the event log of the first
-    replication. Returns the run id.
+    replication, all in one transaction. Returns the run id.
 
     Parameters
     ----------
@@ -80,7 +80,6 @@ def save_study(
         The schedule file the study executed as the plan of record, if any (recorded in
         the run's parameters and results).
     """
-    version = store.save_site(study.site, created_by=created_by)
     params: dict[str, Any] = {
         "name": study.name or study.site.id,
         "days": study.days,
@@ -90,14 +89,19 @@ def save_study(
     }
     if schedule is not None:
         params["schedule"] = schedule
-    run = store.create_run(
-        "simulate",
-        site_id=version.site_id,
-        site_version=version.version,
-        params=params,
-        created_by=created_by,
-    )
-    store.start_run(run.id)
-    store.append_events(run.id, event_rows(study.logs[0]))
-    store.finish_run(run.id, results=json_safe(study.to_results(schedule=schedule)))
+    events = event_rows(study.logs[0])
+    results = study.to_results(schedule=schedule)
+    # One transaction: a failure leaves no half-saved run behind.
+    with store.transaction() as (tx, _):
+        version = tx.save_site(study.site, created_by=created_by)
+        run = tx.create_run(
+            "simulate",
+            site_id=version.site_id,
+            site_version=version.version,
+            params=params,
+            created_by=created_by,
+        )
+        tx.start_run(run.id)
+        tx.append_events(run.id, events)
+        tx.finish_run(run.id, results=results)
     return str(run.id)

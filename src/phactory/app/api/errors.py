@@ -44,7 +44,6 @@ __all__ = [
     "ErrorPublic",
     "install_error_handlers",
     "invalid_detail",
-    "kind_of",
     "scrub",
     "status_of",
 ]
@@ -94,16 +93,11 @@ UNAVAILABLE_RESPONSES: dict[int | str, dict[str, Any]] = _responses(501)
 LOGIN_RESPONSES: dict[int | str, dict[str, Any]] = _responses(429)
 
 
-def kind_of(exc: PhactoryError) -> ErrorKind:
-    """The kind of ``exc`` (:attr:`PhactoryError.error_kind`)."""
-    return exc.error_kind
-
-
 def status_of(exc: PhactoryError) -> int:
     """The HTTP status of ``exc``: its own for an :class:`AppError`, else its kind's."""
     if isinstance(exc, AppError):
         return exc.status
-    return KIND_STATUS.get(kind_of(exc), 422)
+    return KIND_STATUS.get(exc.error_kind, 422)
 
 
 def invalid_detail(exc: Invalid) -> list[dict[str, Any]]:
@@ -135,7 +129,7 @@ def _message(exc: PhactoryError) -> str:
     if isinstance(exc, AppError):
         return exc.message
     text = str(exc)
-    unavailable = isinstance(exc, StoreError) and kind_of(exc) == "unavailable"
+    unavailable = isinstance(exc, StoreError) and exc.error_kind == "unavailable"
     return f"database error: {text}" if unavailable else text
 
 
@@ -149,7 +143,7 @@ def _answer(exc: PhactoryError) -> JSONResponse:
     if isinstance(exc, Invalid):
         return JSONResponse({"detail": invalid_detail(exc)}, status_code=status)
     if status == 422:
-        entry = {"loc": ["body"], "msg": _message(exc), "type": f"value_error.{kind_of(exc)}"}
+        entry = {"loc": ["body"], "msg": _message(exc), "type": f"value_error.{exc.error_kind}"}
         return JSONResponse({"detail": [entry]}, status_code=status)
     return JSONResponse({"detail": _message(exc)}, status_code=status, headers=headers)
 

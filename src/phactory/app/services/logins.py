@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 
 from phactory.app.schema import LoginFailureRow
 from phactory.app.services.db import AppDatabase
@@ -41,8 +42,13 @@ _SEP: Final = "|"
 
 
 def login_key(user_name: str, client: str | None) -> str:
-    """The lockout key of an account name and a client address (``|`` is in neither)."""
-    return f"{user_name}{_SEP}{(client or 'unknown')[:200]}"
+    """The lockout key of an account name and a client address (``|`` is in neither).
+
+    At most 300 characters, the key column's width: the name has at most 100 (the
+    account names' pattern), the address is cut to 199 (it is any text a trusted proxy
+    forwards in ``X-Forwarded-For``).
+    """
+    return f"{user_name[:100]}{_SEP}{(client or 'unknown')[:199]}"
 
 
 def _split(key: str) -> tuple[str, str]:
@@ -107,7 +113,7 @@ class DatabaseLockoutStore:
                 return new
             if row is None:
                 self._prune(s)
-                row = LoginFailureRow(key=key, user_name=name[:100], client=client)
+                row = LoginFailureRow(key=key, user_name=name, client=client)
                 s.add(row)
             row.failures = new.failures
             row.last_failure = new.last_failure
@@ -115,10 +121,7 @@ class DatabaseLockoutStore:
             row.locked_until = None if row.until_unlock else new.locked_until
             return new
 
-    def _prune(self, s: object) -> None:
-        from sqlalchemy.orm import Session
-
-        assert isinstance(s, Session)
+    def _prune(self, s: Session) -> None:
         if self._policy.forget_s is not None:
             cutoff = self._clock() - self._policy.forget_s
             s.execute(

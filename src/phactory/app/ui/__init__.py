@@ -19,12 +19,16 @@ _FAVICON = (
 
 def mount(app: FastAPI) -> None:
     """Register the pages and mount NiceGUI on ``app`` (once per process)."""
-    from nicegui import ui
+    from nicegui import core, ui
 
+    from phactory.app.browser_policy import PageNonces
     from phactory.app.ui import auth, pages
 
     pages.register()
     auth.install_routes(app)
+    # Added before ui.run_with adds NiceGUI's compression, so that it runs inside it: the
+    # page gets its nonces before it is compressed.
+    core.app.add_middleware(PageNonces)
     ui.run_with(
         app,
         title="Phactory",
@@ -36,6 +40,4 @@ def mount(app: FastAPI) -> None:
     # NiceGUI lets any origin open its socket; only pages of this server may (a page on
     # another site cannot drive a workspace page through the user's browser). Behind a
     # proxy, X-Forwarded-Proto and X-Forwarded-Host name the origin browsers see.
-    from nicegui import core
-
     core.sio.eio.cors_allowed_origins = None

@@ -19,9 +19,9 @@ from urllib.parse import quote, urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
-from nicegui import ui
+from nicegui import run, ui
 
-from phactory.app.api.deps import SESSION_COOKIE
+from phactory.app.api.deps import SESSION_COOKIE, client_address
 from phactory.app.errors import AppError, NotAuthenticated
 from phactory.app.ui import state
 from phactory.app.ui.safety import safe_next, testid
@@ -30,10 +30,6 @@ __all__ = ["PASSWORD_PATH", "install_routes", "session_redirect"]
 
 #: The change-password page.
 PASSWORD_PATH: Final = "/password"
-
-
-def _client(request: Request) -> str | None:
-    return request.client.host if request.client is not None else None
 
 
 def session_redirect(secret: str, target: str) -> str:
@@ -82,17 +78,24 @@ def _frame_colours() -> None:
 @ui.page("/login", title="Log in · Phactory")
 def login_page(request: Request) -> None:
     target = safe_next(request.query_params.get("next"))
-    client = _client(request)
+    client = client_address(request)
     _frame_colours()
 
-    def attempt() -> None:
+    async def attempt() -> None:
+        # Off the event loop: hashing, the lockout's writes and the pause after a wrong
+        # password would hold up every page of every user.
         try:
-            who, secret = state.ctx().accounts.login(name.value.strip(), password.value, client)
+            found = await run.io_bound(
+                state.ctx().accounts.login, name.value.strip(), password.value, client
+            )
         except NotAuthenticated as exc:
             error.set_text(exc.message)
             error.visible = True
             password.set_value("")
             return
+        if found is None:  # the server is stopping
+            return
+        who, secret = found
         if who.must_change_password:
             target_after = f"{PASSWORD_PATH}?" + urlencode({"next": target, "first": "1"})
         else:
@@ -136,29 +139,34 @@ def password_page(request: Request) -> RedirectResponse | None:
     target = safe_next(request.query_params.get("next"))
     if target.startswith(PASSWORD_PATH):
         target = "/"
-    client = _client(request)
+    client = client_address(request)
     _frame_colours()
 
-    def change() -> None:
+    def change_and_log_in(current_password: str, new_password: str) -> str:
+        app.accounts.update_user(
+            user,
+            user.name,
+            password=new_password,
+            current_password=current_password,
+            client=client,
+        )
+        # The change ended every session of the account, this one too: open anew.
+        return app.accounts.login(user.name, new_password, client)[1]
+
+    async def change() -> None:
         if new.value != repeat.value:
             error.set_text("The two new passwords differ.")
             error.visible = True
             return
-        try:
-            app.accounts.update_user(
-                user,
-                user.name,
-                password=new.value,
-                current_password=current.value,
-                client=client,
-            )
-            # The change ended every session of the account, this one too: open anew.
-            _, secret = app.accounts.login(user.name, new.value, client)
+        try:  # off the event loop, as the login
+            secret = await run.io_bound(change_and_log_in, current.value, new.value)
         except AppError as exc:
             error.set_text(exc.message)
             error.visible = True
             for field in (current, new, repeat):
                 field.set_value("")
+            return
+        if secret is None:  # the server is stopping
             return
         ui.navigate.to(session_redirect(secret, target))
 
