@@ -10,48 +10,115 @@
 <State.COMPLETE: 'Complete'>
 """
 
-from phactory.batch.control_recipe import (
-    AllocationError,
-    BoundParameter,
-    ControlOperation,
-    ControlPhase,
-    ControlRecipe,
-    ControlUnitProcedure,
-    MaterialRequirement,
-    allocate_at_start,
-    allocate_units,
-    build_control_recipe,
-    phase_kind,
-)
-from phactory.batch.drivers import DriverFactory, PhaseDriver, PhaseProgress, Sample, SimulatedUnit
-from phactory.batch.engine import BatchBusy, BatchEngine, BatchStatus
-from phactory.batch.instructions import (
-    DataEntry,
-    EquipmentCheck,
-    InstructionStatus,
-    MaterialScan,
-    WorkInstruction,
-    evaluate,
-    work_instruction,
-)
-from phactory.batch.operator import SimulatedOperator
-from phactory.batch.states import (
-    COMPLETIONS,
-    TRANSITIONS,
-    Command,
-    InvalidCommand,
-    State,
-    complete,
-    next_state,
-)
-from phactory.batch.time_scale import (
-    TIME_SCALE_ENV,
-    TimeScaleError,
-    check_time_scale,
-    describe_time_scale,
-    parse_time_scale,
-    time_scale_from_env,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from phactory.batch.control_recipe import (
+        AllocationError,
+        BoundParameter,
+        ControlOperation,
+        ControlPhase,
+        ControlRecipe,
+        ControlUnitProcedure,
+        MaterialRequirement,
+        allocate_at_start,
+        allocate_units,
+        build_control_recipe,
+        phase_kind,
+    )
+    from phactory.batch.drivers import (
+        DriverFactory,
+        PhaseDriver,
+        PhaseProgress,
+        Sample,
+        SimulatedUnit,
+    )
+    from phactory.batch.engine import BatchBusy, BatchEngine, BatchStatus
+    from phactory.batch.instructions import (
+        DataEntry,
+        EquipmentCheck,
+        InstructionStatus,
+        MaterialScan,
+        WorkInstruction,
+        evaluate,
+        work_instruction,
+    )
+    from phactory.batch.operator import SimulatedOperator
+    from phactory.batch.states import (
+        COMPLETIONS,
+        TRANSITIONS,
+        Command,
+        InvalidCommand,
+        State,
+        complete,
+        next_state,
+    )
+    from phactory.batch.time_scale import (
+        TIME_SCALE_ENV,
+        TimeScaleError,
+        check_time_scale,
+        describe_time_scale,
+        parse_time_scale,
+        time_scale_from_env,
+    )
+
+#: Where each public name lives: importing the package is cheap (the engine, SQLAlchemy
+#: and the records load only when used), so that light users of
+#: :mod:`phactory.batch.states` (the controllers) do not pay for the engine (PEP 562).
+_HOME: dict[str, str] = {
+    "AllocationError": "phactory.batch.control_recipe",
+    "BoundParameter": "phactory.batch.control_recipe",
+    "ControlOperation": "phactory.batch.control_recipe",
+    "ControlPhase": "phactory.batch.control_recipe",
+    "ControlRecipe": "phactory.batch.control_recipe",
+    "ControlUnitProcedure": "phactory.batch.control_recipe",
+    "MaterialRequirement": "phactory.batch.control_recipe",
+    "allocate_at_start": "phactory.batch.control_recipe",
+    "allocate_units": "phactory.batch.control_recipe",
+    "build_control_recipe": "phactory.batch.control_recipe",
+    "phase_kind": "phactory.batch.control_recipe",
+    "DriverFactory": "phactory.batch.drivers",
+    "PhaseDriver": "phactory.batch.drivers",
+    "PhaseProgress": "phactory.batch.drivers",
+    "Sample": "phactory.batch.drivers",
+    "SimulatedUnit": "phactory.batch.drivers",
+    "BatchBusy": "phactory.batch.engine",
+    "BatchEngine": "phactory.batch.engine",
+    "BatchStatus": "phactory.batch.engine",
+    "DataEntry": "phactory.batch.instructions",
+    "EquipmentCheck": "phactory.batch.instructions",
+    "InstructionStatus": "phactory.batch.instructions",
+    "MaterialScan": "phactory.batch.instructions",
+    "WorkInstruction": "phactory.batch.instructions",
+    "evaluate": "phactory.batch.instructions",
+    "work_instruction": "phactory.batch.instructions",
+    "SimulatedOperator": "phactory.batch.operator",
+    "COMPLETIONS": "phactory.batch.states",
+    "TRANSITIONS": "phactory.batch.states",
+    "Command": "phactory.batch.states",
+    "InvalidCommand": "phactory.batch.states",
+    "State": "phactory.batch.states",
+    "complete": "phactory.batch.states",
+    "next_state": "phactory.batch.states",
+    "TIME_SCALE_ENV": "phactory.batch.time_scale",
+    "TimeScaleError": "phactory.batch.time_scale",
+    "check_time_scale": "phactory.batch.time_scale",
+    "describe_time_scale": "phactory.batch.time_scale",
+    "parse_time_scale": "phactory.batch.time_scale",
+    "time_scale_from_env": "phactory.batch.time_scale",
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _HOME[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "COMPLETIONS",

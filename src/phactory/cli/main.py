@@ -61,10 +61,18 @@ def _register() -> None:
         site_commands,
     )
     from phactory.cli.bench_commands import app as bench_app
+    from phactory.cli.control_commands import register as register_control
     from phactory.cli.process_commands import app as process_app
 
     if not any(g.name == "bench" for g in app.registered_groups):
         app.add_typer(bench_app, name="bench", help="Public benchmarks (scheduling).")
+
+    if not any(g.name == "control" for g in app.registered_groups):
+        app.add_typer(
+            register_control(),
+            name="control",
+            help="Soft controllers: IEC 61131-3 ST programs, scan cycle, OPC UA.",
+        )
 
     if not any(g.name == "process" for g in app.registered_groups):
         app.add_typer(

@@ -12,6 +12,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
+from phactory.model.control import check_control
 from phactory.model.errors import PathItem, Problem
 from phactory.model.site import Site
 
@@ -33,6 +34,7 @@ def check_site(site: Site) -> list[Problem]:
     out: list[Problem] = []
     for check in (_equipment, _materials, _recipes, _people, _calendar, _changeovers, _plan):
         out.extend(check(site))
+    out.extend(check_control(site))
     return out
 
 

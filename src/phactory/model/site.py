@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 
 from phactory.model.base import Id, Keyed, ModelBase
+from phactory.model.control import SiteControl
 from phactory.model.ids import batch_id
 from phactory.model.materials import Lot, Material, Product
 from phactory.model.people import Calendar, ShiftPattern, Skill, Team
@@ -59,6 +60,7 @@ class Site(ModelBase):
     teams: Keyed[Team] = Field(default_factory=dict)
     calendar: Calendar = Field(default_factory=Calendar)
     plan: ProductionPlan | None = None
+    control: SiteControl | None = None
 
     @field_validator("skills", mode="before")
     @classmethod

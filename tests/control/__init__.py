@@ -1,0 +1,1 @@
+"""Tests of the soft controllers (phactory.control)."""

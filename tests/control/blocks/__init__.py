@@ -1,0 +1,1 @@
+"""Tests of the standard function blocks (phactory.control.blocks)."""

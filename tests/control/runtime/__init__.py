@@ -1,0 +1,1 @@
+"""Tests of the controller runtime (phactory.control.runtime)."""
