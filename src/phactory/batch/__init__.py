@@ -12,8 +12,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from phactory.lazy import exports
 
 if TYPE_CHECKING:
     from phactory.batch.control_recipe import (
@@ -112,13 +113,7 @@ _HOME: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = _HOME[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    return getattr(importlib.import_module(module), name)
-
+__getattr__, __dir__ = exports(__name__, _HOME)
 
 __all__ = [
     "COMPLETIONS",

@@ -26,10 +26,11 @@ the contract, the registry and that model, not the studies' pandas, SALib or sci
 
 from __future__ import annotations
 
-import importlib
 import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+from phactory.lazy import exports
 
 if TYPE_CHECKING:
     from phactory.process.contract import (
@@ -106,17 +107,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'phactory.process' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"phactory.process.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = exports(__name__, _WHERE)
 
 
 class _Package(ModuleType):

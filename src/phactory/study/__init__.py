@@ -12,8 +12,9 @@ the command line without loading pandas and SciPy until a study runs.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from phactory.lazy import exports
 
 if TYPE_CHECKING:
     from phactory.study.comparison import Comparison, KpiDifference, compare_replications
@@ -62,10 +63,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'phactory.study' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"phactory.study.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = exports(__name__, _WHERE)

@@ -48,7 +48,9 @@ Importing this package is cheap; the parser and the compiler load on first use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from phactory.lazy import exports
 
 if TYPE_CHECKING:
     from phactory.control.st.errors import STCompileError, STRuntimeError
@@ -81,12 +83,4 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _HOME.get(name)
-    if module is None:
-        raise AttributeError(f"module 'phactory.control.st' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"phactory.control.st.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = exports(__name__, _HOME)
