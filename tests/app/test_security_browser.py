@@ -72,6 +72,7 @@ PAGES = (
     "/processes",
     "/plan",
     "/schedule",
+    "/controllers",
     "/scenarios",
     "/runs",
     "/parameters",

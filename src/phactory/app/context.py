@@ -18,6 +18,7 @@ from phactory.store import Store
 
 if TYPE_CHECKING:
     from phactory.app.services.batches import BatchService
+    from phactory.app.services.controllers import ControllerService
 
 __all__ = ["AppContext", "StartupReport"]
 
@@ -71,6 +72,7 @@ class AppContext:
             self.workspace = Workspace(self.store, self.db, self.changes, self.runner)
             self._batches: BatchService | None = None
             self._batches_lock = threading.Lock()
+            self._controllers: ControllerService | None = None
             self.report = StartupReport()
             if bootstrap:
                 self._bootstrap()
@@ -132,8 +134,21 @@ class AppContext:
                 self._batches = BatchService(self.store, sites=self.workspace.get_site)
             return self._batches
 
+    @property
+    def controllers(self) -> ControllerService:
+        """The soft controllers of one site run in this server (made on first use)."""
+        with self._batches_lock:
+            if self._controllers is None:
+                from phactory.app.services.controllers import ControllerService
+
+                self._controllers = ControllerService(self.workspace, self.changes)
+            return self._controllers
+
     def close(self) -> None:
-        """Stop the workers (unfinished runs are marked failed) and close the store."""
+        """Stop the controllers and the workers (unfinished runs are marked failed) and
+        close the store."""
+        if self._controllers is not None:
+            self._controllers.close()
         self.runner.shutdown()
         if self._batches is not None:
             self._batches.close()

@@ -12,9 +12,11 @@ __all__ = ["ROLES", "SESSION_COOKIE", "Principal", "Role", "require"]
 #: Name of the browser session cookie (set by the login page).
 SESSION_COOKIE: Final = "phactory_session"
 
-#: ``viewer`` reads; ``engineer`` also changes sites and scenarios and runs jobs;
-#: ``admin`` also manages accounts.
-Role = Literal["viewer", "engineer", "admin"]
+#: ``viewer`` reads; ``operator`` reads here too and commands equipment phases on the
+#: controllers' OPC UA server (:mod:`phactory.app.services.opcua_users`); ``engineer``
+#: also changes sites and scenarios, runs jobs and writes set points over OPC UA;
+#: ``admin`` also manages accounts. Ordered weakest first (:meth:`Principal.has`).
+Role = Literal["viewer", "operator", "engineer", "admin"]
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
 _RANK: Final[dict[str, int]] = {r: i for i, r in enumerate(ROLES)}
 

@@ -11,9 +11,19 @@ API_PREFIX = "/api/v1"
 
 def build_router() -> APIRouter:
     """All API routes under ``/api/v1``."""
-    from phactory.app.api import accounts, batches, lots, meta, records, runs, scenarios, sites
+    from phactory.app.api import (
+        accounts,
+        batches,
+        controllers,
+        lots,
+        meta,
+        records,
+        runs,
+        scenarios,
+        sites,
+    )
 
     router = APIRouter(prefix=API_PREFIX)
-    for module in (meta, accounts, sites, scenarios, runs, batches, lots, records):
+    for module in (meta, accounts, sites, scenarios, runs, batches, lots, records, controllers):
         router.include_router(module.router)
     return router

@@ -38,6 +38,7 @@ NAV: Final[tuple[tuple[str, str, str, Role], ...]] = (
     ("/batches", "Batch execution", "fact_check", "viewer"),
     ("/batch-review", "QA review", "verified", "viewer"),
     ("/batch-accounts", "Batch-record accounts", "manage_accounts", "admin"),
+    ("/controllers", "Controllers", "memory", "viewer"),
     ("/scenarios", "Scenarios", "compare_arrows", "viewer"),
     ("/runs", "Runs", "play_circle", "viewer"),
     ("/parameters", "Parameters", "tune", "viewer"),

@@ -10,6 +10,7 @@ def register() -> None:
     from phactory.app.ui.pages import (  # noqa: F401
         admin,
         batches,
+        controllers,
         dashboard,
         plan,
         plant,

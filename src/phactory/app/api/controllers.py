@@ -1,0 +1,86 @@
+"""``/controllers``: the soft controllers of one site, run in this server.
+
+Reading needs any account (viewer and up); starting and stopping the controllers and
+commanding their phases needs an operator, writing set points an engineer (as on the
+controllers' OPC UA server). The routes are thin: the rules are
+:class:`phactory.app.services.controllers.ControllerService`'s, which the Controllers page
+uses as well. Unit, phase and tag paths travel in bodies and query strings, since ISA-95
+paths hold slashes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from phactory.app.api.deps import Ctx, User
+from phactory.app.api.errors import ERROR_RESPONSES
+from phactory.app.control_schemas import (
+    ControllersPublic,
+    PhaseCommandCreate,
+    PhasePublic,
+    SetPointUpdate,
+    StartCreate,
+    TagValuePublic,
+)
+from phactory.app.services.controllers import PATH_MAX
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/controllers", tags=["controllers"], responses=ERROR_RESPONSES)
+
+
+@router.get("", response_model=ControllersPublic, summary="The controllers, units and phases")
+def get_status(ctx: Ctx, user: User) -> ControllersPublic:
+    return ControllersPublic.model_validate(ctx.controllers.status())
+
+
+@router.post(
+    "/start",
+    response_model=ControllersPublic,
+    summary="Run a stored site's controllers in real time, speed times faster (operator)",
+)
+def start(ctx: Ctx, user: User, body: StartCreate) -> ControllersPublic:
+    status = ctx.controllers.start(user, body.site, speed=body.speed)
+    return ControllersPublic.model_validate(status)
+
+
+@router.post(
+    "/stop",
+    response_model=ControllersPublic,
+    summary="Stop the controllers; they keep their state (operator)",
+)
+def stop(ctx: Ctx, user: User) -> ControllersPublic:
+    return ControllersPublic.model_validate(ctx.controllers.stop(user))
+
+
+@router.get("/tags", response_model=list[TagValuePublic], summary="A unit's tags and values")
+def get_tags(
+    ctx: Ctx,
+    user: User,
+    unit: Annotated[
+        str,
+        Query(min_length=1, max_length=PATH_MAX, description="ISA-95 path or id of a unit"),
+    ],
+) -> list[TagValuePublic]:
+    return [TagValuePublic.model_validate(t) for t in ctx.controllers.tag_values(unit)]
+
+
+@router.post(
+    "/commands",
+    response_model=PhasePublic,
+    summary="Give an ISA-88 command to an equipment phase (operator)",
+)
+def command_phase(ctx: Ctx, user: User, body: PhaseCommandCreate) -> PhasePublic:
+    phase = ctx.controllers.command(user, body.unit, body.phase, body.command, body.parameters)
+    return PhasePublic.model_validate(phase)
+
+
+@router.put(
+    "/setpoints",
+    response_model=TagValuePublic,
+    summary="Write a set point (engineer)",
+)
+def write_setpoint(ctx: Ctx, user: User, body: SetPointUpdate) -> TagValuePublic:
+    return TagValuePublic.model_validate(ctx.controllers.write(user, body.path, body.value))

@@ -1,0 +1,442 @@
+"""The Controllers page (``/controllers``): a site's soft controllers run in this server.
+
+Pick a site and a speed and start its controllers (operators and up); then, per unit, a
+card with the unit's PackML state and ISO 22400 state, its equipment phases with their
+ISA-88 states and reports (and, for operators, the commands each state accepts), the
+scan statistics of its task, and its tags with live values in an expandable table.
+The page polls :class:`~phactory.app.services.controllers.ControllerService` once a
+second while it is open (and reads a unit's tags only while its table is open);
+everything goes through that service.
+
+Every text comes to the browser as element text (labels, badges, table cells,
+notifications), never as markup; test ids made of unit and phase names are set by key
+(:func:`phactory.app.ui.safety.testid`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+from nicegui import ui
+
+from phactory.app.ui import safety
+from phactory.app.ui.layout import PageContext, empty_state, section, workspace_page
+from phactory.errors import PhactoryError
+
+if TYPE_CHECKING:
+    from phactory.app.services.controllers import (
+        ControllerService,
+        ControllerStatus,
+        PhaseStatus,
+        TagValue,
+        TaskStatus,
+        UnitStatus,
+    )
+
+__all__ = ["controllers_page"]
+
+#: How often the page reads the controllers [s].
+REFRESH_S: Final = 1.0
+#: Speeds offered (plant time per wall-clock time).
+SPEEDS: Final[dict[float, str]] = {
+    1.0: "1× · real time",
+    10.0: "10×",
+    50.0: "50×",
+    100.0: "100×",
+}
+_PACKML_COLOURS: Final[dict[str, str]] = {
+    "Execute": "positive",
+    "Idle": "grey-7",
+    "Starting": "secondary",
+    "Complete": "teal",
+    "Completing": "teal",
+    "Held": "orange-9",
+    "Holding": "orange-9",
+    "Unholding": "orange-9",
+    "Suspended": "orange",
+    "Suspending": "orange",
+    "Unsuspending": "orange",
+    "Stopped": "negative",
+    "Stopping": "negative",
+    "Aborted": "negative",
+    "Aborting": "negative",
+    "Clearing": "grey-7",
+    "Resetting": "grey-7",
+}
+_PHASE_COLOURS: Final[dict[str, str]] = {
+    "Idle": "grey-7",
+    "Running": "positive",
+    "Complete": "teal",
+    "Pausing": "orange",
+    "Paused": "orange",
+    "Holding": "orange-9",
+    "Held": "orange-9",
+    "Restarting": "secondary",
+    "Stopping": "negative",
+    "Stopped": "negative",
+    "Aborting": "negative",
+    "Aborted": "negative",
+}
+_COMMAND_ICONS: Final[dict[str, str]] = {
+    "Start": "play_arrow",
+    "Pause": "pause",
+    "Resume": "play_arrow",
+    "Hold": "pan_tool",
+    "Restart": "replay",
+    "Stop": "stop",
+    "Abort": "cancel",
+    "Reset": "restart_alt",
+}
+_NOWRAP: Final = "text-no-wrap"
+_TAG_COLUMNS: Final[list[dict[str, Any]]] = [
+    {
+        "name": "name",
+        "label": "Tag",
+        "field": "name",
+        "align": "left",
+        "sortable": True,
+        "classes": _NOWRAP,
+    },
+    {"name": "value", "label": "Value", "field": "value", "align": "right", "classes": _NOWRAP},
+    {"name": "unit", "label": "Unit", "field": "unit", "align": "left", "classes": _NOWRAP},
+    {"name": "range", "label": "Range", "field": "range", "align": "left", "classes": _NOWRAP},
+    {"name": "access", "label": "Access", "field": "access", "align": "left", "classes": _NOWRAP},
+    {"name": "description", "label": "Description", "field": "description", "align": "left"},
+]
+_SLUG: Final = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def _testid(element: Any, *parts: str) -> Any:
+    return safety.testid(element, _SLUG.sub("-", "-".join(parts)).strip("-")[:120])
+
+
+def _number(x: float) -> str:
+    return f"{x:.4g}" if abs(x) < 1e5 else f"{x:.3e}"
+
+
+def _value(value: bool | int | float | str | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return _number(value)
+    return str(value)
+
+
+def _range(low: float | None, high: float | None) -> str:
+    if low is None and high is None:
+        return ""
+    return f"{'' if low is None else _number(low)} … {'' if high is None else _number(high)}"
+
+
+def plant_time(seconds: float | None) -> str:
+    """Plant time as ``[N d ]hh:mm:ss``."""
+    if seconds is None:
+        return "—"
+    total = int(seconds)
+    days, rest = divmod(total, 86_400)
+    h, rest = divmod(rest, 3600)
+    m, s = divmod(rest, 60)
+    clock = f"{h:02d}:{m:02d}:{s:02d}"
+    return f"{days} d {clock}" if days else clock
+
+
+def describe(status: ControllerStatus) -> str:
+    """One line: what runs, at what speed, plant time, who started it."""
+    if status.site is None:
+        return "No controllers run in this server."
+    version = f" v{status.site_version}" if status.site_version is not None else ""
+    speed = f" at {status.speed:g}× real time" if status.speed is not None else ""
+    state = "Running" if status.running else "Stopped"
+    who = f" · started by {status.started_by}" if status.started_by else ""
+    return (
+        f"{state}: {status.site}{version}{speed} · {len(status.units)} units · "
+        f"plant time {plant_time(status.plant_time_s)}{who}"
+    )
+
+
+def tasks_text(tasks: tuple[TaskStatus, ...], speed: float | None) -> str:
+    """Scan statistics, a line per task; jitter in real time where the speed is known
+    (the statistics give it on the plant clock)."""
+    parts = []
+    for t in tasks:
+        jitter = f"{t.jitter_p99_ms:.1f} ms"
+        if speed is not None and speed != 1.0:
+            jitter = f"{t.jitter_p99_ms / speed:.1f} ms ({t.jitter_p99_ms:.0f} ms plant time)"
+        parts.append(
+            f"Task {t.task} every {t.period_ms:g} ms: {t.scans:,} scans, {t.overruns:,} "
+            f"overruns · scan time {t.min_ms:.3f} / {t.mean_ms:.3f} / {t.max_ms:.3f} ms "
+            f"(min / mean / max) · start jitter p99 {jitter}"
+        )
+    return "\n".join(parts) or "No task"
+
+
+def _reports_text(reports: dict[str, float | None]) -> str:
+    return ", ".join(f"{k} {_value(v)}" for k, v in reports.items())
+
+
+class _UnitCard:
+    """The card of one unit; :meth:`show` updates it in place."""
+
+    def __init__(
+        self,
+        pc: PageContext,
+        service: ControllerService,
+        unit: UnitStatus,
+        acted: Callable[[], None],
+        *,
+        running: bool,
+        speed: float | None,
+        may_command: bool,
+    ) -> None:
+        self.pc = pc
+        self.service = service
+        self.path = unit.path
+        self.acted = acted
+        self.may_command = may_command
+        self._phases_seen: Any = None
+        self._states: tuple[str, str | None, str | None] | None = None
+        self.card = _testid(ui.card().classes("w-full q-pa-md gap-2"), "unit-card", unit.id)
+        with self.card:
+            with ui.row().classes("w-full items-center gap-2 no-wrap"):
+                ui.icon("memory", color="primary").classes("text-2xl")
+                with ui.column().classes("gap-0 min-w-0"):
+                    ui.label(unit.id).classes("text-h6 text-primary leading-tight")
+                    ui.label(unit.path).classes("text-caption text-grey-7")
+                ui.space()
+                self.badges = ui.row().classes("items-center gap-1")
+            self.fault = ui.label("").classes("text-negative text-caption")
+            self.fault.set_visibility(False)
+            self.phases = ui.column().classes("w-full gap-0")
+            self.tasks = _testid(
+                ui.label("").classes("text-caption text-grey-8 whitespace-pre-line"),
+                "unit-tasks",
+                unit.id,
+            )
+            self.expansion = ui.expansion("Tags", icon="sell").classes("w-full")
+            _testid(self.expansion, "unit-tags", unit.id)
+            with self.expansion:
+                self.table = (
+                    ui.table(columns=_TAG_COLUMNS, rows=[], row_key="path")
+                    .props("dense flat bordered wrap-cells hide-bottom")
+                    .classes("w-full")
+                )
+                self.table.pagination = {"rowsPerPage": 0}
+            self.expansion.on_value_change(lambda e: self.open_tags(bool(e.value)))
+        self.show(unit, running=running, speed=speed)
+
+    # ------------------------------------------------------------------ updating
+    def show(self, unit: UnitStatus, *, running: bool, speed: float | None = None) -> None:
+        """Show ``unit``'s states, phases and statistics (and its tags, if open)."""
+        states = (unit.packml_name, unit.equipment_state, unit.fault)
+        if states != self._states:
+            self._states = states
+            self.badges.clear()
+            with self.badges:
+                b = ui.badge(f"PackML {unit.packml_state} {unit.packml_name}")
+                b.props(f"color={_PACKML_COLOURS.get(unit.packml_name, 'grey-7')}")
+                _testid(b, "unit-state", unit.id)
+                if unit.equipment_state is not None:
+                    ui.badge(unit.equipment_state).props("outline color=primary").tooltip(
+                        "ISO 22400 equipment state"
+                    )
+            self.fault.set_text(f"Fault: {unit.fault}" if unit.fault else "")
+            self.fault.set_visibility(bool(unit.fault))
+        seen = (running, tuple((p.name, p.state, tuple(p.reports.items())) for p in unit.phases))
+        if seen != self._phases_seen:
+            self._phases_seen = seen
+            self.phases.clear()
+            with self.phases:
+                self._phase_table(unit, running)
+        self.tasks.set_text(tasks_text(unit.tasks, speed))
+        if self.expansion.value:
+            self.read_tags()
+
+    def _phase_table(self, unit: UnitStatus, running: bool) -> None:
+        if not unit.phases:
+            ui.label("No equipment phases.").classes("text-grey-6")
+            return
+        with ui.grid(columns="minmax(7rem,auto) minmax(6rem,auto) 1fr auto").classes(
+            "w-full items-center gap-x-3 gap-y-1"
+        ):
+            for title in ("Phase", "State", "Reports", "Commands" if self.may_command else ""):
+                ui.label(title).classes("text-caption text-weight-bold text-grey-8")
+            for phase in unit.phases:
+                self._phase_row(unit, phase, running)
+
+    def _phase_row(self, unit: UnitStatus, phase: PhaseStatus, running: bool) -> None:
+        ui.label(phase.name).classes("text-weight-medium")
+        state = (
+            ui.badge(phase.state)
+            .classes("justify-self-start")
+            .props(f"color={_PHASE_COLOURS.get(phase.state, 'grey-7')}")
+        )
+        _testid(state, "phase-state", unit.id, phase.name)
+        ui.label(_reports_text(phase.reports)).classes("text-caption text-grey-8")
+        with ui.row().classes("gap-1 no-wrap"):
+            if not self.may_command:
+                return
+            for command in phase.commands:
+                button = ui.button(
+                    icon=_COMMAND_ICONS.get(command, "bolt"),
+                    on_click=lambda _, c=command, p=phase.name: self.command(p, c),
+                ).props("dense flat round size=sm color=primary")
+                button.tooltip(command)
+                if not running:
+                    button.disable()
+                _testid(button, "phase-command", unit.id, phase.name, command)
+
+    def open_tags(self, value: bool) -> None:
+        """Open (the card takes the grid's whole width) or close the tag table."""
+        if value:
+            self.card.classes(add="col-span-2")
+            self.read_tags()
+        else:
+            self.card.classes(remove="col-span-2")
+
+    def read_tags(self) -> None:
+        """Read the unit's tags into the table."""
+        try:
+            tags = self.service.tag_values(self.path)
+        except PhactoryError:
+            return
+        self.table.rows = [_tag_row(t) for t in tags]
+        self.table.update()
+
+    # ------------------------------------------------------------------ acting
+    def command(self, phase: str, command: str) -> None:
+        try:
+            new = self.service.command(self.pc.user, self.path, phase, command)
+        except PhactoryError as exc:
+            ui.notify(str(exc), type="negative", multi_line=True, close_button=True)
+            return
+        ui.notify(f"{command} {phase}: now {new.state}", type="positive")
+        self.acted()
+
+
+def _tag_row(tag: TagValue) -> dict[str, Any]:
+    return {
+        "path": tag.path,
+        "name": tag.name,
+        "value": _value(tag.value),
+        "unit": tag.unit,
+        "range": _range(tag.low, tag.high),
+        "access": "set point" if tag.access == "setpoint" else "read",
+        "description": tag.description,
+    }
+
+
+@workspace_page("/controllers", "Controllers")
+def controllers_page(pc: PageContext) -> None:
+    service = pc.app.controllers
+    sites = pc.workspace.list_sites()
+    may_run = pc.user.has("operator")
+    cards: dict[str, _UnitCard] = {}
+    layout_seen: list[Any] = [None]
+
+    with section(
+        "Soft controllers",
+        "IEC 61131-3 controllers of every unit of a site, scanning its virtual plant in this "
+        "server: ISA-88 phases, PackML unit states, scan statistics and live tags.",
+    ):
+        with ui.row().classes("w-full items-center gap-3"):
+            options = {s.site_id: f"{s.name or s.site_id} (v{s.version})" for s in sites}
+            site = ui.select(options, value=pc.site_id, label="Site").props(
+                "outlined dense options-dense"
+            )
+            site.classes("min-w-[18rem]")
+            _testid(site, "controllers-site")
+            speed = ui.select(SPEEDS, value=1.0, label="Speed").props("outlined dense")
+            speed.classes("min-w-[10rem]")
+            _testid(speed, "controllers-speed")
+            start = ui.button("Start", icon="play_arrow", on_click=lambda: do_start())
+            start.props("unelevated color=accent")
+            _testid(start, "controllers-start")
+            stop = ui.button("Stop", icon="stop", on_click=lambda: do_stop())
+            stop.props("unelevated color=negative")
+            _testid(stop, "controllers-stop")
+            if not may_run:
+                for element in (site, speed, start, stop):
+                    element.disable()
+                ui.label("Starting and stopping the controllers needs the operator role.").classes(
+                    "text-caption text-grey-7"
+                )
+        line = _testid(ui.label("").classes("text-grey-8"), "controllers-status")
+
+    units = ui.column().classes("w-full gap-4")
+
+    def build(status: ControllerStatus) -> None:
+        cards.clear()
+        units.clear()
+        with units:
+            if status.site is None:
+                empty_state(
+                    "No controllers run yet",
+                    "Pick a site and a speed and press Start: every unit of the site gets a "
+                    "controller running its ISA-88 phases on the virtual plant.",
+                )
+                return
+            with ui.grid(columns=2).classes("w-full gap-4 items-start"):
+                for unit in status.units:
+                    cards[unit.path] = _UnitCard(
+                        pc,
+                        service,
+                        unit,
+                        refresh,
+                        running=status.running,
+                        speed=status.speed,
+                        may_command=may_run,
+                    )
+
+    def refresh() -> None:
+        status = service.status()
+        line.set_text(describe(status))
+        if may_run:
+            if status.running:
+                site.disable()
+                start.disable()
+                stop.enable()
+            else:
+                site.enable()
+                start.enable()
+                stop.disable()
+        key = (status.site, status.site_version, tuple(u.path for u in status.units))
+        if key != layout_seen[0]:
+            layout_seen[0] = key
+            build(status)
+            if status.site is not None and status.site in options:
+                site.value = status.site
+            if status.speed in SPEEDS:
+                speed.value = status.speed
+            return
+        for unit in status.units:
+            card = cards.get(unit.path)
+            if card is not None:
+                card.show(unit, running=status.running, speed=status.speed)
+
+    def do_start() -> None:
+        if not site.value:
+            ui.notify("Pick a site first", type="warning")
+            return
+        try:
+            status = service.start(pc.user, str(site.value), speed=float(speed.value or 1.0))
+        except PhactoryError as exc:
+            ui.notify(str(exc), type="negative", multi_line=True, close_button=True)
+            return
+        ui.notify(f"Started the controllers of {status.site}", type="positive")
+        refresh()
+
+    def do_stop() -> None:
+        try:
+            service.stop(pc.user)
+        except PhactoryError as exc:
+            ui.notify(str(exc), type="negative", multi_line=True, close_button=True)
+            return
+        ui.notify("Stopped the controllers", type="info")
+        refresh()
+
+    refresh()
+    ui.timer(REFRESH_S, refresh)
