@@ -19,6 +19,7 @@ def register() -> typer.Typer:
     from phactory.cli import (  # noqa: F401
         control_plant_commands,
         control_program_commands,
+        control_run_commands,
         control_simulate_command,
     )
 

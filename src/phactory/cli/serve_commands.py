@@ -129,7 +129,10 @@ def _cli_admin() -> Principal:
 @user_app.command("add")
 def user_add(
     name: Annotated[str, typer.Argument(help="User name (letters, digits, . _ @ -).")],
-    role: Annotated[str, typer.Option("--role", help="viewer, engineer or admin.")] = "viewer",
+    role: Annotated[
+        str,
+        typer.Option("--role", help="viewer, operator (commands phases), engineer, admin."),
+    ] = "viewer",
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
