@@ -32,6 +32,9 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PASSWORD = "operator-password-1"
 
 
+#: A REAL measurement of the mRNA site (the IVT reactor's temperature).
+IVT_TT = "ds/ds-train-1/IVT-01/TCU-01/TT"
+
 def _cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     _register()
     result = CliRunner().invoke(app, ["control", *args], terminal_width=200, env=env)
@@ -91,6 +94,7 @@ def _read_until(proc: subprocess.Popen[str], marker: str, timeout_s: float) -> l
 def running(tmp_path: Path, accounts_db: str) -> Iterator[tuple[str, Path, Path]]:
     """``phactory control run`` of the mRNA site on a free port: (endpoint, pki, retain)."""
     pki, retain = tmp_path / "pki", tmp_path / "retain.sqlite"
+    faults = tmp_path / "faults.json"
     env = {**os.environ, "PHACTORY_HOME": str(tmp_path / "home"), "PHACTORY_EXAMPLES": "none"}
     env.pop("PHACTORY_DATABASE_URL", None)
     code = "import sys; from phactory.cli import main; sys.argv[0] = 'phactory'; main()"
@@ -99,6 +103,7 @@ def running(tmp_path: Path, accounts_db: str) -> Iterator[tuple[str, Path, Path]
             sys.executable, "-c", code, "control", "run", str(EXAMPLES / "mrna-vaccine"),
             "--opcua-port", "0", "--db", accounts_db, "--pki-dir", str(pki),
             "--retain", str(retain), "--scan-period", "100ms",
+            "--fault", f"{IVT_TT}=sensor_bias@0s,bias=2.5", "--faults-out", str(faults),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -117,6 +122,18 @@ def running(tmp_path: Path, accounts_db: str) -> Iterator[tuple[str, Path, Path]
         assert proc.returncode == 0, err
         assert "Stopped mrna-vaccine at plant time" in out
         assert "Traceback" not in err
+        # the fault injected took effect at its time and is kept as ground truth
+        truth = json.loads(faults.read_text())
+        assert truth["site"] == "mrna-vaccine"
+        assert truth["faults"] == [
+            {
+                "unit": "IVT-01",
+                "tag": IVT_TT,
+                "kind": "sensor_bias",
+                "start_s": 0.0,
+                "params": {"bias": 2.5},
+            }
+        ]
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -185,6 +202,18 @@ def test_bad_run_options_are_refused() -> None:
     assert code == 2 and "one of --realtime, --speed N and --simulated" in err
     code, _, err = _cli("run", site, "--speed", "0")
     assert code == 2 and "--speed must be positive" in err
+
+
+def test_bad_faults_are_refused_naming_them() -> None:
+    site = str(EXAMPLES / "mrna-vaccine")
+    code, _, err = _cli("run", site, "--insecure", "--fault", "ds/nope/TT=sensor_bias,bias=1")
+    assert code == 2 and "--fault 'ds/nope/TT=sensor_bias,bias=1': no tag 'ds/nope/TT'" in err
+    code, _, err = _cli("run", site, "--insecure", "--fault", f"{IVT_TT}=sensor_bias,bias=x")
+    assert code == 2 and "parameter 'bias=x': write NAME=NUMBER" in err
+    code, _, err = _cli("run", site, "--insecure", "--fault", f"{IVT_TT}=melt")
+    assert code == 2 and "unknown fault kind 'melt'" in err
+    code, _, err = _cli("run", site, "--insecure", "--fault", "no-equals-sign")
+    assert code == 2 and "write TAG=KIND[@TIME]" in err
 
 
 def test_status_refusals() -> None:

@@ -26,6 +26,7 @@ use, a server that cannot be reached or refuses the login.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -39,6 +40,7 @@ import typer
 
 from phactory.cli.control_commands import app
 from phactory.cli.output import console, echo_json, err_console, fail
+from phactory.errors import PhactoryError
 
 if TYPE_CHECKING:
     from phactory.connect.opcua.remote import RemotePlant
@@ -161,8 +163,27 @@ def run(
         Path | None,
         typer.Option("--pki-dir", help="Where the server certificate is kept."),
     ] = None,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            help="Inject a fault: TAG=KIND[@TIME][,PARAM=VALUE]... e.g. "
+            "'usp/cell/BR-01/TT101=sensor_drift@2h,rate=0.5' (repeat).",
+        ),
+    ] = None,
+    faults_out: Annotated[
+        Path | None,
+        typer.Option("--faults-out", help="Write the faults that took effect (JSON) at stop."),
+    ] = None,
 ) -> None:
-    """Run a site's controllers on its virtual plant and serve them over OPC UA."""
+    """Run a site's controllers on its virtual plant and serve them over OPC UA.
+
+    Faults (--fault) act from a plant time on (TIME such as 90min or 2h; now if not given)
+    and are kept as ground truth: --faults-out writes them when the plant stops. Kinds:
+    sensor_bias (bias), sensor_drift (rate per h), stuck_valve (position), fouling (loss,
+    ramp_h), heater_failure (remaining), pump_degradation (loss, ramp_h).
+    """
+    faults = [_parse_fault(text) for text in fault or []]
     if sum((realtime, speed is not None, simulated)) > 1:
         fail("give one of --realtime, --speed N and --simulated")
     if speed is not None and not speed > 0:
@@ -187,6 +208,11 @@ def run(
     store = RetainStore(retain) if retain is not None else None
     try:
         plant = SitePlant.from_path(site, seed=seed, scan_period=period_s, retain=store)
+        for text, (tag, kind, at_s, params) in zip(fault or [], faults, strict=True):
+            try:
+                plant.inject(tag, kind, at_s, **params)
+            except PhactoryError as exc:
+                fail(f"--fault {text!r}: {exc}")
         with _accounts(db, required=not insecure) as (authenticator, users_from):
             server = ServerThread(
                 plant,
@@ -208,6 +234,8 @@ def run(
             finally:
                 server.stop()
                 plant.stop()
+            if faults_out is not None:
+                _write_faults(plant, faults_out)
             console.print(
                 f"Stopped {plant.site} at plant time {plant.now_s:.1f} s"
                 + (f"; RETAIN kept in {retain}" if retain is not None else ""),
@@ -218,6 +246,53 @@ def run(
     finally:
         if store is not None:
             store.close()
+
+
+def _parse_fault(text: str) -> tuple[str, str, float | None, dict[str, float]]:
+    """``TAG=KIND[@TIME][,PARAM=VALUE]...`` as (tag, kind, plant time [s] or None, params)."""
+    from phactory.control.runtime.durations import parse_duration
+
+    tag, sep, rest = text.partition("=")
+    if not sep or not tag.strip() or not rest.strip():
+        fail(f"--fault {text!r}: write TAG=KIND[@TIME][,PARAM=VALUE]...")
+    head, *pairs = rest.split(",")
+    kind, _, when = head.partition("@")
+    at_s: float | None = None
+    if when.strip():
+        try:
+            at_s = parse_duration(when) / 1e9
+        except PhactoryError as exc:
+            fail(f"--fault {text!r}: time {when!r}: {exc}")
+    params: dict[str, float] = {}
+    for pair in pairs:
+        name, eq, value = pair.partition("=")
+        try:
+            if not eq:
+                raise ValueError
+            params[name.strip()] = float(value)
+        except ValueError:
+            fail(f"--fault {text!r}: parameter {pair!r}: write NAME=NUMBER")
+    return tag.strip(), kind.strip(), at_s, params
+
+
+def _write_faults(plant: Any, path: Path) -> None:
+    """The ground truth: every fault that took effect, by start time."""
+    records = [
+        {
+            "unit": f.unit,
+            "tag": f.tag,
+            "kind": f.kind,
+            "start_s": f.start_s,
+            "params": dict(f.params),
+        }
+        for f in plant.faults()
+    ]
+    try:
+        path.write_text(json.dumps({"site": plant.site, "faults": records}, indent=2) + "\n")
+    except OSError as exc:
+        err_console.print(f"could not write {path}: {exc}", markup=False)
+        return
+    console.print(f"wrote {len(records)} fault(s) to {path}", markup=False, highlight=False)
 
 
 def _announce(
