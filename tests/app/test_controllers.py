@@ -93,10 +93,12 @@ def test_started_controllers_show_phase_states_and_moving_scan_statistics(api: A
     assert _status(api) == {
         "site": None, "site_version": None, "running": False, "speed": None,
         "plant_time_s": None, "started_by": None, "started_at": None, "units": [],
+        "location": None, "endpoint": None, "user": None, "connected": None, "error": None,
     }  # fmt: skip
     started = _start(api)
     assert (started["site"], started["site_version"], started["running"]) == ("tiny", 1, True)
     assert (started["speed"], started["started_by"]) == (SPEED, "operator1")
+    assert (started["location"], started["endpoint"], started["connected"]) == ("local", None, None)
     assert [u["path"] for u in started["units"]] == [T1, "main/cell/T2"]
     t1 = _unit(started, T1)
     assert (t1["id"], t1["packml_state"], t1["packml_name"]) == ("T1", 4, "Idle")

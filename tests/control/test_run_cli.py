@@ -35,6 +35,7 @@ PASSWORD = "operator-password-1"
 #: A REAL measurement of the mRNA site (the IVT reactor's temperature).
 IVT_TT = "ds/ds-train-1/IVT-01/TCU-01/TT"
 
+
 def _cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     _register()
     result = CliRunner().invoke(app, ["control", *args], terminal_width=200, env=env)

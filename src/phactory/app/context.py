@@ -140,8 +140,18 @@ class AppContext:
         with self._batches_lock:
             if self._controllers is None:
                 from phactory.app.services.controllers import ControllerService
+                from phactory.app.services.remote_controllers import RemoteTarget
 
-                self._controllers = ControllerService(self.workspace, self.changes)
+                settings = self.settings
+                default = None
+                if settings.controllers_url:
+                    default = RemoteTarget(
+                        settings.controllers_url,
+                        settings.controllers_user,
+                        settings.controllers_password,
+                        settings.controllers_insecure,
+                    )
+                self._controllers = ControllerService(self.workspace, self.changes, default=default)
             return self._controllers
 
     def close(self) -> None:

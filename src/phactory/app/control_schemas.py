@@ -4,6 +4,7 @@
 What a client sends (``...Create``, ``...Update``) is bounded and strict (unknown fields
 refused, numbers finite); what it gets back (``...Public``) is read from the typed results
 of :class:`phactory.app.services.controllers.ControllerService` (``from_attributes``).
+A password is write-only: sent to connect, never answered nor echoed in an error.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from phactory.app.services.controllers import MAX_SPEED, PATH_MAX
+from phactory.app.services.remote_controllers import ENDPOINT_MAX, ENDPOINT_PATTERN, USER_MAX
+from phactory.credentials import MAX_PASSWORD_LENGTH
 from phactory.model.ids import ID_MAX, ID_PATTERN
 
 __all__ = [
+    "ConnectCreate",
     "ControllersPublic",
     "PhaseCommandCreate",
     "PhasePublic",
@@ -45,6 +49,32 @@ class StartCreate(BaseModel):
     site: str = Field(pattern=ID_PATTERN, max_length=ID_MAX, description="a stored site's id")
     speed: float = Field(
         default=1.0, gt=0, le=MAX_SPEED, allow_inf_nan=False, description="× real time"
+    )
+
+
+class ConnectCreate(BaseModel):
+    """Connect to controllers served elsewhere over OPC UA (``phactory control run``)."""
+
+    model_config = _STRICT
+
+    endpoint: str = Field(
+        min_length=1,
+        max_length=ENDPOINT_MAX,
+        pattern=ENDPOINT_PATTERN,
+        description="opc.tcp://host[:port][/path], e.g. opc.tcp://127.0.0.1:4840/phactory/",
+    )
+    user: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=USER_MAX,
+        description="an account of that server (its role decides what may be done there); "
+        "none: anonymous, on an insecure server only",
+    )
+    password: SecretStr | None = Field(
+        default=None, max_length=MAX_PASSWORD_LENGTH, description="never answered back"
+    )
+    insecure: bool = Field(
+        default=False, description="no security, for a server started with --insecure"
     )
 
 
@@ -114,18 +144,25 @@ class UnitPublic(BaseModel):
 
 
 class ControllersPublic(BaseModel):
-    """The controllers run in this server (``site`` null: none started)."""
+    """The controllers run in this server or connected to (``site`` null: none)."""
 
     model_config = _READ
 
     site: str | None
     site_version: int | None
-    running: bool
+    running: bool = Field(description="whether phases can be commanded now")
     speed: float | None = Field(description="× real time")
     plant_time_s: float | None = Field(description="plant time [s] since the plant was built")
-    started_by: str | None
+    started_by: str | None = Field(description="who started or connected them")
     started_at: datetime | None
-    units: list[UnitPublic]
+    units: list[UnitPublic] = Field(description="as last read, while disconnected")
+    location: Literal["local", "remote"] | None = Field(
+        description="local: run in this server; remote: reached over OPC UA at endpoint"
+    )
+    endpoint: str | None = Field(description="the OPC UA endpoint of remote controllers")
+    user: str | None = Field(description="the account logged in there")
+    connected: bool | None = Field(description="whether the connection holds (remote only)")
+    error: str | None = Field(description="why the connection does not hold")
 
 
 class TagValuePublic(BaseModel):

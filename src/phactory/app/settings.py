@@ -1,26 +1,35 @@
 """Typed settings of the web application, read from the environment.
 
-==============================  ======================================================
-variable                        meaning
-==============================  ======================================================
-``PHACTORY_HOST``               address to listen on; default ``127.0.0.1``
-``PHACTORY_PORT``               port; default ``8080``
-``PHACTORY_DATABASE_URL``       the store's database (see :mod:`phactory.store.settings`)
-``PHACTORY_SECRET``             key for hashing API tokens and session cookies; default a
-                                random key kept in ``$PHACTORY_HOME/app-secret``
-``PHACTORY_ADMIN_PASSWORD``     password of the ``admin`` account created on first start;
-                                default a random one, printed once
-``PHACTORY_JOB_WORKERS``        simulation / scheduling worker processes; default 1
-``PHACTORY_API_THREADS``        threads serving the synchronous API routes; default 16
-``PHACTORY_EXAMPLES``           folder of example sites loaded on first start; ``none``
-                                to load none
-``PHACTORY_COOKIE_SECURE``      ``1`` to send the session cookie over HTTPS only (it is
-                                anyway when the request came over HTTPS)
-``PHACTORY_LOGIN_TOKEN_HOURS``  lifetime of a token from ``POST /api/v1/auth/token``
-                                [h]; default 12
-``PHACTORY_MAX_BODY_BYTES``     largest request body of the API but uploads; default
-                                1 MB
-==============================  ======================================================
+===================================  ======================================================
+variable                             meaning
+===================================  ======================================================
+``PHACTORY_HOST``                    address to listen on; default ``127.0.0.1``
+``PHACTORY_PORT``                    port; default ``8080``
+``PHACTORY_DATABASE_URL``            the store's database (see :mod:`phactory.store.settings`)
+``PHACTORY_SECRET``                  key for hashing API tokens and session cookies; default a
+                                     random key kept in ``$PHACTORY_HOME/app-secret``
+``PHACTORY_ADMIN_PASSWORD``          password of the ``admin`` account created on first start;
+                                     default a random one, printed once
+``PHACTORY_JOB_WORKERS``             simulation / scheduling worker processes; default 1
+``PHACTORY_API_THREADS``             threads serving the synchronous API routes; default 16
+``PHACTORY_EXAMPLES``                folder of example sites loaded on first start; ``none``
+                                     to load none
+``PHACTORY_COOKIE_SECURE``           ``1`` to send the session cookie over HTTPS only (it is
+                                     anyway when the request came over HTTPS)
+``PHACTORY_LOGIN_TOKEN_HOURS``       lifetime of a token from ``POST /api/v1/auth/token``
+                                     [h]; default 12
+``PHACTORY_MAX_BODY_BYTES``          largest request body of the API but uploads; default
+                                     1 MB
+``PHACTORY_CONTROLLERS_URL``         OPC UA endpoint of controllers run elsewhere
+                                     (``phactory control run``), e.g.
+                                     ``opc.tcp://plc-host:4840/phactory/``: the Controllers
+                                     page connects to it on first use (and again after a
+                                     drop) until a user starts, stops or connects others
+``PHACTORY_CONTROLLERS_USER``        the account the server logs in with there
+``PHACTORY_CONTROLLERS_PASSWORD``    its password
+``PHACTORY_CONTROLLERS_INSECURE``    ``1`` for a server started with ``--insecure``
+                                     (no security; anonymous without a user)
+===================================  ======================================================
 
 Nothing is read at import time: call :meth:`AppSettings.from_env`.
 """
@@ -108,6 +117,9 @@ class AppSettings(BaseModel):
         Start the worker processes with the server, so that the first run starts at once.
     create_db_folder
         Create the folder of a SQLite file (only for the default database).
+    controllers_url, controllers_user, controllers_password, controllers_insecure
+        Controllers run elsewhere that the server connects to by itself (see
+        :class:`phactory.app.services.controllers.ControllerService`); none by default.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -126,6 +138,10 @@ class AppSettings(BaseModel):
     login_token_hours: float = Field(default=12.0, gt=0, le=24 * 365)
     cookie_secure: bool = False
     prewarm_workers: bool = True
+    controllers_url: str | None = Field(default=None, max_length=300)
+    controllers_user: str | None = Field(default=None, max_length=100)
+    controllers_password: str | None = Field(default=None, repr=False)
+    controllers_insecure: bool = False
 
     create_db_folder: bool = False
 
@@ -176,6 +192,12 @@ class AppSettings(BaseModel):
             values["login_token_hours"] = hours
         if (body := get("PHACTORY_MAX_BODY_BYTES")) is not None:
             values["max_body_bytes"] = body
+        if (url := get("PHACTORY_CONTROLLERS_URL")) is not None:
+            values["controllers_url"] = url
+            values["controllers_user"] = get("PHACTORY_CONTROLLERS_USER")
+            values["controllers_password"] = get("PHACTORY_CONTROLLERS_PASSWORD")
+            insecure = (get("PHACTORY_CONTROLLERS_INSECURE") or "").lower()
+            values["controllers_insecure"] = insecure in _TRUE
         examples = get("PHACTORY_EXAMPLES")
         if examples is None:
             values["examples_dir"] = default_examples_dir()

@@ -1,11 +1,12 @@
-"""``/controllers``: the soft controllers of one site, run in this server.
+"""``/controllers``: the soft controllers of one site, run in this server or elsewhere.
 
-Reading needs any account (viewer and up); starting and stopping the controllers and
-commanding their phases needs an operator, writing set points an engineer (as on the
-controllers' OPC UA server). The routes are thin: the rules are
-:class:`phactory.app.services.controllers.ControllerService`'s, which the Controllers page
-uses as well. Unit, phase and tag paths travel in bodies and query strings, since ISA-95
-paths hold slashes.
+Reading needs any account (viewer and up); starting and stopping the controllers,
+connecting to controllers that run elsewhere (``phactory control run``, over OPC UA)
+and commanding their phases needs an operator, writing set points an engineer (as on
+the controllers' OPC UA server, whose own account then decides as well). The routes are
+thin: the rules are :class:`phactory.app.services.controllers.ControllerService`'s, which
+the Controllers page uses as well. Unit, phase and tag paths travel in bodies and query
+strings, since ISA-95 paths hold slashes.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from phactory.app.api.deps import Ctx, User
-from phactory.app.api.errors import ERROR_RESPONSES
+from phactory.app.api.errors import ERROR_RESPONSES, ErrorPublic
 from phactory.app.control_schemas import (
+    ConnectCreate,
     ControllersPublic,
     PhaseCommandCreate,
     PhasePublic,
@@ -53,6 +55,32 @@ def start(ctx: Ctx, user: User, body: StartCreate) -> ControllersPublic:
 )
 def stop(ctx: Ctx, user: User) -> ControllersPublic:
     return ControllersPublic.model_validate(ctx.controllers.stop(user))
+
+
+@router.post(
+    "/connect",
+    response_model=ControllersPublic,
+    summary="Connect to controllers served elsewhere over OPC UA (operator)",
+    responses={
+        403: {"model": ErrorPublic, "description": "Below operator, or the server refused"},
+        503: {"model": ErrorPublic, "description": "The OPC UA server cannot be reached"},
+    },
+)
+def connect(ctx: Ctx, user: User, body: ConnectCreate) -> ControllersPublic:
+    password = body.password.get_secret_value() if body.password is not None else None
+    status = ctx.controllers.connect(
+        user, body.endpoint, body.user, password, insecure=body.insecure
+    )
+    return ControllersPublic.model_validate(status)
+
+
+@router.post(
+    "/disconnect",
+    response_model=ControllersPublic,
+    summary="Disconnect from controllers elsewhere; they go on running there (operator)",
+)
+def disconnect(ctx: Ctx, user: User) -> ControllersPublic:
+    return ControllersPublic.model_validate(ctx.controllers.disconnect(user))
 
 
 @router.get("/tags", response_model=list[TagValuePublic], summary="A unit's tags and values")

@@ -1,5 +1,5 @@
-"""The soft controllers of one workspace site, run in the server, for the Controllers page
-and ``/api/v1/controllers``.
+"""The soft controllers of one workspace site, run in the server or elsewhere, for the
+Controllers page and ``/api/v1/controllers``.
 
 :class:`ControllerService` owns the rules: which site's controllers run (one at a time
 per server), who may start and stop them and command their phases (operators and up)
@@ -7,15 +7,28 @@ or write their set points (engineers and up), and what the page and the API show
 works over any :class:`phactory.control.view.ControlledPlant`: :meth:`ControllerService.start`
 builds a :class:`phactory.control.site.plant.SitePlant` from the stored site and scans it
 in real time (``speed`` times faster) on a background thread, while
-:meth:`ControllerService.attach` plugs in a plant that runs elsewhere (a remote OPC UA
-plant, later). What only a ``SitePlant`` knows (plant time, the ISO 22400 equipment
+:meth:`ControllerService.connect` reaches controllers that run in their own process
+(``phactory control run SITE``) over OPC UA as a
+:class:`phactory.connect.opcua.RemotePlant` (operators and up; see
+:mod:`phactory.app.services.remote_controllers`), and :meth:`ControllerService.attach`
+plugs in any other plant. What only a ``SitePlant`` knows (the ISO 22400 equipment
 state, a controller's fault) is shown where there is one, and left empty otherwise.
+
+One plant at a time: connecting is refused while local controllers run, starting while
+connected (409). A remote connection that drops is shown as disconnected (its units as
+last read, ``error`` saying why) until someone connects again or disconnects; a
+server-wide default connection (``PHACTORY_CONTROLLERS_URL``) is made on the first
+status read and remade after a drop, at most every :data:`DEFAULT_RETRY_S`, until a
+user starts, stops, connects or disconnects. A remote plant's phase reports are read
+again when the phase's state changes (or after :data:`REPORTS_MAX_AGE_S`), not on every
+status read.
 
 Stopping keeps the plant and its state (controllers in STOP, as a PLC): its last values
 stay on the page, and starting the same site version again resumes it on the same time
 line. Starting another site (or a newer version of the site) builds a new plant.
-Commands and set-point writes need running controllers. Every start, stop, command and
-write is logged in the change log (who, what, when).
+Commands and set-point writes need running (or connected) controllers. Every start,
+stop, connection, command and write is logged in the change log (who, what, when; never
+a password).
 
 Time: plant time [s] since the plant was built; scan times are real time, jitter is on
 the plant clock (``speed`` times the real jitter), as in
@@ -27,22 +40,43 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from phactory.app.errors import Conflict, Invalid, Missing
 from phactory.app.principal import Principal, require
-from phactory.errors import PhactoryError
+from phactory.app.services.controller_views import (
+    ControllerStatus,
+    PhaseStatus,
+    TagValue,
+    TaskStatus,
+    UnitStatus,
+    close_quietly,
+    phase_of,
+    phase_states,
+    phase_status,
+    tag_value,
+    task_status,
+    unit_phases,
+    unit_states,
+    unit_status,
+)
+from phactory.app.services.remote_controllers import RemoteTarget, check_target, open_plant
+from phactory.errors import NotFoundError, PhactoryError, UnavailableError
 
 if TYPE_CHECKING:
     from phactory.app.services.changes import ChangeLog
-    from phactory.control.view import ControlledPlant, PhaseRef, ScanStats, TagInfo
+    from phactory.batch.states import State
+    from phactory.control.view import ControlledPlant, PhaseRef
     from phactory.model import Site
 
 __all__ = [
+    "DEFAULT_RETRY_S",
     "MAX_SPEED",
+    "REPORTS_MAX_AGE_S",
     "ControllerService",
     "ControllerStatus",
     "PhaseStatus",
@@ -59,8 +93,12 @@ log = logging.getLogger("phactory.app.controllers")
 MAX_SPEED: Final = 100.0
 #: Longest phase, unit or tag path accepted [characters].
 PATH_MAX: Final = 300
-
-Value = bool | int | float | str | None
+#: Shortest time between two attempts of the default connection [s].
+DEFAULT_RETRY_S: Final = 30.0
+#: Longest a remote phase's reports are shown without reading them again [s].
+REPORTS_MAX_AGE_S: Final = 10.0
+#: The account of what the server does by itself (the default connection).
+_SYSTEM: Final = Principal("system", "admin", via="system")
 
 
 class SiteSource(Protocol):
@@ -75,83 +113,25 @@ class SiteSource(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class PhaseStatus:
-    """An equipment phase: its ISA-88 state, the commands that state accepts and its
-    reports (values at its last end; ``None`` for a value that is not a number)."""
-
-    name: str
-    state: str
-    commands: tuple[str, ...]
-    reports: dict[str, float | None]
-
-
-@dataclass(frozen=True, slots=True)
-class TaskStatus:
-    """Scan statistics of a controller task [ms]: scan times in real time, jitter (p99 of
-    |actual - nominal start|) on the plant clock."""
-
-    task: str
-    unit: str
-    period_ms: float
-    scans: int
-    overruns: int
-    min_ms: float
-    mean_ms: float
-    max_ms: float
-    jitter_p99_ms: float
-
-
-@dataclass(frozen=True, slots=True)
-class UnitStatus:
-    """A unit's controller: ISA-95 path, PackML state, ISO 22400 state (where known),
-    its fault (where known), phases and tasks."""
-
-    path: str
-    id: str
-    packml_state: int
-    packml_name: str
-    equipment_state: str | None
-    fault: str | None
-    phases: tuple[PhaseStatus, ...]
-    tasks: tuple[TaskStatus, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ControllerStatus:
-    """What runs: the site, whether it scans, at what speed, plant time [s], the units.
-
-    ``site`` is ``None`` when no controllers were started (nor attached)."""
-
-    site: str | None
-    site_version: int | None
-    running: bool
-    speed: float | None
-    plant_time_s: float | None
-    started_by: str | None
-    started_at: datetime | None
-    units: tuple[UnitStatus, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class TagValue:
-    """A tag's current value with what it is: ``name`` is its path below the unit."""
-
-    path: str
-    name: str
-    value: Value
-    data_type: str
-    unit: str
-    low: float | None
-    high: float | None
-    access: str
-    description: str
-
-
 class _Running:
-    """The plant this service shows, and how it came to be."""
+    """The plant this service shows, and how it came to be: ``owned`` (run here) or
+    elsewhere, reached at ``target`` (a connection this service ``closes``)."""
 
-    __slots__ = ("by", "owned", "plant", "running", "since", "speed", "version")
+    __slots__ = (
+        "by",
+        "closes",
+        "is_default",
+        "last_units",
+        "lost",
+        "owned",
+        "plant",
+        "reports",
+        "running",
+        "since",
+        "speed",
+        "target",
+        "version",
+    )
 
     def __init__(
         self,
@@ -161,6 +141,8 @@ class _Running:
         version: int | None,
         speed: float | None,
         by: str,
+        target: RemoteTarget | None = None,
+        is_default: bool = False,
     ) -> None:
         self.plant = plant
         self.owned = owned
@@ -169,6 +151,23 @@ class _Running:
         self.by = by
         self.since = datetime.now(UTC)
         self.running = True
+        #: Where a remote plant was reached (without its password), if this service
+        #: connected it (and so closes it).
+        self.target = target
+        self.closes = target is not None
+        self.is_default = is_default
+        #: Why the connection to a remote plant was lost (``None`` while it holds).
+        self.lost: str | None = None
+        self.last_units: tuple[UnitStatus, ...] = ()
+        #: A remote phase's reports: the state they were read in, when [monotonic s].
+        self.reports: dict[PhaseRef, tuple[State, float, dict[str, float]]] = {}
+
+    @property
+    def endpoint(self) -> str | None:
+        if self.target is not None:
+            return self.target.endpoint
+        found = getattr(self.plant, "endpoint", None)
+        return found if isinstance(found, str) else None
 
 
 class ControllerService:
@@ -185,6 +184,14 @@ class ControllerService:
     scan_period
         Scan period of every controller (seconds or text such as ``"100 ms"``); default
         the site's ``control:`` section, else 100 ms.
+    default
+        Controllers elsewhere to connect to on the first status read (none: only when
+        asked, :meth:`connect`).
+    pki_dir
+        Where the OPC UA client certificate is kept (default
+        :func:`phactory.connect.opcua.default_pki_dir`).
+    timeout_s
+        Timeout of each OPC UA request to remote controllers [s].
     """
 
     def __init__(
@@ -194,6 +201,9 @@ class ControllerService:
         *,
         seed: int = 0,
         scan_period: float | str | None = None,
+        default: RemoteTarget | None = None,
+        pki_dir: Path | None = None,
+        timeout_s: float = 5.0,
     ) -> None:
         self._sites = sites
         self._changes = changes
@@ -201,6 +211,13 @@ class ControllerService:
         self._scan_period = scan_period
         self._lock = threading.RLock()
         self._current: _Running | None = None
+        self._connecting = threading.Lock()
+        self._default = default
+        self._default_active = default is not None
+        self._default_next_s = 0.0
+        self._default_error: str | None = None
+        self._pki_dir = pki_dir
+        self._timeout_s = timeout_s
 
     # ------------------------------------------------------------------ running
     def start(self, actor: Principal, site_id: str, *, speed: float = 1.0) -> ControllerStatus:
@@ -223,6 +240,12 @@ class ControllerService:
         speed = _speed(speed)
         with self._lock:
             current = self._current
+            if current is not None and not current.owned:
+                where = f"at {current.endpoint}" if current.endpoint else "elsewhere"
+                raise Conflict(
+                    f"the controllers of site {current.plant.site} already run {where} and "
+                    "are shown here: disconnect first"
+                )
             if current is not None and current.running:
                 raise Conflict(
                     f"the controllers of site {current.plant.site} already run in this "
@@ -242,6 +265,7 @@ class ControllerService:
                 resumed = False
             plant.run(realtime=True, speed=speed)  # type: ignore[attr-defined]
             self._current = _Running(plant, owned=True, version=version, speed=speed, by=actor.name)
+            self._default_active = False
         what = "resumed" if resumed else "started"
         self._log(
             actor,
@@ -277,21 +301,155 @@ class ControllerService:
         Raises
         ------
         Conflict
-            Controllers already run in this server.
+            Controllers already run in this server (or are connected).
         """
         with self._lock:
-            if self._current is not None and self._current.running:
+            old = self._current
+            if old is not None and old.running:
                 raise Conflict(
-                    f"the controllers of site {self._current.plant.site} already run in "
+                    f"the controllers of site {old.plant.site} already run in "
                     "this server: stop them first"
                 )
             self._current = _Running(
                 plant, owned=False, version=None, speed=None, by=actor.name if actor else "system"
             )
+        if old is not None and old.closes:
+            close_quietly(old.plant)
+
+    def connect(
+        self,
+        actor: Principal,
+        endpoint: str,
+        user: str | None = None,
+        password: str | None = None,
+        *,
+        insecure: bool = False,
+    ) -> ControllerStatus:
+        """Show and command the controllers served at ``endpoint`` (``phactory control
+        run``), logged in as ``user``: its role on that server decides what may be
+        commanded there. A connection that was lost is replaced.
+
+        Raises
+        ------
+        Forbidden
+            Below the operator role; or the server refused the login (named).
+        Invalid
+            Not an ``opc.tcp://`` endpoint, or no user for a secure connection.
+        Conflict
+            Controllers run in this server, or a connection holds (disconnect first).
+        UnavailableError
+            The server cannot be reached or does not answer (503, naming the endpoint).
+        Missing
+            The server serves no Phactory plant.
+        """
+        require(actor, "operator", "connecting to controllers")
+        target = check_target(endpoint, user, password, insecure=insecure)
+        self._default_active = False
+        self._connect(actor, target)
+        return self.status()
+
+    def _connect(self, actor: Principal, target: RemoteTarget, *, default: bool = False) -> bool:
+        """Connect (``default``: the default connection, only if no other connection is
+        being made: ``False`` then)."""
+        if not self._connecting.acquire(blocking=not default):
+            return False
+        try:
+            self._check_free(target)
+            plant = open_plant(target, pki_dir=self._pki_dir, timeout_s=self._timeout_s)
+            with self._lock:
+                try:
+                    self._check_free(target)
+                except Conflict:
+                    close_quietly(plant)
+                    raise
+                old = self._current
+                shown = RemoteTarget(target.endpoint, target.user, None, target.insecure)
+                self._current = _Running(
+                    plant,
+                    owned=False,
+                    version=None,
+                    speed=None,
+                    by=actor.name,
+                    target=shown,
+                    is_default=default,
+                )
+        finally:
+            self._connecting.release()
+        if old is not None and old.closes:
+            close_quietly(old.plant)
+        how = f"as {target.user}" if target.user else "anonymously"
+        if target.insecure:
+            how += ", without security"
+        self._log(
+            actor,
+            "controllers.connect",
+            target.endpoint,
+            f"connected to the controllers of {plant.site} at {target.endpoint} ({how})",
+            {
+                "endpoint": target.endpoint,
+                "user": target.user,
+                "insecure": target.insecure,
+                "site": plant.site,
+            },
+        )
+        return True
+
+    def _check_free(self, target: RemoteTarget) -> None:
+        """Refuse a connection while local controllers run or a connection holds."""
+        with self._lock:
+            current = self._current
+        if current is None:
+            return
+        if current.owned and current.running:
+            raise Conflict(
+                f"the controllers of site {current.plant.site} run in this server (started "
+                f"by {current.by}): stop them before connecting to {target.endpoint}"
+            )
+        if not current.owned and current.lost is None:
+            raise Conflict(
+                f"already connected to the controllers of site {current.plant.site} at "
+                f"{current.endpoint or 'another process'}: disconnect first"
+            )
+
+    def disconnect(self, actor: Principal) -> ControllerStatus:
+        """Close the connection to controllers elsewhere (they go on running there).
+        Nothing connected: nothing to do.
+
+        Raises
+        ------
+        Forbidden
+            Below the operator role.
+        Conflict
+            The controllers run in this server (stop them instead).
+        """
+        require(actor, "operator", "disconnecting from controllers")
+        with self._lock:
+            current = self._current
+            if current is not None and current.owned:
+                raise Conflict(
+                    f"the controllers of site {current.plant.site} run in this server, "
+                    "not elsewhere: stop them instead"
+                )
+            self._current = None
+            self._default_active = False
+        if current is None:
+            return self.status()
+        if current.closes:
+            close_quietly(current.plant)
+        site, where = current.plant.site, current.endpoint or "another process"
+        self._log(
+            actor,
+            "controllers.disconnect",
+            where,
+            f"disconnected from the controllers of {site} at {where}",
+            {"site": site},
+        )
+        return self.status()
 
     def stop(self, actor: Principal) -> ControllerStatus:
         """Stop the controllers after their scans in progress (they keep their state);
-        an attached plant is detached. Nothing running: nothing to do.
+        controllers elsewhere are disconnected (:meth:`disconnect`), an attached plant is
+        detached. Nothing running: nothing to do.
 
         Raises
         ------
@@ -301,6 +459,9 @@ class ControllerService:
         require(actor, "operator", "stopping controllers")
         with self._lock:
             current = self._current
+            if current is not None and current.closes:
+                return self.disconnect(actor)
+            self._default_active = False
             if current is None or not current.running:
                 return self.status()
             if current.owned:
@@ -313,10 +474,13 @@ class ControllerService:
         return self.status()
 
     def close(self) -> None:
-        """Stop the plant this service runs (at server shutdown)."""
+        """Stop the plant this service runs, close a connection (at server shutdown)."""
         with self._lock:
             current = self._current
-            if current is not None and current.owned and current.running:
+            if current is not None and current.closes:
+                self._current = None
+                close_quietly(current.plant)
+            elif current is not None and current.owned and current.running:
                 try:
                     current.plant.stop()  # type: ignore[attr-defined]
                 except Exception:  # shutting down: log, and go on closing the rest
@@ -325,29 +489,139 @@ class ControllerService:
 
     # ------------------------------------------------------------------ reading
     def status(self) -> ControllerStatus:
-        """The site, whether it runs, plant time and every unit's states and statistics."""
+        """The site, whether it runs, plant time and every unit's states and statistics.
+
+        Controllers elsewhere whose connection is lost are shown disconnected (their
+        units as last read), never as an error."""
+        self._connect_default()
         with self._lock:
             current = self._current
         if current is None:
+            return self._idle()
+        if current.lost is None and getattr(current.plant, "connected", True) is False:
+            self._lose(current, f"the connection to {current.endpoint} was lost")
+        if current.lost is not None:
+            return self._snapshot(current, current.last_units, None)
+        try:
+            units, now = self._read(current)
+        except UnavailableError as exc:
+            if current.owned:
+                raise
+            self._lose(current, str(exc))
+            return self._snapshot(current, current.last_units, None)
+        except PhactoryError as exc:  # a remote plant that answers oddly: shown, kept
+            if current.owned:
+                raise
+            return self._snapshot(current, current.last_units, None, error=str(exc))
+        current.last_units = units
+        return self._snapshot(current, units, now)
+
+    def _idle(self) -> ControllerStatus:
+        target = self._default if self._default_active else None
+        if target is None or self._default_error is None:
             return ControllerStatus(None, None, False, None, None, None, None, ())
-        plant = current.plant
-        stats: dict[str, list[TaskStatus]] = {}
-        for s in plant.scan_stats():
-            stats.setdefault(s.unit, []).append(_task(s))
-        units = []
-        for path, refs in _unit_phases(plant, stats).items():
-            units.append(_unit_status(plant, path, refs, tuple(stats.get(path, ()))))
-        now = getattr(plant, "now_s", None)
         return ControllerStatus(
-            site=plant.site,
+            None, None, False, None, None, None, None, (),
+            location="remote", endpoint=target.endpoint, user=target.user, connected=False,
+            error=self._default_error,
+        )  # fmt: skip
+
+    def _snapshot(
+        self,
+        current: _Running,
+        units: tuple[UnitStatus, ...],
+        now: float | None,
+        *,
+        error: str | None = None,
+    ) -> ControllerStatus:
+        remote = not current.owned
+        target = current.target
+        return ControllerStatus(
+            site=current.plant.site,
             site_version=current.version,
             running=current.running,
             speed=current.speed,
-            plant_time_s=float(now) if isinstance(now, int | float) else None,
+            plant_time_s=now,
             started_by=current.by,
             started_at=current.since,
-            units=tuple(units),
+            units=units,
+            location="remote" if remote else "local",
+            endpoint=current.endpoint if remote else None,
+            user=target.user if target is not None else None,
+            connected=(current.lost is None) if remote else None,
+            error=current.lost or error,
         )
+
+    def _read(self, current: _Running) -> tuple[tuple[UnitStatus, ...], float | None]:
+        """Every unit's states and statistics, and plant time (the bulk reads of a remote
+        plant where it has them: a few requests, whatever the number of phases)."""
+        plant = current.plant
+        stats: dict[str, list[TaskStatus]] = {}
+        for s in plant.scan_stats():
+            stats.setdefault(s.unit, []).append(task_status(s))
+        by_unit = unit_phases(plant, stats)
+        states = phase_states(plant, [r for refs in by_unit.values() for r in refs])
+        packml = unit_states(plant, list(by_unit))
+        units = tuple(
+            unit_status(
+                plant,
+                path,
+                tuple(phase_of(r, states[r], self._reports(current, r, states[r])) for r in refs),
+                packml[path],
+                tuple(stats.get(path, ())),
+            )
+            for path, refs in by_unit.items()
+        )
+        try:
+            now = getattr(plant, "now_s", None)
+        except NotFoundError:  # a remote plant that serves no plant time
+            now = None
+        return units, float(now) if isinstance(now, int | float) else None
+
+    def _reports(self, current: _Running, ref: PhaseRef, state: State) -> dict[str, float]:
+        if current.owned:
+            return current.plant.reports(ref)
+        now = time.monotonic()
+        seen = current.reports.get(ref)
+        if seen is not None and seen[0] == state and now - seen[1] < REPORTS_MAX_AGE_S:
+            return seen[2]
+        try:
+            values = current.plant.reports(ref)
+        except NotFoundError:  # a phase that reports nothing
+            values = {}
+        current.reports[ref] = (state, now, values)
+        return values
+
+    def _lose(self, current: _Running, reason: str) -> None:
+        """Mark a remote plant's connection lost (and close it, if it is ours)."""
+        with self._lock:
+            if current.lost is not None:
+                return
+            current.lost = reason
+            current.running = False
+        log.warning("controllers at %s: %s", current.endpoint, reason)
+        if current.closes:
+            close_quietly(current.plant)
+
+    def _connect_default(self) -> None:
+        """Connect to the default controllers (nothing shown yet, or its connection
+        lost), at most every :data:`DEFAULT_RETRY_S`; a failure is shown, not raised."""
+        target = self._default
+        if target is None or not self._default_active:
+            return
+        with self._lock:
+            current = self._current
+        if current is not None and not (current.is_default and current.lost is not None):
+            return
+        if time.monotonic() < self._default_next_s:
+            return
+        self._default_next_s = time.monotonic() + DEFAULT_RETRY_S
+        try:
+            if self._connect(_SYSTEM, target, default=True):
+                self._default_error = None
+        except PhactoryError as exc:
+            self._default_error = str(exc)
+            log.warning("default controllers not connected: %s", exc)
 
     def tag_values(self, unit: str) -> list[TagValue]:
         """Every tag of ``unit`` (ISA-95 path or unit id) with its current value.
@@ -364,7 +638,7 @@ class ControllerService:
         prefix = path + "/"
         tags = [t for t in plant.tags() if t.path.startswith(prefix)]
         values = plant.read([t.path for t in tags]) if tags else []
-        return [_tag_value(t, t.path[len(prefix) :], v) for t, v in zip(tags, values, strict=True)]
+        return [tag_value(t, t.path[len(prefix) :], v) for t, v in zip(tags, values, strict=True)]
 
     # ------------------------------------------------------------------ acting
     def command(
@@ -413,7 +687,7 @@ class ControllerService:
             f"{cmd.value} phase {phase} of {path}",
             {"site": plant.site, "command": cmd.value, "parameters": params},
         )
-        return _phase_status(plant, ref)
+        return phase_status(plant, ref)
 
     def write(self, actor: Principal, path: str, value: bool | int | float | str) -> TagValue:
         """Write the set point ``path`` (a tag with ``access == "setpoint"``).
@@ -445,16 +719,23 @@ class ControllerService:
             {"site": plant.site, "value": value},
         )
         [now] = plant.read([path])
-        units = [u for u in _unit_phases(plant, {}) if path.startswith(u + "/")]
+        units = [u for u in unit_phases(plant, {}) if path.startswith(u + "/")]
         below = path[len(max(units, key=len)) + 1 :] if units else path
-        return _tag_value(info, below, now)
+        return tag_value(info, below, now)
 
     # ------------------------------------------------------------------ internals
     def _plant(self, *, running: bool = False) -> ControlledPlant:
         with self._lock:
             current = self._current
         if current is None:
-            raise Conflict("no controllers run in this server: start a site's controllers first")
+            raise Conflict(
+                "no controllers run in this server: start a site's controllers first, or "
+                "connect to controllers that run elsewhere"
+            )
+        if current.lost is not None:
+            raise UnavailableError(
+                f"{current.lost} (the controllers of site {current.plant.site}): connect again"
+            )
         if running and not current.running:
             raise Conflict(
                 f"the controllers of site {current.plant.site} are stopped: start them first"
@@ -463,7 +744,7 @@ class ControllerService:
 
     @staticmethod
     def _unit_path(plant: ControlledPlant, unit: str) -> str:
-        paths = list(_unit_phases(plant, {}))
+        paths = list(unit_phases(plant, {}))
         if unit in paths:
             return unit
         found = [p for p in paths if p.rsplit("/", 1)[-1] == unit]
@@ -507,89 +788,3 @@ def _parameters(parameters: Mapping[str, float] | None) -> dict[str, float]:
             raise Invalid(f"parameter {name!r} must be finite, not {value!r}")
         out[str(name)] = float(value)
     return out
-
-
-def _plain(value: Any) -> Value:
-    """A tag value for JSON: a float that is not finite (a set point not set) is None."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
-
-
-def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
-
-
-def _tag_value(info: TagInfo, name: str, value: Any) -> TagValue:
-    return TagValue(
-        path=info.path,
-        name=name,
-        value=_plain(value),
-        data_type=info.data_type,
-        unit=info.unit,
-        low=_finite(info.low),
-        high=_finite(info.high),
-        access=info.access,
-        description=info.description,
-    )
-
-
-def _task(s: ScanStats) -> TaskStatus:
-    return TaskStatus(
-        task=s.task,
-        unit=s.unit,
-        period_ms=s.period_s * 1e3,
-        scans=s.scans,
-        overruns=s.overruns,
-        min_ms=s.min_s * 1e3,
-        mean_ms=s.mean_s * 1e3,
-        max_ms=s.max_s * 1e3,
-        jitter_p99_ms=s.jitter_p99_s * 1e3,
-    )
-
-
-def _unit_phases(plant: ControlledPlant, stats: Mapping[str, object]) -> dict[str, list[PhaseRef]]:
-    """Units (ISA-95 paths) in the plant's order, each with its phases."""
-    units: dict[str, list[PhaseRef]] = {}
-    listed = getattr(plant, "units", None)
-    if callable(listed):  # a SitePlant knows its units, phases or not
-        for path in listed():
-            units[str(path)] = []
-    for ref in plant.phases():
-        units.setdefault(ref.unit, []).append(ref)
-    for path in stats:
-        units.setdefault(path, [])
-    return units
-
-
-def _phase_status(plant: ControlledPlant, ref: PhaseRef) -> PhaseStatus:
-    from phactory.batch.states import TRANSITIONS
-
-    state = plant.phase_state(ref)
-    commands = tuple(c.value for (s, c) in TRANSITIONS if s == state)
-    reports = {str(k): _finite(float(v)) for k, v in plant.reports(ref).items()}
-    return PhaseStatus(ref.phase, state.value, commands, reports)
-
-
-def _unit_status(
-    plant: ControlledPlant, path: str, refs: list[PhaseRef], tasks: tuple[TaskStatus, ...]
-) -> UnitStatus:
-    packml = plant.unit_state(path)
-    equipment = getattr(plant, "equipment_state", None)
-    fault: str | None = None
-    controller = getattr(plant, "controller", None)
-    if callable(controller):  # a SitePlant: the controller's fault, if any
-        found = getattr(controller(path), "fault", None)
-        fault = str(found.reason) if found is not None else None
-    return UnitStatus(
-        path=path,
-        id=path.rsplit("/", 1)[-1],
-        packml_state=int(packml),
-        packml_name=packml.name.title(),
-        equipment_state=str(equipment(path)) if callable(equipment) else None,
-        fault=fault,
-        phases=tuple(_phase_status(plant, r) for r in refs),
-        tasks=tasks,
-    )

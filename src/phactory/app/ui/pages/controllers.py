@@ -1,12 +1,17 @@
-"""The Controllers page (``/controllers``): a site's soft controllers run in this server.
+"""The Controllers page (``/controllers``): a site's soft controllers, run in this server
+or elsewhere.
 
-Pick a site and a speed and start its controllers (operators and up); then, per unit, a
-card with the unit's PackML state and ISO 22400 state, its equipment phases with their
-ISA-88 states and reports (and, for operators, the commands each state accepts), the
-scan statistics of its task, and its tags with live values in an expandable table.
-The page polls :class:`~phactory.app.services.controllers.ControllerService` once a
-second while it is open (and reads a unit's tags only while its table is open);
-everything goes through that service.
+Pick a site and a speed and start its controllers (operators and up), or open "Connect
+to controllers" and connect to controllers served elsewhere over OPC UA (``phactory
+control run SITE``: endpoint, an account of that server, its password; operators and
+up); then, per unit, a card with the unit's PackML state and ISO 22400 state (where
+known), its equipment phases with their ISA-88 states and reports (and, for operators,
+the commands each state accepts), the scan statistics of its task, and its tags with
+live values in an expandable table. A dropped connection is shown as such, the units as
+last read (dimmed, commands off). The page polls
+:class:`~phactory.app.services.controllers.ControllerService` once a second while it is
+open, off the event loop (and reads a unit's tags only while its table is open);
+everything goes through that service. The password field is emptied once connected.
 
 Every text comes to the browser as element text (labels, badges, table cells,
 notifications), never as markup; test ids made of unit and phase names are set by key
@@ -16,10 +21,10 @@ notifications), never as markup; test ids made of unit and phase names are set b
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from nicegui import ui
+from nicegui import run, ui
 
 from phactory.app.ui import safety
 from phactory.app.ui.layout import PageContext, empty_state, section, workspace_page
@@ -145,9 +150,24 @@ def plant_time(seconds: float | None) -> str:
 
 
 def describe(status: ControllerStatus) -> str:
-    """One line: what runs, at what speed, plant time, who started it."""
+    """One line: what runs (here or where), at what speed, plant time, who started it."""
     if status.site is None:
+        if status.error:
+            return f"Not connected to {status.endpoint}: {status.error}"
         return "No controllers run in this server."
+    if status.location == "remote":
+        who = f" as {status.user}" if status.user else ""
+        by = f" · connected by {status.started_by}" if status.started_by else ""
+        if not status.connected:
+            why = f": {status.error}" if status.error else ""
+            return (
+                f"Disconnected from {status.site} at {status.endpoint}{why} · "
+                f"{len(status.units)} units as last read"
+            )
+        return (
+            f"Connected: {status.site} at {status.endpoint}{who} · {len(status.units)} units · "
+            f"plant time {plant_time(status.plant_time_s)}{by}"
+        )
     version = f" v{status.site_version}" if status.site_version is not None else ""
     speed = f" at {status.speed:g}× real time" if status.speed is not None else ""
     state = "Running" if status.running else "Stopped"
@@ -186,7 +206,7 @@ class _UnitCard:
         pc: PageContext,
         service: ControllerService,
         unit: UnitStatus,
-        acted: Callable[[], None],
+        acted: Callable[[], Awaitable[None]],
         *,
         running: bool,
         speed: float | None,
@@ -229,8 +249,15 @@ class _UnitCard:
         self.show(unit, running=running, speed=speed)
 
     # ------------------------------------------------------------------ updating
-    def show(self, unit: UnitStatus, *, running: bool, speed: float | None = None) -> None:
-        """Show ``unit``'s states, phases and statistics (and its tags, if open)."""
+    def show(
+        self,
+        unit: UnitStatus,
+        *,
+        running: bool,
+        speed: float | None = None,
+        tags: list[TagValue] | None = None,
+    ) -> None:
+        """Show ``unit``'s states, phases and statistics (and ``tags``, if read)."""
         states = (unit.packml_name, unit.equipment_state, unit.fault)
         if states != self._states:
             self._states = states
@@ -252,8 +279,8 @@ class _UnitCard:
             with self.phases:
                 self._phase_table(unit, running)
         self.tasks.set_text(tasks_text(unit.tasks, speed))
-        if self.expansion.value:
-            self.read_tags()
+        if tags is not None:
+            self.show_tags(tags)
 
     def _phase_table(self, unit: UnitStatus, running: bool) -> None:
         if not unit.phases:
@@ -289,32 +316,39 @@ class _UnitCard:
                     button.disable()
                 _testid(button, "phase-command", unit.id, phase.name, command)
 
-    def open_tags(self, value: bool) -> None:
+    async def open_tags(self, value: bool) -> None:
         """Open (the card takes the grid's whole width) or close the tag table."""
         if value:
             self.card.classes(add="col-span-2")
-            self.read_tags()
+            tags = await run.io_bound(self.read_tags)
+            if tags is not None:
+                self.show_tags(tags)
         else:
             self.card.classes(remove="col-span-2")
 
-    def read_tags(self) -> None:
-        """Read the unit's tags into the table."""
+    def read_tags(self) -> list[TagValue] | None:
+        """The unit's tags, if they can be read (a blocking call: off the event loop)."""
         try:
-            tags = self.service.tag_values(self.path)
+            return self.service.tag_values(self.path)
         except PhactoryError:
-            return
+            return None
+
+    def show_tags(self, tags: list[TagValue]) -> None:
+        """Show ``tags`` in the table."""
         self.table.rows = [_tag_row(t) for t in tags]
         self.table.update()
 
     # ------------------------------------------------------------------ acting
-    def command(self, phase: str, command: str) -> None:
+    async def command(self, phase: str, command: str) -> None:
         try:
-            new = self.service.command(self.pc.user, self.path, phase, command)
+            new = await run.io_bound(self.service.command, self.pc.user, self.path, phase, command)
         except PhactoryError as exc:
             ui.notify(str(exc), type="negative", multi_line=True, close_button=True)
             return
+        if new is None:  # the client went away
+            return
         ui.notify(f"{command} {phase}: now {new.state}", type="positive")
-        self.acted()
+        await self.acted()
 
 
 def _tag_row(tag: TagValue) -> dict[str, Any]:
@@ -330,7 +364,7 @@ def _tag_row(tag: TagValue) -> dict[str, Any]:
 
 
 @workspace_page("/controllers", "Controllers")
-def controllers_page(pc: PageContext) -> None:
+async def controllers_page(pc: PageContext) -> None:
     service = pc.app.controllers
     sites = pc.workspace.list_sites()
     may_run = pc.user.has("operator")
@@ -340,7 +374,8 @@ def controllers_page(pc: PageContext) -> None:
     with section(
         "Soft controllers",
         "IEC 61131-3 controllers of every unit of a site, scanning its virtual plant in this "
-        "server: ISA-88 phases, PackML unit states, scan statistics and live tags.",
+        "server or in a process of their own: ISA-88 phases, PackML unit states, scan "
+        "statistics and live tags.",
     ):
         with ui.row().classes("w-full items-center gap-3"):
             options = {s.site_id: f"{s.name or s.site_id} (v{s.version})" for s in sites}
@@ -358,12 +393,43 @@ def controllers_page(pc: PageContext) -> None:
             stop = ui.button("Stop", icon="stop", on_click=lambda: do_stop())
             stop.props("unelevated color=negative")
             _testid(stop, "controllers-stop")
-            if not may_run:
-                for element in (site, speed, start, stop):
-                    element.disable()
-                ui.label("Starting and stopping the controllers needs the operator role.").classes(
-                    "text-caption text-grey-7"
+        remote = ui.expansion("Connect to controllers", icon="lan").classes("w-full")
+        _testid(remote, "controllers-remote")
+        with remote:
+            ui.label(
+                "Controllers served over OPC UA by `phactory control run SITE` on this or "
+                "another machine: their endpoint and an account of that server, whose role "
+                "decides what may be commanded there."
+            ).classes("text-caption text-grey-7")
+            with ui.row().classes("w-full items-center gap-3"):
+                endpoint = ui.input("Endpoint", placeholder="opc.tcp://host:4840/phactory/").props(
+                    "outlined dense maxlength=300"
                 )
+                endpoint.classes("min-w-[22rem]")
+                _testid(endpoint, "controllers-endpoint")
+                user = ui.input("User").props("outlined dense maxlength=100 autocomplete=off")
+                _testid(user, "controllers-user")
+                password = ui.input("Password", password=True, password_toggle_button=True)
+                password.props("outlined dense maxlength=1000 autocomplete=new-password")
+                _testid(password, "controllers-password")
+                insecure = ui.checkbox("Insecure (development server)")
+                insecure.tooltip("No security: only for a server started with --insecure")
+                _testid(insecure, "controllers-insecure")
+                connect = ui.button("Connect", icon="link", on_click=lambda: do_connect())
+                connect.props("unelevated color=primary")
+                _testid(connect, "controllers-connect")
+                disconnect = ui.button(
+                    "Disconnect", icon="link_off", on_click=lambda: do_disconnect()
+                ).props("outline color=negative")
+                _testid(disconnect, "controllers-disconnect")
+        if not may_run:
+            for element in (site, speed, start, stop, endpoint, user, password, insecure):
+                element.disable()
+            for element in (connect, disconnect):
+                element.disable()
+            ui.label(
+                "Starting, stopping and connecting to controllers needs the operator role."
+            ).classes("text-caption text-grey-7")
         line = _testid(ui.label("").classes("text-grey-8"), "controllers-status")
 
     units = ui.column().classes("w-full gap-4")
@@ -376,7 +442,8 @@ def controllers_page(pc: PageContext) -> None:
                 empty_state(
                     "No controllers run yet",
                     "Pick a site and a speed and press Start: every unit of the site gets a "
-                    "controller running its ISA-88 phases on the virtual plant.",
+                    "controller running its ISA-88 phases on the virtual plant. Or connect to "
+                    "controllers that run elsewhere.",
                 )
                 return
             with ui.grid(columns=2).classes("w-full gap-4 items-start"):
@@ -391,18 +458,29 @@ def controllers_page(pc: PageContext) -> None:
                         may_command=may_run,
                     )
 
-    def refresh() -> None:
-        status = service.status()
+    def controls(status: ControllerStatus) -> None:
+        if not may_run:
+            return
+        is_remote = status.location == "remote" and status.site is not None
+        local_running = status.location == "local" and status.running
+        for element, on in (
+            (site, not local_running and not is_remote),
+            (speed, not local_running and not is_remote),
+            (start, not local_running and not is_remote),
+            (stop, local_running),
+            (connect, not local_running and not (is_remote and status.connected)),
+            (disconnect, is_remote),
+        ):
+            element.set_enabled(on)
+
+    def show(
+        status: ControllerStatus, tags: dict[str, list[TagValue] | None] | None = None
+    ) -> None:
         line.set_text(describe(status))
-        if may_run:
-            if status.running:
-                site.disable()
-                start.disable()
-                stop.enable()
-            else:
-                site.enable()
-                start.enable()
-                stop.disable()
+        controls(status)
+        units.classes(remove="opacity-50")
+        if status.location == "remote" and status.connected is False:
+            units.classes(add="opacity-50")
         key = (status.site, status.site_version, tuple(u.path for u in status.units))
         if key != layout_seen[0]:
             layout_seen[0] = key
@@ -415,9 +493,27 @@ def controllers_page(pc: PageContext) -> None:
         for unit in status.units:
             card = cards.get(unit.path)
             if card is not None:
-                card.show(unit, running=status.running, speed=status.speed)
+                found = (tags or {}).get(unit.path)
+                card.show(unit, running=status.running, speed=status.speed, tags=found)
 
-    def do_start() -> None:
+    def read(
+        open_units: list[tuple[str, _UnitCard]],
+    ) -> tuple[ControllerStatus, dict[str, list[TagValue] | None]]:
+        """The status and the tags of the units whose table is open (blocking)."""
+        status = service.status()
+        return status, {path: card.read_tags() for path, card in open_units}
+
+    async def refresh() -> None:
+        open_units = [(path, card) for path, card in cards.items() if card.expansion.value]
+        try:
+            found = await run.io_bound(read, open_units)
+        except PhactoryError as exc:
+            line.set_text(f"The controllers cannot be read: {exc}")
+            return
+        if found is not None:  # None: the client went away
+            show(*found)
+
+    async def do_start() -> None:
         if not site.value:
             ui.notify("Pick a site first", type="warning")
             return
@@ -427,16 +523,57 @@ def controllers_page(pc: PageContext) -> None:
             ui.notify(str(exc), type="negative", multi_line=True, close_button=True)
             return
         ui.notify(f"Started the controllers of {status.site}", type="positive")
-        refresh()
+        await refresh()
 
-    def do_stop() -> None:
+    async def do_stop() -> None:
         try:
             service.stop(pc.user)
         except PhactoryError as exc:
             ui.notify(str(exc), type="negative", multi_line=True, close_button=True)
             return
         ui.notify("Stopped the controllers", type="info")
-        refresh()
+        await refresh()
 
-    refresh()
+    async def do_connect() -> None:
+        connect.disable()
+        connect.props(add="loading")
+        try:
+            status = await run.io_bound(
+                service.connect,
+                pc.user,
+                str(endpoint.value or ""),
+                str(user.value or "") or None,
+                str(password.value or "") or None,
+                insecure=bool(insecure.value),
+            )
+        except PhactoryError as exc:
+            ui.notify(str(exc), type="negative", multi_line=True, close_button=True)
+            return
+        finally:
+            connect.props(remove="loading")
+            connect.enable()
+        if status is None:
+            return
+        password.value = ""
+        ui.notify(f"Connected to the controllers of {status.site}", type="positive")
+        show(status)
+
+    async def do_disconnect() -> None:
+        try:
+            status = await run.io_bound(service.disconnect, pc.user)
+        except PhactoryError as exc:
+            ui.notify(str(exc), type="negative", multi_line=True, close_button=True)
+            return
+        ui.notify("Disconnected from the controllers", type="info")
+        if status is not None:
+            show(status)
+
+    initial = await run.io_bound(service.status)  # may connect to the default controllers
+    if initial is None:  # the client went away
+        return
+    if initial.location == "remote":
+        remote.value = True
+        endpoint.value = initial.endpoint or ""
+        user.value = initial.user or ""
+    show(initial)
     ui.timer(REFRESH_S, refresh)
