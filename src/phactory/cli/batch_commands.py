@@ -23,8 +23,8 @@ from __future__ import annotations
 import os
 import socket
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -40,7 +40,9 @@ from phactory.cli.site_commands import SitePath, load_or_exit
 
 if TYPE_CHECKING:
     from phactory.app.services.batches import BatchService
-    from phactory.batch import BatchStatus
+    from phactory.batch import BatchStatus, SimulatedOperator
+    from phactory.connect.phase_driver import ControllerDrivers
+    from phactory.model import Site
     from phactory.records import UserSession
 
 batch_app = typer.Typer(
@@ -313,6 +315,24 @@ def command(
         console.print(f"batch {batch_id}: {new}")
 
 
+Controllers = Annotated[
+    str | None,
+    typer.Option(
+        "--controllers",
+        help="Run the automatic phases on the controllers served at this OPC UA endpoint "
+        "(opc.tcp://HOST:PORT/phactory/, as `phactory control run` prints it).",
+    ),
+]
+ControllersUser = Annotated[
+    str | None,
+    typer.Option(
+        "--controllers-user",
+        help="Account on the --controllers server, an operator "
+        "(password: PHACTORY_CONTROLLERS_PASSWORD).",
+    ),
+]
+
+
 @batch_app.command("run")
 def run(
     batch_id: Annotated[str, typer.Argument(help="The batch.")],
@@ -328,16 +348,60 @@ def run(
         bool, typer.Option("--restart", help="Restart a Held batch first (needs --user).")
     ] = False,
     user: Annotated[str | None, typer.Option("--user", "-u", help="User giving --restart.")] = None,
-    timeout: Annotated[float | None, typer.Option("--timeout", help="Stop after [s].")] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Stop after this many seconds.")
+    ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait at holds and manual steps.")] = False,
+    on_controllers: Annotated[
+        bool,
+        typer.Option(
+            "--on-controllers",
+            help="Run the automatic phases on the site's soft controllers and virtual plant, "
+            "started in this process (OPC UA on 127.0.0.1, simulated time).",
+        ),
+    ] = False,
+    site_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--site",
+            help="Site file or folder of --on-controllers (default: the workspace's version "
+            "of the batch's site).",
+        ),
+    ] = None,
+    controllers: Controllers = None,
+    controllers_user: ControllersUser = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Connect to --controllers without security (a server started with "
+            "--insecure; development only).",
+        ),
+    ] = False,
     db: Db = None,
 ) -> None:
-    """Run a batch: automatic phases on simulated units, manual ones as work instructions.
+    """Run a batch: automatic phases on simulated units (or controllers), manual ones as
+    work instructions.
 
     A batch started with its own --time-scale runs at it; the others at this --time-scale
-    (default PHACTORY_BATCH_TIME_SCALE, else 1: real time).
+    (default PHACTORY_BATCH_TIME_SCALE, else 1: real time). With --on-controllers the
+    automatic phases run on the site's controllers in simulated time, and hold times
+    between unit procedures count at --time-scale (default inf: met at once). With
+    --controllers they run on a plant served elsewhere, in its time.
+
+    A lost connection to the controllers holds the batch (with the reason recorded) and
+    exits 2; `batch run --restart` takes the controllers' phases over where they are.
     """
-    with batch_service(db, time_scale) as service:
+    _check_controller_options(on_controllers, site_path, controllers, controllers_user, insecure)
+    if on_controllers and time_scale is None:
+        time_scale = "inf"
+    with ExitStack() as stack:
+        service = stack.enter_context(batch_service(db, time_scale))
+        if on_controllers or controllers is not None:
+            drivers = _controller_drivers(
+                stack, service, batch_id, site_path, controllers, controllers_user, insecure
+            )
+            service.use_driver(drivers)
         sim = None
         if operator is not None:
             performer = (
@@ -372,12 +436,134 @@ def run(
                     task, completed=done, description=f"{batch_id} {status.state.value} {where}"
                 )
 
-            final = service.run(batch_id, operator=sim, timeout_s=timeout, wait=wait, progress=show)
+            if on_controllers or controllers is not None:
+                final = _run_on_controllers(service, batch_id, sim, timeout, wait, show)
+            else:
+                final = service.run(
+                    batch_id, operator=sim, timeout_s=timeout, wait=wait, progress=show
+                )
         console.print(f"batch [bold]{batch_id}[/bold]: {final.state.value}")
         if final.hold_reason and final.state.value in ("Holding", "Held"):
             console.print(f"held: {final.hold_reason}", markup=False)
         if final.waiting_for:
             console.print(f"waiting for {final.waiting_for}", markup=False)
+
+
+def _check_controller_options(
+    on_controllers: bool,
+    site_path: Path | None,
+    controllers: str | None,
+    controllers_user: str | None,
+    insecure: bool,
+) -> None:
+    if on_controllers and controllers is not None:
+        fail("give --on-controllers or --controllers, not both")
+    if site_path is not None and not on_controllers:
+        fail("--site goes with --on-controllers")
+    if controllers is None and (controllers_user is not None or insecure):
+        fail("--controllers-user and --insecure go with --controllers")
+    if controllers is not None:
+        if not controllers.startswith("opc.tcp://"):
+            fail(f"--controllers {controllers!r}: expected opc.tcp://HOST:PORT/phactory/")
+        if controllers_user is None and not insecure:
+            fail("--controllers needs --controllers-user (or --insecure for a development server)")
+
+
+def _controller_drivers(
+    stack: ExitStack,
+    service: BatchService,
+    batch_id: str,
+    site_path: Path | None,
+    url: str | None,
+    user: str | None,
+    insecure: bool,
+) -> ControllerDrivers:
+    """The driver factory of the controllers (the virtual plant started here, or a
+    session to ``url``), closed with ``stack``; refuses a batch they cannot run."""
+    from phactory.batch import ControlRecipe
+    from phactory.connect.phase_driver import ControllerDrivers
+    from phactory.connect.virtual import VirtualControllers
+    from phactory.model.ids import require_id
+
+    info = service.batch(batch_id)
+    recipe = ControlRecipe.model_validate(info.control_recipe)
+    drivers: ControllerDrivers
+    if url is None:
+        site: Path | Site
+        if site_path is not None:
+            found = load_or_exit(site_path).id
+            if found != recipe.site_id:  # refused before building its controllers
+                fail(f"batch {batch_id} is of site {recipe.site_id}, {site_path} is site {found}")
+            site = site_path
+        else:
+            from phactory.errors import NotFoundError
+
+            try:
+                site = service.records.access.store.get_site(require_id(recipe.site_id, "site id"))
+            except NotFoundError:
+                fail(
+                    f"site {recipe.site_id} of batch {batch_id} is not in the workspace: "
+                    "give --site SITE_PATH"
+                )
+        with console.status("starting the controllers, virtual plant and OPC UA server"):
+            virtual = VirtualControllers(site, seed=recipe.seed)
+            drivers = stack.enter_context(virtual)
+    else:
+        secret = None
+        if user is not None:
+            secret = password("PHACTORY_CONTROLLERS_PASSWORD", f"Password for {user} at {url}")
+        with console.status(f"connecting to the controllers at {url}"):
+            drivers = ControllerDrivers.connect(url, user=user, password=secret, insecure=insecure)
+        stack.callback(drivers.close)
+    drivers.check(recipe)
+    return drivers
+
+
+def _run_on_controllers(
+    service: BatchService,
+    batch_id: str,
+    operator: SimulatedOperator | None,
+    timeout: float | None,
+    wait: bool,
+    progress: Callable[[BatchStatus], None],
+) -> BatchStatus:
+    """Run the batch; a refusal or a lost connection while a phase is in flight holds the
+    batch (recorded with the reason) and is reported, naming the batch."""
+    from phactory.batch import BatchBusy, State
+    from phactory.errors import PhactoryError
+
+    kinds = _error_kinds()
+    try:
+        return service.run(batch_id, operator=operator, timeout_s=timeout, wait=wait,
+                           progress=progress)  # fmt: skip
+    except BatchBusy:
+        raise
+    except PhactoryError as exc:
+        # The runner gave its lease up with a phase in flight and no driver: attaching
+        # again holds the phase and the batch, recording why (crash-safe recovery).
+        runner = service.engine.runner
+        before = runner.status(batch_id).state
+        runner.attach(batch_id)
+        runner.detach(batch_id)
+        if before is State.HELD or runner.status(batch_id).state is not State.HELD:
+            raise
+        kind = next(k for k in (*kinds, PhactoryError) if isinstance(exc, k))
+        raise kind(
+            f"{exc}; batch {batch_id} is Held: once the controllers are back, "
+            f"`phactory batch run {batch_id} --restart --user ...` takes their phases over"
+        ) from None
+
+
+def _error_kinds() -> tuple[type[Exception], ...]:
+    from phactory.errors import (
+        ConflictError,
+        DeniedError,
+        InvalidError,
+        NotFoundError,
+        UnavailableError,
+    )
+
+    return (UnavailableError, DeniedError, NotFoundError, InvalidError, ConflictError)
 
 
 @batch_app.command("status")

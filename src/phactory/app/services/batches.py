@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         BatchEngine,
         BatchStatus,
         ControlRecipe,
+        DriverFactory,
         InstructionStatus,
         SimulatedOperator,
     )
@@ -93,6 +94,9 @@ class BatchService:
         in the foreground instead.
     hasher
         Password hasher of the record service (tests use a fast one).
+    driver
+        Makes the driver of each automatic phase (default: simulated units at the time
+        scale); see also :meth:`use_driver`.
     """
 
     def __init__(
@@ -104,6 +108,7 @@ class BatchService:
         group_commit: bool = True,
         run_in_threads: bool = True,
         hasher: PasswordHasher | None = None,
+        driver: DriverFactory | None = None,
     ) -> None:
         from phactory.records import RecordService
 
@@ -113,6 +118,7 @@ class BatchService:
             default_time_scale() if time_scale is None else parse_time_scale(time_scale)
         )
         self._engine: BatchEngine | None = None
+        self._driver = driver
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self.people = Identities(
@@ -148,8 +154,25 @@ class BatchService:
 
         with self._lock:
             if self._engine is None:
-                self._engine = BatchEngine(self.records, time_scale=self.time_scale, tick_s=0.05)
+                self._engine = BatchEngine(
+                    self.records, time_scale=self.time_scale, tick_s=0.05, driver=self._driver
+                )
             return self._engine
+
+    def use_driver(self, driver: DriverFactory) -> None:
+        """Run automatic phases with ``driver`` (e.g. on controllers,
+        :class:`phactory.connect.phase_driver.ControllerDrivers`); before the engine is
+        first used.
+
+        Raises
+        ------
+        Conflict
+            If the engine already runs with another driver.
+        """
+        with self._lock:
+            if self._engine is not None:
+                raise Conflict("the batch engine already runs: choose its driver first")
+            self._driver = driver
 
     def batch_time_scale(self, batch_id: str) -> float:
         """The time scale the batch runs at: its own, else the service's."""
