@@ -69,7 +69,7 @@ def _start(runner: CliRunner, db: str, batch_id: str, *extra: str) -> Result:
 def test_an_mrna_batch_runs_to_complete_on_the_controllers(
     runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # certificates made here
+    monkeypatch.setenv("PHACTORY_HOME", str(tmp_path / "data"))  # certificates made here
     db = f"sqlite:///{tmp_path / 'batch.db'}"
     add_people(runner, db, ["admin", "sup", "op1", "op2"], skills_of=MRNA)
     started = _start(runner, db, "COV-0001")
@@ -124,7 +124,7 @@ def test_an_mrna_batch_runs_to_complete_on_the_controllers(
 def test_on_controllers_refuses_a_site_that_is_not_the_batchs(
     runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("PHACTORY_HOME", str(tmp_path / "data"))
     db = f"sqlite:///{tmp_path / 'batch.db'}"
     add_people(runner, db, ["admin", "sup", "op1", "op2"], skills_of=MRNA)
     assert _start(runner, db, "COV-0002").exit_code == 0
@@ -157,7 +157,7 @@ def test_unreachable_controllers_are_refused_clearly(
 ) -> None:
     import socket
 
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("PHACTORY_HOME", str(tmp_path / "data"))
     db = f"sqlite:///{tmp_path / 'batch.db'}"
     add_people(runner, db, ["admin", "sup"], skills_of=MRNA)
     assert _start(runner, db, "COV-0003").exit_code == 0

@@ -560,7 +560,7 @@ def test_batch_run_with_controllers_holds_the_batch_when_the_connection_drops(
     from phactory.records import accounts
 
     monkeypatch.setattr(accounts, "default_hasher", lambda: hasher(fast=True))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("PHACTORY_HOME", str(tmp_path / "data"))
     _register()
     runner = CliRunner()
     db = f"sqlite:///{tmp_path / 'batch.db'}"

@@ -3,7 +3,8 @@ their virtual plant, served over OPC UA, and a look at a running one.
 
 ``run`` builds the site's controllers (:class:`phactory.control.site.SitePlant`), runs
 them in real time (``--speed N``: N times faster; ``--simulated``: simulated time as
-fast as the machine allows) and serves them with
+fast as the machine allows while a phase runs, standing still while none does:
+:class:`phactory.connect.virtual.PacedPlant`) and serves them with
 :class:`phactory.connect.opcua.PlantServer` until Ctrl-C or SIGTERM, then stops the
 server, then the controllers after the scan in progress, and closes the RETAIN store
 (``--retain FILE``: RETAIN variables survive the stop, and a restart with the same file
@@ -136,7 +137,7 @@ def run(
     ] = None,
     simulated: Annotated[
         bool,
-        typer.Option("--simulated", help="Run in simulated time, as fast as the machine allows."),
+        typer.Option("--simulated", help="Simulated time: as fast as possible while a phase runs."),
     ] = False,
     insecure: Annotated[
         bool,
@@ -193,6 +194,7 @@ def run(
     _quiet_asyncua()
     from phactory.connect.opcua import ServerThread
     from phactory.connect.opcua.pki import default_pki_dir
+    from phactory.connect.virtual import PacedPlant
     from phactory.control.runtime import RetainStore
     from phactory.control.runtime.durations import parse_duration
     from phactory.control.site import SitePlant
@@ -213,9 +215,12 @@ def run(
                 plant.inject(tag, kind, at_s, **params)
             except PhactoryError as exc:
                 fail(f"--fault {text!r}: {exc}")
+        # Simulated time is paced: it passes only while a phase needs it, so an idle plant
+        # waits for commands instead of spinning a core through empty hours.
+        paced = PacedPlant(plant) if simulated else None
         with _accounts(db, required=not insecure) as (authenticator, users_from):
             server = ServerThread(
-                plant,
+                paced or plant,
                 host=host,
                 port=opcua_port,
                 insecure=insecure,
@@ -227,12 +232,18 @@ def run(
             except OSError as exc:
                 fail(f"cannot listen on {host}:{opcua_port}: {exc.strerror or exc}")
             try:
-                mode = "simulated time" if simulated else f"real time x{speed or 1:g}"
-                plant.run(realtime=not simulated, speed=speed or 1.0)
+                if paced is not None:
+                    mode = "simulated time (passing while a phase runs)"
+                    paced.start()
+                else:
+                    mode = f"real time x{speed or 1:g}"
+                    plant.run(realtime=True, speed=speed or 1.0)
                 _announce(plant, served.endpoint, served.certificate, mode, insecure, users_from)
                 _wait_for_stop()
             finally:
                 server.stop()
+                if paced is not None:
+                    paced.stop()
                 plant.stop()
             if faults_out is not None:
                 _write_faults(plant, faults_out)

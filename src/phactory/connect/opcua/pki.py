@@ -15,8 +15,8 @@ directory (the *PKI directory*)::
 and reuses it at every later start, so that clients that trusted it once keep trusting
 it. A certificate is made again only when it is missing, expires within
 :data:`RENEW_BEFORE_DAYS`, or does not name the application URI; the key is kept as long as
-it matches. The default directory is ``$XDG_DATA_HOME/phactory/opcua`` (usually
-``~/.local/share/phactory/opcua``).
+it matches. The default directory is ``opcua`` in Phactory's data folder (``$PHACTORY_HOME``,
+by default ``~/.local/share/phactory/opcua``).
 
 Files are written to a temporary name and renamed, so that two servers starting at the
 same time never read half a key.
