@@ -163,9 +163,19 @@ def to_json_object(value: Any, what: str) -> dict[str, Any]:
     return document
 
 
+#: Optional sections added to the site model after sites were stored: left out of the
+#: document while unset, so that a stored site's content hash stays what it was.
+_ADDED_SECTIONS = ("control",)
+
+
 def site_document(site: Site) -> dict[str, Any]:
-    """The JSON document stored for a site: ``site.model_dump(mode="json", by_alias=True)``."""
-    return site.model_dump(mode="json", by_alias=True)
+    """The JSON document stored for a site: ``site.model_dump(mode="json", by_alias=True)``
+    without the later sections it does not set (:data:`_ADDED_SECTIONS`)."""
+    document = site.model_dump(mode="json", by_alias=True)
+    for name in _ADDED_SECTIONS:
+        if document.get(name) is None:
+            document.pop(name, None)
+    return document
 
 
 def site_content_hash(site: Site) -> str:

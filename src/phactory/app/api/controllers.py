@@ -15,7 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from phactory.app.api.deps import Ctx, User
+from phactory.app.api.deps import Ctx, User, at_least
 from phactory.app.api.errors import ERROR_RESPONSES, ErrorPublic
 from phactory.app.control_schemas import (
     ConnectCreate,
@@ -26,11 +26,16 @@ from phactory.app.control_schemas import (
     StartCreate,
     TagValuePublic,
 )
+from phactory.app.principal import Principal
 from phactory.app.services.controllers import PATH_MAX
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/controllers", tags=["controllers"], responses=ERROR_RESPONSES)
+
+#: The caller of a route that acts on the controllers, refused before its body is read.
+Operator = Annotated[Principal, at_least("operator", "acting on the controllers")]
+Engineer = Annotated[Principal, at_least("engineer", "writing a set point")]
 
 
 @router.get("", response_model=ControllersPublic, summary="The controllers, units and phases")
@@ -43,7 +48,7 @@ def get_status(ctx: Ctx, user: User) -> ControllersPublic:
     response_model=ControllersPublic,
     summary="Run a stored site's controllers in real time, speed times faster (operator)",
 )
-def start(ctx: Ctx, user: User, body: StartCreate) -> ControllersPublic:
+def start(ctx: Ctx, user: Operator, body: StartCreate) -> ControllersPublic:
     status = ctx.controllers.start(user, body.site, speed=body.speed)
     return ControllersPublic.model_validate(status)
 
@@ -53,7 +58,7 @@ def start(ctx: Ctx, user: User, body: StartCreate) -> ControllersPublic:
     response_model=ControllersPublic,
     summary="Stop the controllers; they keep their state (operator)",
 )
-def stop(ctx: Ctx, user: User) -> ControllersPublic:
+def stop(ctx: Ctx, user: Operator) -> ControllersPublic:
     return ControllersPublic.model_validate(ctx.controllers.stop(user))
 
 
@@ -66,7 +71,7 @@ def stop(ctx: Ctx, user: User) -> ControllersPublic:
         503: {"model": ErrorPublic, "description": "The OPC UA server cannot be reached"},
     },
 )
-def connect(ctx: Ctx, user: User, body: ConnectCreate) -> ControllersPublic:
+def connect(ctx: Ctx, user: Operator, body: ConnectCreate) -> ControllersPublic:
     password = body.password.get_secret_value() if body.password is not None else None
     status = ctx.controllers.connect(
         user, body.endpoint, body.user, password, insecure=body.insecure
@@ -79,7 +84,7 @@ def connect(ctx: Ctx, user: User, body: ConnectCreate) -> ControllersPublic:
     response_model=ControllersPublic,
     summary="Disconnect from controllers elsewhere; they go on running there (operator)",
 )
-def disconnect(ctx: Ctx, user: User) -> ControllersPublic:
+def disconnect(ctx: Ctx, user: Operator) -> ControllersPublic:
     return ControllersPublic.model_validate(ctx.controllers.disconnect(user))
 
 
@@ -100,7 +105,7 @@ def get_tags(
     response_model=PhasePublic,
     summary="Give an ISA-88 command to an equipment phase (operator)",
 )
-def command_phase(ctx: Ctx, user: User, body: PhaseCommandCreate) -> PhasePublic:
+def command_phase(ctx: Ctx, user: Operator, body: PhaseCommandCreate) -> PhasePublic:
     phase = ctx.controllers.command(user, body.unit, body.phase, body.command, body.parameters)
     return PhasePublic.model_validate(phase)
 
@@ -110,5 +115,5 @@ def command_phase(ctx: Ctx, user: User, body: PhaseCommandCreate) -> PhasePublic
     response_model=TagValuePublic,
     summary="Write a set point (engineer)",
 )
-def write_setpoint(ctx: Ctx, user: User, body: SetPointUpdate) -> TagValuePublic:
+def write_setpoint(ctx: Ctx, user: Engineer, body: SetPointUpdate) -> TagValuePublic:
     return TagValuePublic.model_validate(ctx.controllers.write(user, body.path, body.value))

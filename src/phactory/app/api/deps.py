@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from phactory.app.context import AppContext
 from phactory.app.errors import Forbidden, NotAuthenticated
-from phactory.app.principal import SESSION_COOKIE, Principal
+from phactory.app.principal import SESSION_COOKIE, Principal, Role, require
 
 __all__ = ["SESSION_COOKIE", "Client", "Ctx", "User", "client_address", "context", "principal"]
 
@@ -81,6 +81,20 @@ def principal(
             '"password": ...}, or log in to the workspace'
         )
     return found
+
+
+def at_least(role: Role, action: str) -> Any:
+    """A dependency: the caller, refused with 403 unless it has ``role`` or above.
+
+    Resolved before the request body is validated, so that an account without the role
+    learns nothing about the body the route expects (the services check again).
+    """
+
+    def check(found: Annotated[Principal, Depends(principal)]) -> Principal:
+        require(found, role, action)
+        return found
+
+    return Depends(check)
 
 
 Ctx = Annotated[AppContext, Depends(context)]
