@@ -6,11 +6,12 @@ variables for the parameters of ``charge`` (``volume`` in L) and ``heat``
 (``temperature`` in degC) and none for ``transfer``: recipe phases mapped onto the
 controller's phases (units converted, ranges checked, refusals naming phase and unit),
 reports turned into samples, Hold / Restart / Stop / Abort passed on, an engine
-restarted mid-phase taking the controller's run over instead of starting it twice, and a
-lost connection raising a clear error. Then the batch engine itself on these
+restarted mid-phase taking the controller's run over instead of starting it twice, the
+phase's state and run time arriving by the plant's subscription (no Read per poll), and
+a lost connection raising a clear error. Then the batch engine itself on these
 controllers: a batch to Complete with its samples, an out-of-limit report raising a
-deviation, recovery after a crash, and ``phactory batch run --controllers`` holding the
-batch when the connection drops.
+deviation, recovery after a crash, the batch held when the subscription falls silent,
+and ``phactory batch run --controllers`` holding the batch when the connection drops.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from phactory.records import RecordService, default_hasher
 
 from .conftest import USERS
 from .plant import REACTOR, TANK, SmallPlant
+from .test_remote_plant import reads_of
 
 HEAT = PhaseRef(REACTOR, "heat")
 CHARGE = PhaseRef(REACTOR, "charge")
@@ -385,6 +387,42 @@ def test_a_run_held_on_the_controller_is_restarted_by_the_new_engine(
     assert drive(fresh, plant).done
 
 
+# -- following the phase by subscription --------------------------------------------------
+
+
+def test_the_driver_follows_its_phase_by_subscription_with_no_read_per_poll(
+    link: RemotePlant, plant: ParamPlant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node = link._space.phases[HEAT]
+    reads = reads_of(link, node.state_id, monkeypatch)  # Read requests of heat's State
+    ph = phase("heat", "reactor", param("temperature", 37.0, 36.0, 38.0, "degC"))
+    driver = ControllerDrivers(link)(ph)
+    driver.start(ph)
+    assert len(reads) == 2  # its state as it starts (take over?), and after Start
+    follower = driver.follower
+    assert follower is not None
+    for _ in range(50):
+        progress = driver.poll()
+        assert not progress.done and progress.failed is None
+    plant.command(HEAT, Command.HOLD)  # at a SCADA: the change reaches the driver unasked
+    plant.scan()
+    until(lambda: follower.state() is State.HELD)
+    assert driver.poll().failed is None  # a phase held on the controller is no failure
+    plant.command(HEAT, Command.RESTART)
+    plant.scan()  # Running again
+    plant.scan()  # 0.1 s of run time
+    until(lambda: driver.poll().elapsed_h == pytest.approx(0.1 / 3600))
+    assert len(reads) == 2  # every state and the run time came by the subscription
+    plant.scan()
+    plant.scan()  # Complete
+    progress = until(lambda: (p := driver.poll()).done and p)
+    assert [s.value for s in progress.samples] == [37.0]
+    # one Read at Complete: state, run time and reports, so that they are the final ones
+    assert len(reads) == 3 and node.reports_id in reads[-1]
+    assert driver.follower is None
+    until(lambda: node.state_id not in link._subs._cells)  # its items deleted
+
+
 # -- access and connection ---------------------------------------------------------------
 
 
@@ -540,6 +578,50 @@ def test_a_crashed_engine_recovers_and_the_controllers_phase_is_not_started_twic
         final = restarted.runner.run(batch_id, timeout_s=60)
     finally:
         scanner.close()
+    assert final.state is State.COMPLETE
+    assert [plant.starts(r) for r in (CHARGE, HEAT, TRANSFER)] == [1, 1, 1]
+
+
+def test_a_batch_is_held_when_its_subscription_falls_silent(
+    pki_dir: Path, records: RecordService
+) -> None:
+    plant = ParamPlant()
+    with serve(plant, pki_dir) as server, RemotePlant(
+        server.endpoint, user=OTTO[0], password=OTTO[1], pki_dir=pki_dir, timeout_s=5.0,
+        publish_interval_s=0.05, keepalive_s=0.2,
+    ) as link:  # fmt: skip
+        engine, batch_id = new_batch(records, ControllerDrivers(link))
+
+        def silence_when_heating() -> None:  # charge completes; heat's publishes stop
+            until(lambda: plant.starts(CHARGE) == 1, 30.0)
+            for _ in range(3):
+                plant.scan()
+            until(lambda: plant.starts(HEAT) == 1, 30.0)
+            sub = link._subs._life.sub  # the server forgets the engine's subscription
+            link._submit(link._client.uaclient.delete_subscriptions([sub.subscription_id]))
+
+        silencer = threading.Thread(target=silence_when_heating, daemon=True)
+        silencer.start()
+        try:
+            with pytest.raises(UnavailableError, match="not even a keep-alive"):
+                engine.runner.run(batch_id, timeout_s=60)
+        finally:
+            silencer.join(30)
+        assert plant.phase_state(HEAT) is State.RUNNING
+        restarted = BatchEngine(records, time_scale=math.inf, driver=ControllerDrivers(link),
+                                tick_s=0.01)  # fmt: skip
+        restarted.runner.attach(batch_id)  # the phase and the batch Held, with why
+        restarted.runner.detach(batch_id)
+        status = restarted.runner.status(batch_id)
+        assert status.state is State.HELD and "in flight" in str(status.hold_reason)
+        sup = records.accounts.login("sup", "sup-pass-1")
+        restarted.lifecycle.command(sup, batch_id, "Restart", "subscription checked")
+        scanner = Scanner(plant)
+        scanner.on.set()
+        try:
+            final = restarted.runner.run(batch_id, timeout_s=60)  # on a new subscription
+        finally:
+            scanner.close()
     assert final.state is State.COMPLETE
     assert [plant.starts(r) for r in (CHARGE, HEAT, TRANSFER)] == [1, 1, 1]
 

@@ -4,7 +4,10 @@
 statistics) is served by a :class:`ServerThread` (Basic256Sha256 SignAndEncrypt, the
 users of :data:`conftest.USERS`); a :class:`RemotePlant` per role reads, writes,
 commands and subscribes, and what it sees is compared with the plant itself. The
-refusals are Phactory's errors: unknown paths, roles, a dropped server.
+refusals are Phactory's errors: unknown paths, roles, a dropped server. A phase watch
+(the batch engine's phase driver follows its phase with one) gets the phase's state and
+run time by the plant's subscription, with no Read, and reports a subscription that
+ended, fell silent or lost its connection.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -68,6 +71,32 @@ def operator(served: Served, pki_dir: Path) -> Iterator[RemotePlant]:
 @pytest.fixture(scope="module")
 def viewer(served: Served, pki_dir: Path) -> Iterator[RemotePlant]:
     yield from _remote(served, pki_dir, "vera")
+
+
+def reads_of(plant: RemotePlant, node: Any, monkeypatch: pytest.MonkeyPatch) -> list[list[Any]]:
+    """Every Read request ``plant`` sends from now on that reads ``node``: the NodeIds it
+    reads (a hook on the asyncua session)."""
+    session = plant._client.uaclient
+    real = session.read
+    seen: list[list[Any]] = []
+
+    async def read(params: Any) -> Any:
+        ids = [r.NodeId for r in params.NodesToRead]
+        if node in ids:
+            seen.append(ids)
+        return await real(params)
+
+    monkeypatch.setattr(session, "read", read)
+    return seen
+
+
+def error_of(call: Callable[[], object]) -> Exception | None:
+    """What ``call`` raises (``None`` if it returns)."""
+    try:
+        call()
+    except Exception as exc:
+        return exc
+    return None
 
 
 def until(read: Callable[[], T], ok: Callable[[T], bool], timeout_s: float = 5.0) -> T:
@@ -233,6 +262,85 @@ def test_a_callback_may_not_call_the_plant_back(served: Served, viewer: RemotePl
     assert errors and "must not call the plant back" in str(errors[0])
 
 
+def test_a_phase_watch_follows_state_and_run_time_by_subscription_without_reads(
+    served: Served, operator: RemotePlant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ref = PhaseRef(REACTOR, "heat")
+    phase = operator._space.phases[ref]
+    reads = reads_of(operator, phase.state_id, monkeypatch)
+    with operator.watch_phase(ref) as watch:
+        assert watch.state() is State.IDLE
+        assert len(reads) == 1  # seeded by one Read, as the items are made
+        served.plant.command(ref, Command.START, {"temperature": 40.0})  # at a SCADA
+        assert until(watch.state, lambda s: s is State.RUNNING) is State.RUNNING
+        served.plant.scan()
+        assert until(watch.run_s, lambda v: v > 0) == pytest.approx(0.1)
+        served.plant.scan()
+        served.plant.scan()
+        assert until(watch.state, lambda s: s is State.COMPLETE) is State.COMPLETE
+        assert len(reads) == 1  # Running, the run time, Complete: all by the subscription
+        assert watch.notifications >= 2
+        state, run_s, reports = watch.final()  # the results: read, so that they are final
+        assert (state, run_s) == (State.COMPLETE, pytest.approx(0.3))
+        assert reports == {"duration": pytest.approx(0.3), "temperature": 40.0}
+        assert len(reads) == 2 and phase.reports_id in reads[-1]
+    served.plant.command(ref, Command.RESET)
+    # the monitored items go with the last watch of the phase
+    assert until(lambda: dict(operator._subs._cells), lambda cells: not cells) == {}
+    with pytest.raises(InvalidError, match="closed"):
+        watch.state()
+
+
+def test_a_watch_reports_a_subscription_that_ended_and_the_next_watch_gets_a_new_one(
+    operator: RemotePlant,
+) -> None:
+    from asyncua import ua
+
+    ref = PhaseRef(TANK, "transfer")
+    watch = operator.watch_phase(ref)
+    sub = watch._life.sub
+    assert watch.state() is State.IDLE
+    ended = ua.PublishResult(  # what the server sends when it ends a subscription
+        sub.subscription_id,
+        NotificationMessage=ua.NotificationMessage(
+            NotificationData=[
+                ua.StatusChangeNotification(Status=ua.StatusCode(ua.StatusCodes.BadTimeout))
+            ]
+        ),
+    )
+    operator._submit(sub.publish_callback(ended))  # as asyncua's publish loop hands it on
+    error = until(lambda: error_of(watch.state), lambda e: e is not None)
+    assert isinstance(error, UnavailableError)
+    assert "no longer delivers the state of phase transfer" in str(error)
+    assert "the subscription ended (BadTimeout)" in str(error)
+    with pytest.raises(UnavailableError):
+        watch.run_s()
+    assert watch.refresh() is State.IDLE  # the session still answers a Read
+    with operator.watch_phase(ref) as again:
+        assert again._life is not watch._life and again._life.sub is not sub
+        assert again.state() is State.IDLE
+    watch.close()
+
+
+def test_a_watch_reports_a_subscription_without_keep_alives(served: Served, pki_dir: Path) -> None:
+    ref = PhaseRef(TANK, "transfer")
+    with RemotePlant(
+        served.endpoint, user="otto", password=USERS["otto"][0], pki_dir=pki_dir, timeout_s=5,
+        publish_interval_s=0.05, keepalive_s=0.2,
+    ) as plant:  # fmt: skip
+        watch = plant.watch_phase(ref)
+        time.sleep(1.5)  # nothing changes: the keep-alives keep the subscription alive
+        assert watch.state() is State.IDLE
+        sub_id = watch._life.sub.subscription_id
+        plant._submit(plant._client.uaclient.delete_subscriptions([sub_id]))  # server forgets
+        error = until(lambda: error_of(watch.state), lambda e: e is not None, 15.0)
+        assert isinstance(error, UnavailableError)
+        assert "not even a keep-alive" in str(error)
+        with plant.watch_phase(ref) as again:  # a new subscription
+            time.sleep(0.5)
+            assert again.state() is State.IDLE
+
+
 def test_refused_logins_and_unreachable_servers(served: Served, pki_dir: Path) -> None:
     with pytest.raises(DeniedError, match="refused the login of 'vera'"):
         RemotePlant(served.endpoint, user="vera", password="wrong-password", pki_dir=pki_dir)
@@ -252,7 +360,12 @@ def test_a_dropped_server_and_close(pki_dir: Path) -> None:
     try:
         assert remote.read([f"{TANK}/LT501"]) == [1000.0]
         assert remote.connected
+        watch = remote.watch_phase(PHASES[0])
+        assert watch.state() is State.IDLE
         thread.stop()
+        # the watch learns it with no request of its own
+        error = until(lambda: error_of(watch.state), lambda e: e is not None, 15.0)
+        assert isinstance(error, UnavailableError) and "lost" in str(error)
         with pytest.raises(UnavailableError, match="lost"):
             remote.read([f"{TANK}/LT501"])
         assert not remote.connected

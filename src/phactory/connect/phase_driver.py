@@ -25,18 +25,28 @@ For a phase of the control recipe (its unit and phase id) the driver
    decides;
 3. brings the phase to Idle if a run it did not drive left it Stopped or Aborted
    (``Reset``), and calls ``Start`` with the set points;
-4. polls its state (one Read a poll; its ``RunTime``, plant time spent Running, at most
-   once a second of wall time: the progress) and at Complete reads its ``Reports`` and
-   hands them to the engine as the phase's samples, converted back to the recipe's
-   units, so that the engine's limit checks apply (an out-of-limit report raises a
-   deviation, as for any sample): for each recipe parameter, the report of its name
-   (sample 1) and, where the controller reports them, the lowest and highest value
+4. follows its state and its ``RunTime`` (plant time spent Running: the progress) by the
+   plant's OPC UA subscription (:meth:`RemotePlant.watch_phase
+   <phactory.connect.opcua.remote.RemotePlant.watch_phase>`: a data-change item on each,
+   made when the phase starts and deleted when it ends): a poll takes the latest values
+   delivered and sends no request. Reads remain where correctness needs them: the state
+   when the driver starts (take over or start?), after each command it gives (the new
+   state reaches the subscription only at its next publish), before a Hold, Restart,
+   Stop or Abort, and before concluding that the phase ended without completing; at
+   Complete, the ``RunTime`` and ``Reports``, in one Read, so that they are the final
+   ones. The reports go to the engine as the phase's samples, converted back to the
+   recipe's units, so that the engine's limit checks apply (an out-of-limit report
+   raises a deviation, as for any sample): for each recipe parameter, the report of its
+   name (sample 1) and, where the controller reports them, the lowest and highest value
    during the run (``<name>_min``, ``<name>_max``; samples 2 and 3). Reports that are no
    recipe parameter (the titre of a culture, a phase's own time) are not samples of the
    record. Then it resets the phase (ISA-88: the recipe resets a complete phase once it
    has its results);
 
-and passes Hold, Restart, Stop and Abort on as the commands of the same names.
+and passes Hold, Restart, Stop and Abort on as the commands of the same names. A plant
+that offers no ``watch_phase`` (any other
+:class:`~phactory.control.view.ControlledPlant`) is polled instead: its state at every
+poll, its run time at most once a second of wall time.
 
 Crash safety: because the driver resets every phase it saw complete, a phase found
 **Complete** when the driver starts is a run of this batch that completed while no
@@ -47,7 +57,8 @@ person restarts the batch). A phase found Stopped or Aborted produced no result:
 reset and started. The controller, not the engine, owns the phase logic (ISA-88.00.01
 §6.3).
 
-Lost connection: a poll on a lost session raises
+Lost connection: a poll on a lost session, or on a subscription that no longer
+delivers (it reported a bad status, or sent not even a keep-alive for a while), raises
 :class:`~phactory.errors.UnavailableError` naming the server. The engine lets the error
 through and gives its lease up with the phase in flight; the next runner to attach
 holds the phase and the batch with the reason (``phactory batch run`` does it at once,
@@ -67,7 +78,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from phactory.batch.control_recipe import ControlPhase, ControlRecipe
 from phactory.batch.drivers import PhaseDriver, PhaseProgress, Sample
@@ -80,10 +91,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DURATION",
+    "PUBLISH_INTERVAL_S",
     "ControllerDrivers",
     "ControllerPhase",
     "EquipmentPhase",
     "ParameterSpec",
+    "PhaseFollower",
+    "follow",
     "map_parameters",
     "report_samples",
 ]
@@ -94,7 +108,13 @@ DURATION = "duration_h"
 _TAKEN_OVER = frozenset(State) - {State.IDLE, State.STOPPED, State.ABORTED}
 #: States a phase goes on from without the driver.
 _ENDING = frozenset({State.STOPPING, State.ABORTING})
-#: Wall time between two reads of a running phase's run time [s].
+#: States in which a poll verifies by a Read that the phase ended without completing.
+_FAILED = frozenset({State.STOPPED, State.ABORTED, State.IDLE})
+#: Publishing interval of the drivers' subscription [s]: a phase's end reaches the engine
+#: at most this much later than the server has it (two items per running phase, and the
+#: server publishes only what changed: a short interval costs little).
+PUBLISH_INTERVAL_S = 0.02
+#: Wall time between two reads of a polled phase's run time [s].
 _RUN_TIME_EVERY_S = 1.0
 
 
@@ -268,6 +288,74 @@ def report_samples(
     return samples
 
 
+class PhaseFollower(Protocol):
+    """How a driver follows its phase: a
+    :class:`~phactory.connect.opcua.remote_subscription.PhaseWatch` (by subscription) or
+    :class:`_PolledPhase`."""
+
+    def state(self) -> State:
+        """The state, as last known (cheap)."""
+        ...
+
+    def run_s(self) -> float:
+        """The run time [s], as last known (cheap)."""
+        ...
+
+    def refresh(self) -> State:
+        """The state, read now."""
+        ...
+
+    def final(self) -> tuple[State, float, dict[str, float]]:
+        """State, run time [s] and reports, read now."""
+        ...
+
+    def close(self) -> None:
+        """Stop following."""
+        ...
+
+
+class _PolledPhase:
+    """Follows a phase of a plant without subscriptions: a read at every question (the
+    run time at most once a second)."""
+
+    def __init__(self, plant: ControlledPlant, ref: PhaseRef) -> None:
+        self._plant = plant
+        self._ref = ref
+        self._run_s = 0.0
+        self._run_read = -float("inf")
+
+    def state(self) -> State:
+        return State(self._plant.phase_state(self._ref))
+
+    def run_s(self) -> float:
+        now = time.monotonic()
+        if now - self._run_read >= _RUN_TIME_EVERY_S:
+            self._run_s, self._run_read = float(self._plant.phase_run_s(self._ref)), now
+        return self._run_s
+
+    def refresh(self) -> State:
+        return self.state()
+
+    def final(self) -> tuple[State, float, dict[str, float]]:
+        state = self.state()
+        # read after the state: the server writes reports and run time first
+        return state, float(self._plant.phase_run_s(self._ref)), self._plant.reports(self._ref)
+
+    def close(self) -> None:
+        pass
+
+
+def follow(plant: ControlledPlant, ref: PhaseRef) -> PhaseFollower:
+    """Follow ``ref`` by the plant's subscription if it has one
+    (:meth:`RemotePlant.watch_phase <phactory.connect.opcua.remote.RemotePlant.watch_phase>`),
+    else by polling."""
+    watch = getattr(plant, "watch_phase", None)
+    if callable(watch):
+        follower: PhaseFollower = watch(ref)
+        return follower
+    return _PolledPhase(plant, ref)
+
+
 class ControllerPhase(PhaseDriver):
     """Runs one automatic phase on its unit's controller (see the module docstring).
 
@@ -299,22 +387,48 @@ class ControllerPhase(PhaseDriver):
         self._settle_s = settle_s
         self._phase: ControlPhase | None = None
         self._eq: EquipmentPhase | None = None
+        self._follower: PhaseFollower | None = None
         self._done = False
         self._elapsed_h = 0.0
-        self._run_read = -float("inf")
 
     @property
     def equipment_phase(self) -> EquipmentPhase | None:
         """The controller's phase it drives (after :meth:`start`)."""
         return self._eq
 
+    @property
+    def follower(self) -> PhaseFollower | None:
+        """How it follows the phase while it runs (``None`` before :meth:`start` and after
+        the phase ended)."""
+        return self._follower
+
     def _state(self) -> State:
+        """The state as last delivered (a read if the phase is not followed any more)."""
+        if self._follower is not None:
+            return self._follower.state()
+        return self._read_state()
+
+    def _read_state(self) -> State:
+        """The state, read now."""
+        if self._follower is not None:
+            return self._follower.refresh()
         assert self._eq is not None
         return State(self._plant.phase_state(self._eq.ref))
 
     def _command(self, command: Command, parameters: dict[str, float] | None = None) -> None:
         assert self._eq is not None
         self._plant.command(self._eq.ref, command, parameters)
+
+    def _command_and_read(self, command: Command) -> None:
+        """Give ``command``, then read the state it led to into what polls see."""
+        self._command(command)
+        if self._follower is not None:
+            self._follower.refresh()
+
+    def _unfollow(self) -> None:
+        follower, self._follower = self._follower, None
+        if follower is not None:
+            follower.close()
 
     def start(self, phase: ControlPhase, *, elapsed_h: float = 0.0, seed: int = 0) -> None:
         """Start the phase on its controller, or take over the run it has.
@@ -331,36 +445,43 @@ class ControllerPhase(PhaseDriver):
         if not phase.unit:
             raise InvalidError(f"phase {phase.path} has no unit allocated")
         eq = self._index.phase(phase.unit, phase.phase)
+        self._unfollow()
         self._phase, self._eq, self._done = phase, eq, False
-        self._elapsed_h, self._run_read = max(elapsed_h, 0.0), -float("inf")
+        self._elapsed_h = max(elapsed_h, 0.0)
         parameters, problems = map_parameters(eq, phase)
-        state = self._state()
-        if state in _TAKEN_OVER:
-            self._take_over(state)
-            return
-        if problems:
-            raise InvalidError(
-                f"{eq.what} (step {phase.path}) cannot run on its controller: "
-                + "; ".join(problems)
-            )
-        if state is not State.IDLE:
-            self._command(Command.RESET)
-        self._command(Command.START, parameters)
+        self._follower = follow(self._plant, eq.ref)  # its state read as it starts
+        try:
+            state = self._follower.state()
+            if state in _TAKEN_OVER:
+                self._take_over(state)
+                return
+            if problems:
+                raise InvalidError(
+                    f"{eq.what} (step {phase.path}) cannot run on its controller: "
+                    + "; ".join(problems)
+                )
+            if state is not State.IDLE:
+                self._command(Command.RESET)
+            self._command(Command.START, parameters)
+            self._follower.refresh()
+        except BaseException:
+            self._unfollow()
+            raise
 
     def _take_over(self, state: State) -> None:
         """Continue the run the controller has (after the engine restarted)."""
         if state is State.HOLDING:
             state = self._settle(State.HOLDING)
         if state is State.HELD:
-            self._command(Command.RESTART)
+            self._command_and_read(Command.RESTART)
         elif state in (State.PAUSED, State.PAUSING):
-            self._command(Command.RESUME)
+            self._command_and_read(Command.RESUME)
 
     def _settle(self, transient: State) -> State:
         """Wait (bounded) until the phase has left ``transient``; its state then."""
         deadline = time.monotonic() + self._settle_s
         while True:
-            state = self._state()
+            state = self._read_state()
             if state is not transient or time.monotonic() > deadline:
                 return state
             time.sleep(0.02)
@@ -371,7 +492,8 @@ class ControllerPhase(PhaseDriver):
         Raises
         ------
         UnavailableError
-            The connection (or the virtual plant serving it) is lost.
+            The connection (or the virtual plant serving it) is lost, or the subscription
+            no longer delivers the phase's state.
         """
         if self._phase is None or self._eq is None:
             raise RuntimeError("poll() before start()")
@@ -381,24 +503,35 @@ class ControllerPhase(PhaseDriver):
         if self._done:
             return PhaseProgress(elapsed_h=phase.duration_h, done=True)
         state = self._state()
+        if state in _FAILED:  # verify: what was delivered may lag a command
+            state = self._read_state()
         if state is State.COMPLETE:
-            # read after the state: the server writes reports and run time first
-            elapsed = self._plant.phase_run_s(eq.ref) / 3600.0
-            samples = report_samples(eq, phase, self._plant.reports(eq.ref), elapsed)
-            self._done = True
-            with contextlib.suppress(ConflictError):  # someone reset it already
-                self._command(Command.RESET)  # ISA-88: the recipe resets a complete phase
-            return PhaseProgress(elapsed_h=elapsed, samples=samples, done=True)
-        now = time.monotonic()
-        if now - self._run_read >= _RUN_TIME_EVERY_S:
-            self._elapsed_h, self._run_read = self._plant.phase_run_s(eq.ref) / 3600.0, now
-        if state in (State.STOPPED, State.ABORTED, State.IDLE):
+            return self._complete()
+        if state in _FAILED:
+            self._unfollow()
             why = "was reset" if state is State.IDLE else f"ended {state.value}"
             return PhaseProgress(
                 elapsed_h=self._elapsed_h,
                 failed=f"{eq.what}: the controller's phase {why} before it completed",
             )
+        run_s = self._follower.run_s() if self._follower is not None else math.nan
+        if math.isfinite(run_s):
+            self._elapsed_h = run_s / 3600.0
         return PhaseProgress(elapsed_h=self._elapsed_h)
+
+    def _complete(self) -> PhaseProgress:
+        """The results of a completed phase (read, so that they are final); then reset it."""
+        assert self._eq is not None and self._phase is not None
+        eq, phase = self._eq, self._phase
+        follower = self._follower or _PolledPhase(self._plant, eq.ref)
+        _, run_s, reports = follower.final()
+        elapsed = run_s / 3600.0
+        samples = report_samples(eq, phase, reports, elapsed)
+        self._done = True
+        self._unfollow()
+        with contextlib.suppress(ConflictError):  # someone reset it already
+            self._command(Command.RESET)  # ISA-88: the recipe resets a complete phase
+        return PhaseProgress(elapsed_h=elapsed, samples=samples, done=True)
 
     def hold(self) -> None:
         """Hold the phase on the controller (nothing to do if it holds or has ended)."""
@@ -416,25 +549,34 @@ class ControllerPhase(PhaseDriver):
     def stop(self) -> None:
         """Stop the phase on the controller (nothing to do if it has ended)."""
         if self._current() in _TAKEN_OVER - _ENDING - {State.COMPLETE}:
-            self._command_unless_moved(Command.STOP)
+            self._command_unless_moved(Command.STOP, read=False)
+        self._unfollow()  # the engine drops a stopped phase's driver
 
     def abort(self) -> None:
         """Abort the phase on the controller (nothing to do if it has ended)."""
         if self._current() in _TAKEN_OVER - {State.ABORTING, State.COMPLETE}:
-            self._command_unless_moved(Command.ABORT)
+            self._command_unless_moved(Command.ABORT, read=False)
+        self._unfollow()
 
     def _current(self) -> State | None:
+        """The state, read now (``None`` before start and once complete)."""
         if self._eq is None or self._done:
             return None
-        return self._state()
+        return self._read_state()
 
-    def _command_unless_moved(self, command: Command) -> None:
-        """Give ``command``; a refusal because the phase moved on meanwhile (it completed
-        between the read and the call) is no error."""
+    def _command_unless_moved(self, command: Command, *, read: bool = True) -> None:
+        """Give ``command`` (then read the state it led to, unless not ``read``); a refusal
+        because the phase moved on meanwhile (it completed between the read and the call)
+        is no error."""
         try:
-            self._command(command)
+            if read:
+                self._command_and_read(command)
+            else:
+                self._command(command)
         except ConflictError:
-            if self._state() not in (State.COMPLETE, State.STOPPED, State.ABORTED, State.HELD):
+            if self._read_state() not in (
+                State.COMPLETE, State.STOPPED, State.ABORTED, State.HELD,
+            ):  # fmt: skip
                 raise
 
 
@@ -478,9 +620,11 @@ class ControllerDrivers:
         pki_dir: Path | str | None = None,
         timeout_s: float = 10.0,
         health: Callable[[], None] | None = None,
+        publish_interval_s: float = PUBLISH_INTERVAL_S,
     ) -> ControllerDrivers:
         """Drivers on the controllers served at ``endpoint`` (one OPC UA session, a
-        :class:`~phactory.connect.opcua.remote.RemotePlant`, closed by :meth:`close`).
+        :class:`~phactory.connect.opcua.remote.RemotePlant`, closed by :meth:`close`;
+        its subscription publishes the phases' states every ``publish_interval_s``).
 
         Raises
         ------
@@ -495,7 +639,7 @@ class ControllerDrivers:
 
         plant = RemotePlant(
             endpoint, user=user, password=password, insecure=insecure, pki_dir=pki_dir,
-            timeout_s=timeout_s,
+            timeout_s=timeout_s, publish_interval_s=publish_interval_s,
         )  # fmt: skip
         try:
             return cls(plant, health=health, owns=True)

@@ -21,11 +21,14 @@ How it talks to the server:
   Call, one request per call, whatever the number of values.
 * **Values** come back as the plant has them: ``TIME`` in ns (served as ms), ``REAL`` as
   float. :meth:`RemotePlant.scan_stats` reads the units' ``Diagnostics`` (refreshed by
-  the server about once a second); :meth:`RemotePlant.subscribe` opens one OPC UA
-  subscription with a monitored item per tag (and one on ``PlantTime``, whose last value
-  stamps the changes), delivering the changes of each publish in one call. The first
-  notification of each item (its value when the item is made) is not a change and is
-  not delivered.
+  the server about once a second).
+* **One subscription** (:mod:`~phactory.connect.opcua.remote_subscription`), opened on
+  first use: :meth:`RemotePlant.subscribe` adds a monitored item per tag (and one on
+  ``PlantTime``, whose last value stamps the changes) and delivers the changes of each
+  publish in one call (the first notification of each item, its value when the item is
+  made, is not a change and is not delivered); :meth:`RemotePlant.watch_phase` follows
+  a phase's ``State`` and ``RunTime`` (the batch engine's phase driver: no Read per
+  poll), reporting a lost connection or a silent subscription.
 
 Refusals are Phactory's errors: an unreachable server or a dropped connection
 :class:`~phactory.errors.UnavailableError` (after a drop every call raises it at once; a
@@ -55,10 +58,13 @@ from phactory.connect.opcua.remote_space import (
     RemotePhase,
     RemoteSpace,
     RemoteTag,
+    code_name,
     discover,
+    reports_of,
     to_ua_value,
     ua,
 )
+from phactory.connect.opcua.remote_subscription import PhaseWatch, PlantSubscription
 from phactory.control.view import (
     ControlledPlant,
     PackMLState,
@@ -76,7 +82,7 @@ from phactory.errors import (
     UnavailableError,
 )
 
-__all__ = ["RemotePlant"]
+__all__ = ["PhaseWatch", "RemotePlant"]
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -134,7 +140,13 @@ class RemotePlant:
     watchdog_s
         Interval of the connection's health probe [s].
     publish_interval_s
-        Publishing interval of the subscription of :meth:`subscribe` [s].
+        Publishing interval of the plant's subscription (:meth:`subscribe`,
+        :meth:`watch_phase`) [s].
+    keepalive_s
+        Longest time the server lets pass without a publish response (a keep-alive when
+        nothing changed) [s]; asyncua makes the subscription again after 1.5 times that
+        in silence, and a watch reports it lost (see
+        :mod:`~phactory.connect.opcua.remote_subscription`).
 
     Raises
     ------
@@ -163,26 +175,22 @@ class RemotePlant:
         timeout_s: float = 10.0,
         watchdog_s: float = 5.0,
         publish_interval_s: float = 0.1,
+        keepalive_s: float = 5.0,
     ) -> None:
         self.endpoint = endpoint
         self.user = user
         self.insecure = insecure
         self.timeout_s = timeout_s
         self.publish_interval_s = publish_interval_s
+        self.keepalive_s = keepalive_s
         self.site = ""
         self._space = RemoteSpace("")
         self._client: Any = None
         self._stack: contextlib.AsyncExitStack | None = None
         self._lost: str | None = None
         self._closed = False
-        self._callbacks: list[Callable[[Sequence[TagChange]], None]] = []
         self._sub_lock = threading.Lock()
-        self._subscription: Any = None
-        self._handles: dict[Any, str] = {}  # NodeId -> tag path (or "" for PlantTime)
-        self._first_seen: set[Any] = set()
-        self._batch: dict[str, TagValue] = {}
-        self._flush_due = False
-        self._plant_time_s = math.nan
+        self._subs = PlantSubscription(self)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._run_loop, name="phactory-remote-plant", daemon=True
@@ -301,9 +309,7 @@ class RemotePlant:
         node = self._phase(ref).reports_id
         if node is None:
             raise NotFoundError(f"phase {ref.phase} of {ref.unit} has no Reports")
-        text = self._read_ids([node], f"Reports of phase {ref.phase}")[0]
-        data = json.loads(text) if text else {}
-        return {k: (math.nan if v is None else float(v)) for k, v in data.items()}
+        return reports_of(self._read_ids([node], f"Reports of phase {ref.phase}")[0])
 
     def unit_state(self, unit: str) -> PackMLState:
         """The unit's PackML state (``unit``: its ISA-95 path or id)."""
@@ -346,25 +352,26 @@ class RemotePlant:
         Runs on the client's loop thread: return quickly, and do not call the plant
         from the callback. ``t_s`` of a change is the last plant time received.
         """
+        subs = self._subs
         with self._sub_lock:
-            self._callbacks = [*self._callbacks, callback]
-            if self._subscription is None:
+            first = not subs.callbacks
+            subs.callbacks = [*subs.callbacks, callback]
+            if first:
                 try:
-                    self._submit(self._subscribe())
+                    self._submit(subs.add_tags())
                 except BaseException:
-                    self._callbacks = [c for c in self._callbacks if c is not callback]
+                    subs.callbacks = [c for c in subs.callbacks if c is not callback]
                     raise
 
         def unsubscribe() -> None:
             with self._sub_lock:
-                self._callbacks = [c for c in self._callbacks if c is not callback]
-                if self._callbacks or self._subscription is None:
+                if callback not in subs.callbacks:
                     return
-                if self._closed or self._lost is not None:
-                    self._subscription = None
+                subs.callbacks = [c for c in subs.callbacks if c is not callback]
+                if subs.callbacks or not self.connected:
                     return
                 with contextlib.suppress(PhactoryError):
-                    self._submit(self._unsubscribe())
+                    self._submit(subs.remove_tags())
 
         return unsubscribe
 
@@ -373,6 +380,25 @@ class RemotePlant:
     def units(self) -> list[str]:
         """ISA-95 paths of the units, in the order of the address space."""
         return list(self._space.units)
+
+    def watch_phase(self, ref: PhaseRef) -> PhaseWatch:
+        """Follow a phase's state and run time by the plant's subscription (see
+        :mod:`~phactory.connect.opcua.remote_subscription`): a
+        :class:`~phactory.connect.opcua.remote_subscription.PhaseWatch`, seeded by a Read;
+        close it when done.
+
+        Raises
+        ------
+        NotFoundError
+            No such phase, or it has no State.
+        UnavailableError
+            The connection is lost.
+        """
+        phase = self._phase(ref)
+        if phase.state_id is None:
+            raise NotFoundError(f"phase {ref.phase} of {ref.unit} has no State")
+        life, cells = self._submit(self._subs.watch(ref, phase))
+        return PhaseWatch(self, self._subs, ref, phase, life, cells)
 
     def phase_states(self, refs: Sequence[PhaseRef] | None = None) -> dict[PhaseRef, State]:
         """The ISA-88 states of ``refs`` (default every phase) in one request."""
@@ -479,12 +505,11 @@ class RemotePlant:
         if threading.current_thread() is self._thread:
             coro.close()
             raise InvalidError("a RemotePlant callback must not call the plant back")
-        if self._closed:
+        try:
+            self._check_usable()
+        except UnavailableError:
             coro.close()
-            raise UnavailableError(f"the connection to {self.endpoint} is closed")
-        if self._lost is not None:
-            coro.close()
-            raise UnavailableError(f"the connection to {self.endpoint} was lost: {self._lost}")
+            raise
         fut = asyncio.run_coroutine_threadsafe(self._guard(coro), self._loop)
         try:
             return fut.result(timeout_s if timeout_s is not None else self.timeout_s + 5)
@@ -493,6 +518,13 @@ class RemotePlant:
             raise UnavailableError(
                 f"the OPC UA server at {self.endpoint} did not answer within {self.timeout_s:g} s"
             ) from None
+
+    def _check_usable(self) -> None:
+        """Raise ``UnavailableError`` if the session is closed or lost."""
+        if self._closed:
+            raise UnavailableError(f"the connection to {self.endpoint} is closed")
+        if self._lost is not None:
+            raise UnavailableError(f"the connection to {self.endpoint} was lost: {self._lost}")
 
     async def _guard(self, coro: Coroutine[Any, Any, T]) -> T:
         """Turn a lost connection into ``UnavailableError`` (and remember it)."""
@@ -503,7 +535,7 @@ class RemotePlant:
         except PhactoryError:
             raise
         except UaStatusCodeError as exc:
-            name = _code_name(exc.code)
+            name = code_name(exc.code)
             if name in _LOST_CODES:
                 self._lost = name
                 raise UnavailableError(
@@ -545,7 +577,7 @@ class RemotePlant:
                 )
             )
         except UaStatusCodeError as exc:
-            name = _code_name(exc.code)
+            name = code_name(exc.code)
             if name in _LOGIN_CODES:
                 raise DeniedError(self._login_refused(user, insecure, name)) from None
             raise UnavailableError(
@@ -585,7 +617,6 @@ class RemotePlant:
 
     async def _disconnect(self) -> None:
         stack, self._stack = self._stack, None
-        self._subscription = None
         if stack is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(stack.aclose(), self.timeout_s)
@@ -607,7 +638,7 @@ class RemotePlant:
             for k, dv in enumerate(await self._client.uaclient.read(params)):
                 if dv.StatusCode is not None and not dv.StatusCode.is_good():
                     name = names[i + k] if names else str(ids[i + k].Identifier)
-                    raise self._refusal(_code_name(dv.StatusCode.value), f"read of {what} {name}")
+                    raise self._refusal(code_name(dv.StatusCode.value), f"read of {what} {name}")
                 out.append(dv.Value.Value if dv.Value is not None else None)
         return out
 
@@ -624,12 +655,12 @@ class RemotePlant:
         try:
             (code,) = await self._client.uaclient.write(params)
         except UaStatusCodeError as exc:
-            name = _code_name(exc.code)
+            name = code_name(exc.code)
             if name in _LOST_CODES:
                 raise
             raise self._refusal(name, f"write of {tag.info.path}") from None
         if not code.is_good():
-            raise self._refusal(_code_name(code.value), f"write of {tag.info.path} = {value!r}")
+            raise self._refusal(code_name(code.value), f"write of {tag.info.path} = {value!r}")
 
     async def _call(self, obj: Any, method: Any, text: str | None) -> str | None:
         """Call a phase method; ``None`` if good, else the status code's name."""
@@ -643,11 +674,11 @@ class RemotePlant:
         try:
             (result,) = await self._client.uaclient.call([request])
         except UaStatusCodeError as exc:
-            name = _code_name(exc.code)
+            name = code_name(exc.code)
             if name in _LOST_CODES:
                 raise
             return name
-        return None if result.StatusCode.is_good() else _code_name(result.StatusCode.value)
+        return None if result.StatusCode.is_good() else code_name(result.StatusCode.value)
 
     def _refusal(self, code: str, what: str) -> PhactoryError:
         """The Phactory error for a status code answering ``what``."""
@@ -663,62 +694,6 @@ class RemotePlant:
         if code == "BadInvalidState":
             return ConflictError(f"{what}: refused in the current state ({code})")
         return UnavailableError(f"{what}: the server answered {code}")
-
-    # -- subscription --------------------------------------------------------------------
-
-    async def _subscribe(self) -> None:
-        handler = _Handler(self)
-        sub = await self._client.create_subscription(self.publish_interval_s * 1000.0, handler)
-        nodes = [t.nodeid for t in self._space.tags.values()]
-        handles = {t.nodeid: path for path, t in self._space.tags.items()}
-        if self._space.plant_time_id is not None:
-            nodes.insert(0, self._space.plant_time_id)
-            handles[self._space.plant_time_id] = ""
-        self._handles, self._first_seen = handles, set()
-        client = self._client
-        for i in range(0, len(nodes), CHUNK):
-            await sub.subscribe_data_change([client.get_node(n) for n in nodes[i : i + CHUNK]])
-        self._subscription = sub
-
-    async def _unsubscribe(self) -> None:
-        sub, self._subscription = self._subscription, None
-        if sub is not None:
-            await sub.delete()
-
-    def _on_value(self, nodeid: Any, value: Any) -> None:
-        """A monitored item's notification (loop thread)."""
-        path = self._handles.get(nodeid)
-        if path is None:
-            return
-        if path == "":
-            if value is not None:
-                self._plant_time_s = float(value)
-            return
-        if nodeid not in self._first_seen:  # the item's value when it was made
-            self._first_seen.add(nodeid)
-            return
-        tag = self._space.tags[path]
-        try:
-            self._batch[path] = tag.from_ua(value)
-        except (TypeError, ValueError, OverflowError):
-            return
-        if not self._flush_due:
-            self._flush_due = True
-            # after the notifications of this publish, dispatched as tasks before it
-            self._loop.call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_due = False
-        batch, self._batch = self._batch, {}
-        if not batch:
-            return
-        t_s = self._plant_time_s
-        changes = [TagChange(p, v, t_s) for p, v in batch.items()]
-        for callback in self._callbacks:
-            try:
-                callback(changes)
-            except Exception:  # one bad subscriber must not stop the others
-                _log.exception("RemotePlant subscriber failed")
 
     # -- look-ups ----------------------------------------------------------------------
 
@@ -743,30 +718,6 @@ class RemotePlant:
                 f"at {self.endpoint}"
             )
         return phase
-
-
-class _Handler:
-    """asyncua subscription handler: every notification to :meth:`RemotePlant._on_value`."""
-
-    def __init__(self, plant: RemotePlant) -> None:
-        self._plant = plant
-
-    def datachange_notification(self, node: Any, val: Any, data: Any) -> None:
-        self._plant._on_value(node.nodeid, val)
-
-    def status_change_notification(self, status: Any) -> None:
-        code = _code_name(status.Status)
-        if code != "Good" and not code.startswith("Good"):
-            _log.info("RemotePlant: subscription ended: %s", code)
-
-
-def _code_name(code: Any) -> str:
-    """The name of a status code (``BadUserAccessDenied``), its number if unknown."""
-    from asyncua.ua.status_codes import get_name_and_doc
-
-    value = int(code.value if hasattr(code, "value") else code) & 0xFFFF0000  # no info bits
-    name = str(get_name_and_doc(value)[0])
-    return name if name not in ("Bad", "Uncertain", "Good") else f"{name} 0x{value:08X}"
 
 
 if TYPE_CHECKING:  # mypy checks that RemotePlant keeps the ControlledPlant contract

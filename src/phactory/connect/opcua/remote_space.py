@@ -24,6 +24,7 @@ asyncua is imported by the functions that use it.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import struct
@@ -43,8 +44,11 @@ __all__ = [
     "RemotePhase",
     "RemoteSpace",
     "RemoteTag",
+    "code_name",
     "discover",
     "read_attributes",
+    "read_data_values",
+    "reports_of",
     "shortest_float32",
     "to_ua_value",
     "ua",
@@ -329,6 +333,37 @@ async def read_attributes(client: Any, items: list[tuple[Any, Any]]) -> list[Any
             good = dv.StatusCode is None or dv.StatusCode.is_good()
             out.append(dv.Value.Value if good and dv.Value is not None else None)
     return out
+
+
+async def read_data_values(client: Any, ids: list[Any]) -> list[Any]:
+    """The ``DataValue`` of each of ``ids`` (their Value attribute, with source and server
+    timestamps), in as few Read requests as it takes; statuses unchecked."""
+    u = ua()
+    out: list[Any] = []
+    for i in range(0, len(ids), CHUNK):
+        params = u.ReadParameters()
+        params.TimestampsToReturn = u.TimestampsToReturn.Both
+        params.NodesToRead = [
+            u.ReadValueId(NodeId=n, AttributeId=u.AttributeIds.Value) for n in ids[i : i + CHUNK]
+        ]
+        out += await client.uaclient.read(params)
+    return out
+
+
+def reports_of(text: Any) -> dict[str, float]:
+    """A phase's ``Reports`` (JSON text, as served) as values; ``null`` (not finite) is
+    NaN."""
+    data = json.loads(text) if text else {}
+    return {k: (math.nan if v is None else float(v)) for k, v in data.items()}
+
+
+def code_name(code: Any) -> str:
+    """The name of a status code (``BadUserAccessDenied``), its number if unknown."""
+    from asyncua.ua.status_codes import get_name_and_doc
+
+    value = int(code.value if hasattr(code, "value") else code) & 0xFFFF0000  # no info bits
+    name = str(get_name_and_doc(value)[0])
+    return name if name not in ("Bad", "Uncertain", "Good") else f"{name} 0x{value:08X}"
 
 
 def shortest_float32(value: Any) -> float:
