@@ -26,6 +26,8 @@ def test_first_save_is_version_1(store: Store, site: Site) -> None:
 
 def test_content_hash_is_sha256_of_canonical_json(store: Store, site: Site) -> None:
     document = site.model_dump(mode="json", by_alias=True)
+    # sections added to the model later are left out while unset (hashes stay as stored)
+    assert document.pop("control") is None
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
     expected = hashlib.sha256(canonical.encode()).hexdigest()
     assert site_content_hash(site) == expected

@@ -10,8 +10,10 @@ the commands each state accepts), the scan statistics of its task, and its tags 
 live values in an expandable table. A dropped connection is shown as such, the units as
 last read (dimmed, commands off). The page polls
 :class:`~phactory.app.services.controllers.ControllerService` once a second while it is
-open, off the event loop (and reads a unit's tags only while its table is open);
-everything goes through that service. The password field is emptied once connected.
+open, off the event loop (and reads a unit's tags only while its table is open), and
+again after each of its own actions; a read begun before the last one shown, or before
+such an action, is dropped rather than put back the states as they were. Everything goes
+through that service. The password field is emptied once connected.
 
 Every text comes to the browser as element text (labels, badges, table cells,
 notifications), never as markup; test ids made of unit and phase names are set by key
@@ -370,6 +372,12 @@ async def controllers_page(pc: PageContext) -> None:
     may_run = pc.user.has("operator")
     cards: dict[str, _UnitCard] = {}
     layout_seen: list[Any] = [None]
+    #: Reads of the controllers: [last begun, oldest that may still be shown]. The timer's
+    #: refresh and the one after an action run side by side; a read begun before the last
+    #: one shown, or before an action of this page changed the controllers, shows them as
+    #: they were and is dropped, so that it cannot put back a state just left (and rebuild
+    #: the buttons under a click).
+    reads = [0, 0]
 
     with section(
         "Soft controllers",
@@ -452,7 +460,7 @@ async def controllers_page(pc: PageContext) -> None:
                         pc,
                         service,
                         unit,
-                        refresh,
+                        acted,
                         running=status.running,
                         speed=status.speed,
                         may_command=may_run,
@@ -503,15 +511,33 @@ async def controllers_page(pc: PageContext) -> None:
         status = service.status()
         return status, {path: card.read_tags() for path, card in open_units}
 
+    def changed() -> None:
+        """The controllers were changed here: reads begun before show them as they were."""
+        reads[1] = reads[0] + 1
+
+    def newest(read_no: int) -> bool:
+        """Whether read ``read_no`` may be shown (and newer ones only, from now on)."""
+        if read_no < reads[1]:
+            return False
+        reads[1] = read_no
+        return True
+
     async def refresh() -> None:
         open_units = [(path, card) for path, card in cards.items() if card.expansion.value]
+        reads[0] += 1
+        read_no = reads[0]
         try:
             found = await run.io_bound(read, open_units)
         except PhactoryError as exc:
-            line.set_text(f"The controllers cannot be read: {exc}")
+            if newest(read_no):
+                line.set_text(f"The controllers cannot be read: {exc}")
             return
-        if found is not None:  # None: the client went away
+        if found is not None and newest(read_no):  # None: the client went away
             show(*found)
+
+    async def acted() -> None:
+        changed()
+        await refresh()
 
     async def do_start() -> None:
         if not site.value:
@@ -523,7 +549,7 @@ async def controllers_page(pc: PageContext) -> None:
             ui.notify(str(exc), type="negative", multi_line=True, close_button=True)
             return
         ui.notify(f"Started the controllers of {status.site}", type="positive")
-        await refresh()
+        await acted()
 
     async def do_stop() -> None:
         try:
@@ -532,7 +558,7 @@ async def controllers_page(pc: PageContext) -> None:
             ui.notify(str(exc), type="negative", multi_line=True, close_button=True)
             return
         ui.notify("Stopped the controllers", type="info")
-        await refresh()
+        await acted()
 
     async def do_connect() -> None:
         connect.disable()
@@ -556,6 +582,7 @@ async def controllers_page(pc: PageContext) -> None:
             return
         password.value = ""
         ui.notify(f"Connected to the controllers of {status.site}", type="positive")
+        changed()
         show(status)
 
     async def do_disconnect() -> None:
@@ -566,6 +593,7 @@ async def controllers_page(pc: PageContext) -> None:
             return
         ui.notify("Disconnected from the controllers", type="info")
         if status is not None:
+            changed()
             show(status)
 
     initial = await run.io_bound(service.status)  # may connect to the default controllers
