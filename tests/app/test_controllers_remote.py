@@ -14,9 +14,9 @@ good (PackML 9), so the served plant must have room on two shared cores. It does
 in the test process, which pauses for 100-200 ms at a time (a full garbage collection
 when local controllers start, an OPC UA server filling its address space, the browser
 test's driver); and it runs at real time, where a 100 ms task's watchdog is 300 ms of
-real time (at 10× it is 100 ms, and scans took 120-290 ms even in a process of
-their own on a loaded machine) and it scans a tenth as often. Should a controller fault
-all the same, the tests waiting for the plant name the fault (:meth:`Served.faults`).
+real time (at 10× it is 100 ms, and scans took 120-290 ms even in a process of their own
+on a loaded machine) and it scans a tenth as often. Should a controller fault all the
+same, the tests waiting for the plant name the fault (:meth:`Served.faults`).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ last read (dimmed, commands off). The page polls
 :class:`~phactory.app.services.controllers.ControllerService` once a second while it is
 open, off the event loop (and reads a unit's tags only while its table is open), and
 again after each of its own actions; a read begun before the last one shown, or before
-such an action, is dropped rather than put back the states as they were. Everything goes
+such an action, is dropped, so that it cannot put back states just left. Everything goes
 through that service. The password field is emptied once connected.
 
 Every text comes to the browser as element text (labels, badges, table cells,
