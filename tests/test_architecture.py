@@ -32,7 +32,8 @@ ALLOWED: dict[str, set[str]] = {
     # ``batch`` for its ISA-88 states and commands only: controllers run the same phase
     # state machine as the batch engine.
     "control": {"model", "events", "process", "batch"},
-    "connect": {"model", "events", "control", "batch", "records", "store"},
+    "historian": {"events"},
+    "connect": {"model", "events", "control", "batch", "records", "store", "historian"},
     "study": {"twin", "kpi", "store", "model", "events", "schedule"},
 }
 

@@ -1,5 +1,6 @@
 """The event log, the common currency between the plant (twin or real) and its readers."""
 
+from phactory.events.live import LiveEventLog, to_plant_events
 from phactory.events.log import (
     BATCH_COLUMNS,
     EVENT_COLUMNS,
@@ -8,6 +9,7 @@ from phactory.events.log import (
     EventLog,
     EventLogError,
 )
+from phactory.events.plant_event import PlantEvent
 from phactory.events.states import BUSY_STATES, DELAY_STATES, SETUP_STATES, STATES
 
 __all__ = [
@@ -21,4 +23,7 @@ __all__ = [
     "TIMELINE_COLUMNS",
     "EventLog",
     "EventLogError",
+    "LiveEventLog",
+    "PlantEvent",
+    "to_plant_events",
 ]
