@@ -34,6 +34,22 @@ ALLOWED: dict[str, set[str]] = {
     "control": {"model", "events", "process", "batch"},
     "historian": {"events"},
     "connect": {"model", "events", "control", "batch", "records", "store", "historian"},
+    "live": {
+        "model",
+        "events",
+        "kpi",
+        "twin",
+        "batch",
+        "records",
+        "store",
+        "historian",
+        "control",
+        "connect",
+        "report",
+        "study",
+        "process",
+        "schedule",
+    },
     "study": {"twin", "kpi", "store", "model", "events", "schedule"},
 }
 

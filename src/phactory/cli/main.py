@@ -62,10 +62,14 @@ def _register() -> None:
     )
     from phactory.cli.bench_commands import app as bench_app
     from phactory.cli.control_commands import register as register_control
+    from phactory.cli.kpi_commands import app as kpi_app
     from phactory.cli.process_commands import app as process_app
 
     if not any(g.name == "bench" for g in app.registered_groups):
         app.add_typer(bench_app, name="bench", help="Public benchmarks (scheduling).")
+
+    if not any(g.name == "kpi" for g in app.registered_groups):
+        app.add_typer(kpi_app, name="kpi", help="KPIs of the live plant (ISO 22400).")
 
     if not any(g.name == "control" for g in app.registered_groups):
         app.add_typer(
