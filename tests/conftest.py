@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +21,13 @@ from phactory.store import mask_url
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 DATA = Path(__file__).resolve().parent / "data"
+# Nothing the suite runs writes into the user's data folder (the app's historian file,
+# certificates, ...): tests that care set their own PHACTORY_HOME.
+if "PHACTORY_HOME" not in os.environ:
+    _HOME = tempfile.mkdtemp(prefix="phactory-test-home-")
+    atexit.register(shutil.rmtree, _HOME, True)
+    os.environ["PHACTORY_HOME"] = _HOME
+
 #: The PostgreSQL server the storage tests use; CI and the development machines run one.
 DEFAULT_TEST_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 

@@ -12,7 +12,7 @@ from phactory.events import LiveEventLog
 
 
 def test_a_completed_batch_becomes_a_tiling_event_log(world: World) -> None:
-    engine, batch_id = completed_batch(world)
+    _engine, batch_id = completed_batch(world)
     feed = RecordEventFeed(world.records)
     events, last = feed.read()
     assert last > 0

@@ -19,6 +19,8 @@ from phactory.store import Store
 if TYPE_CHECKING:
     from phactory.app.services.batches import BatchService
     from phactory.app.services.controllers import ControllerService
+    from phactory.app.services.historian import HistorianService
+    from phactory.app.services.live import LiveService
 
 __all__ = ["AppContext", "StartupReport"]
 
@@ -73,6 +75,8 @@ class AppContext:
             self._batches: BatchService | None = None
             self._batches_lock = threading.Lock()
             self._controllers: ControllerService | None = None
+            self._live: LiveService | None = None
+            self._historian: HistorianService | None = None
             self.report = StartupReport()
             if bootstrap:
                 self._bootstrap()
@@ -154,12 +158,42 @@ class AppContext:
                 self._controllers = ControllerService(self.workspace, self.changes, default=default)
             return self._controllers
 
+    @property
+    def historian(self) -> HistorianService:
+        """The plant historian (``PHACTORY_HISTORIAN_URL``, else ``historian.sqlite`` in
+        the data folder; opened on first use)."""
+        with self._batches_lock:
+            if self._historian is None:
+                from phactory.app.services.historian import HistorianService
+
+                self._historian = HistorianService.from_env()
+            return self._historian
+
+    @property
+    def live(self) -> LiveService:
+        """The live plant: unit states, running batches, alarms, trends (made on first use)."""
+        with self._batches_lock:
+            if self._live is None:
+                from phactory.app.services.live import LiveService
+
+                self._live = LiveService(
+                    self.workspace,
+                    historian=lambda: self.historian.historian,
+                    batches=lambda: self.batches,
+                    controllers=lambda: self._controllers,
+                )
+            return self._live
+
     def close(self) -> None:
         """Stop the controllers and the workers (unfinished runs are marked failed) and
         close the store."""
+        if self._live is not None:
+            self._live.close()
         if self._controllers is not None:
             self._controllers.close()
         self.runner.shutdown()
         if self._batches is not None:
             self._batches.close()
+        if self._historian is not None:
+            self._historian.close()
         self.store.close()

@@ -53,6 +53,7 @@ def _register() -> None:
     # cost in one place and lets each module stay small.
     from phactory.cli import (  # noqa: F401
         batch_commands,
+        commission_command,
         demo_command,
         lot_commands,
         schedule_commands,
@@ -62,11 +63,19 @@ def _register() -> None:
     )
     from phactory.cli.bench_commands import app as bench_app
     from phactory.cli.control_commands import register as register_control
+    from phactory.cli.historian_commands import app as historian_app
     from phactory.cli.kpi_commands import app as kpi_app
     from phactory.cli.process_commands import app as process_app
 
     if not any(g.name == "bench" for g in app.registered_groups):
         app.add_typer(bench_app, name="bench", help="Public benchmarks (scheduling).")
+
+    if not any(g.name == "historian" for g in app.registered_groups):
+        app.add_typer(
+            historian_app,
+            name="historian",
+            help="The plant historian: trends of tags, tags, retention.",
+        )
 
     if not any(g.name == "kpi" for g in app.registered_groups):
         app.add_typer(kpi_app, name="kpi", help="KPIs of the live plant (ISO 22400).")

@@ -15,6 +15,8 @@ def build_router() -> APIRouter:
         accounts,
         batches,
         controllers,
+        historian,
+        live,
         lots,
         meta,
         records,
@@ -26,4 +28,6 @@ def build_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
     for module in (meta, accounts, sites, scenarios, runs, batches, lots, records, controllers):
         router.include_router(module.router)
+    router.include_router(live.router)
+    router.include_router(historian.router)
     return router

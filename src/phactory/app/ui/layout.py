@@ -39,6 +39,7 @@ NAV: Final[tuple[tuple[str, str, str, Role], ...]] = (
     ("/batch-review", "QA review", "verified", "viewer"),
     ("/batch-accounts", "Batch-record accounts", "manage_accounts", "admin"),
     ("/controllers", "Controllers", "memory", "viewer"),
+    ("/live", "Live", "sensors", "viewer"),
     ("/scenarios", "Scenarios", "compare_arrows", "viewer"),
     ("/runs", "Runs", "play_circle", "viewer"),
     ("/parameters", "Parameters", "tune", "viewer"),

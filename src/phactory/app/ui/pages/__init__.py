@@ -12,6 +12,7 @@ def register() -> None:
         batches,
         controllers,
         dashboard,
+        live,
         plan,
         plant,
         runs,

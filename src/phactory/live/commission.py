@@ -1,0 +1,256 @@
+"""Virtual commissioning: the plan run live on the controllers against the twin's
+prediction of it, KPI by KPI.
+
+:func:`commission` executes the site's plan on its controllers and virtual plant through
+the batch engine (:mod:`phactory.live.execution`), reads the batch record as the live
+event log, runs the twin on the same plan and seed, and computes both sides' KPIs with the
+same code (:func:`phactory.kpi.compute`). Each KPI's difference is
+``(live - twin) / |twin|``; a difference over :data:`TOLERANCE` is traced to the named
+modelling differences between the twin and the live plant that account for it.
+
+Tracing a difference
+--------------------
+The two event logs tile the same horizon with the same ISO 22400 states, so where the
+plants spend their time differently shows in the hours per state, summed over units.
+Each state is owned by one modelling difference (:data:`CAUSES`): breakdowns are sampled
+by the twin only, cleaning after each batch is the twin's equipment rule while live only
+the recipe's phases run, and so on. A cause is named for a KPI when its state's hours
+differ by more than :data:`MATERIAL` of the units' total hours; phase durations (the
+twin's distributions against the controllers' physics) are compared per phase. The
+report lists every cause with its hours on both sides, so the trace can be checked.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from phactory.events import EventLog
+    from phactory.model import Site
+
+__all__ = ["CAUSES", "KPIS", "CommissionReport", "KpiParity", "commission"]
+
+#: The KPIs compared (site KPIs of :mod:`phactory.kpi`).
+KPIS: Final[tuple[str, ...]] = (
+    "throughput_per_day",
+    "batches_completed",
+    "oee",
+    "availability",
+    "cycle_time_h",
+    "utilisation",
+)
+#: A difference larger than this (a fraction) needs a cause.
+TOLERANCE: Final[float] = 0.02
+#: A state's hours differ materially when by more than this share of all unit hours.
+MATERIAL: Final[float] = 0.005
+
+#: The modelling difference behind each ISO 22400 state's hours.
+CAUSES: Final[dict[str, str]] = {
+    "down": (
+        "equipment failures: the twin samples breakdowns and repairs from each class's "
+        "MTBF/MTTR; the virtual plant fails only where a fault is injected"
+    ),
+    "planned_down": "planned maintenance: the twin follows the maintenance calendar; "
+    "live execution schedules none",
+    "cleaning": (
+        "cleaning: the twin cleans a unit after every batch by its class's CIP/SIP rule; "
+        "live, only the recipe's own cleaning phases run"
+    ),
+    "setup": "changeovers: the twin models product changeover setups; live has none",
+    "waiting_labour": (
+        "labour: the twin's phases wait for qualified people on shift; the simulated "
+        "operators are always there"
+    ),
+    "waiting_upstream": (
+        "unit claiming: the twin claims units ahead of need and runs linked unit "
+        "procedures side by side; the batch engine allocates a unit when its procedure "
+        "starts and runs the procedures in recipe order"
+    ),
+    "blocked": "blocking: not modelled by the twin",
+    "idle": (
+        "idle time: the mirror of the states above (a unit not claimed by a batch is "
+        "idle), and of batches released but not started for want of a unit"
+    ),
+    "producing": (
+        "phase durations: the twin samples each phase's duration distribution; on the "
+        "controllers a phase lasts as long as its logic and the plant's physics take"
+    ),
+}
+
+
+_LOSSES = ("down", "planned_down", "cleaning", "setup", "waiting_labour", "waiting_upstream")
+#: The states whose hours a KPI depends on (ISO 22400-2 time elements).
+RELEVANT: Final[dict[str, tuple[str, ...]]] = {
+    "availability": _LOSSES,
+    "oee": ("producing", *_LOSSES),
+    "utilisation": ("producing",),
+    "cycle_time_h": ("producing", "waiting_labour", "waiting_upstream", "down", "cleaning"),
+    "throughput_per_day": ("producing", *_LOSSES),
+    "batches_completed": ("producing", *_LOSSES),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class KpiParity:
+    """One KPI from the twin and from the live plant."""
+
+    name: str
+    twin: float
+    live: float
+    diff_pct: float | None
+    cause: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StateHours:
+    """Hours in one state, summed over units, on both sides."""
+
+    state: str
+    twin_h: float
+    live_h: float
+
+
+@dataclass(slots=True)
+class CommissionReport:
+    """The parity of the live plant with the twin over one plan."""
+
+    site: str
+    days: float
+    seed: int
+    kpis: list[KpiParity]
+    states: list[StateHours]
+    batches_started: int
+    live_wall_s: float
+    twin_wall_s: float
+    live: EventLog
+    twin: EventLog
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        """``{"kpis": {NAME: {"twin", "live", "diff_pct", "cause"}}, ...}``."""
+        return {
+            "site": self.site,
+            "days": self.days,
+            "seed": self.seed,
+            "kpis": {
+                k.name: {
+                    "twin": k.twin,
+                    "live": k.live,
+                    "diff_pct": k.diff_pct,
+                    "cause": k.cause,
+                }
+                for k in self.kpis
+            },
+            "state_hours": {s.state: {"twin": s.twin_h, "live": s.live_h} for s in self.states},
+            "batches_started": self.batches_started,
+            "wall_s": {"live": self.live_wall_s, "twin": self.twin_wall_s},
+        }
+
+
+def commission(
+    site: Site,
+    days: float,
+    *,
+    seed: int = 0,
+    workdir: Path,
+    progress: Callable[[float, float], None] | None = None,
+) -> CommissionReport:
+    """Run ``site``'s plan live on its controllers and in the twin; compare their KPIs.
+
+    Parameters
+    ----------
+    site
+        The site with its plan.
+    days
+        Horizon [d] of both runs.
+    seed
+        The twin's seed, the live plant's sensor noise and its batches' seeds.
+    workdir
+        Folder of the live run's batch record.
+    progress
+        Called with (plant hours reached, horizon hours) during the live run.
+    """
+    import datetime as dt
+    import time
+
+    from phactory.kpi import compute
+    from phactory.live.execution import run_plan_on_controllers
+    from phactory.live.kpis import live_kpis
+    from phactory.twin import simulate
+
+    run = run_plan_on_controllers(site, days, seed=seed, workdir=workdir, progress=progress)
+    end = run.epoch + dt.timedelta(hours=run.horizon_h)
+    live = live_kpis(site, run.events, run.epoch, end)
+    t0 = time.perf_counter()
+    twin_log = simulate(site, days=days, seed=seed)
+    twin = compute(twin_log, site)
+    twin_wall = time.perf_counter() - t0
+    states = _state_hours(twin_log, live.log)
+    total_h = run.horizon_h * max(len(site.units), 1)
+    kpis = [
+        _parity(
+            name,
+            twin.site.get(name, math.nan),
+            live.result.site.get(name, math.nan),
+            states,
+            total_h,
+        )
+        for name in KPIS
+    ]
+    return CommissionReport(
+        site=site.id,
+        days=days,
+        seed=seed,
+        kpis=kpis,
+        states=states,
+        batches_started=run.batches_started,
+        live_wall_s=run.wall_s,
+        twin_wall_s=twin_wall,
+        live=live.log,
+        twin=twin_log,
+    )
+
+
+def _state_hours(twin: EventLog, live: EventLog) -> list[StateHours]:
+    from phactory.events import STATES
+
+    a, b = twin.state_hours().sum(), live.state_hours().sum()
+    return [StateHours(s, float(a.get(s, 0.0)), float(b.get(s, 0.0))) for s in STATES]
+
+
+def _parity(
+    name: str, twin: float, live: float, states: list[StateHours], total_h: float
+) -> KpiParity:
+    if math.isnan(twin) or math.isnan(live):
+        diff = None
+    elif twin == 0:
+        diff = 0.0 if live == 0 else math.copysign(math.inf, live)
+    else:
+        diff = 100.0 * (live - twin) / abs(twin)
+    if diff is None or abs(diff) <= 100.0 * TOLERANCE:
+        return KpiParity(name, twin, live, None if diff is None or math.isinf(diff) else diff,
+                         None)  # fmt: skip
+    relevant = RELEVANT.get(name, tuple(CAUSES))
+    material = sorted(
+        (
+            s
+            for s in states
+            if s.state in relevant and abs(s.live_h - s.twin_h) > MATERIAL * total_h
+        ),
+        key=lambda s: -abs(s.live_h - s.twin_h),
+    )
+    if material:
+        cause = "; ".join(
+            f"{CAUSES[s.state]} ({s.state}: twin {s.twin_h:,.0f} h, live {s.live_h:,.0f} h)"
+            for s in material
+        )
+    else:
+        cause = (
+            "no state's hours differ materially: the difference comes from which batches "
+            "end inside the horizon (few batches: one batch more or less is a large share)"
+        )
+    return KpiParity(name, twin, live, None if math.isinf(diff) else diff, cause)
