@@ -80,6 +80,14 @@ def test_a_viewer_reads_units_batches_alarms_and_trends(api: Api) -> None:
     grid = api.get("/api/v1/live/trend", params={"tag": tag, "minutes": 60}).json()
     assert grid["every_s"] == 6.0 and len(grid["series"][0]["v"]) == 100
 
+    kpis = api.get("/api/v1/live/kpis?site=tiny&hours=1")
+    assert kpis.status_code == 200, kpis.text
+    k = kpis.json()
+    assert k["events"] == 2 and set(k["kpis"]) >= {"oee", "availability", "utilisation"}
+    # T1 produces from 3 min ago and T2 is down from 1 min ago, within 3 min of the window.
+    assert 0 < k["kpis"]["availability"] < 1
+    assert k["kpis"]["cycle_time_h"] is None  # no batch completed: undefined, not 0
+
 
 def test_hostile_strings_come_back_as_data(api: Api) -> None:
     now = dt.datetime.now(dt.UTC)

@@ -380,3 +380,30 @@ def test_a_plant_run_faster_than_real_time_is_trended_at_its_own_present(
     buffer.merge(service.trend([tag], dt.timedelta(minutes=5)), clock[0])
     assert buffer.points == 1  # the window ends at the latest point, not the clock
     assert buffer.end(clock[0]) == ahead + dt.timedelta(seconds=20)
+
+
+def test_live_kpis_by_the_twin_code_over_the_last_hours(
+    service: LiveService, historian: Historian, clock: list[dt.datetime]
+) -> None:
+    assert service.kpis("tiny") is None  # no event yet
+    # T1: waiting 0-10 min, producing 10-40 min, idle after; T2 never reports (idle).
+    historian.ingest_events(
+        [
+            state("T1", 0, "waiting_upstream", 1, batch="B1"),
+            state("T1", 10, "producing", 2, batch="B1"),
+            state("T1", 40, "idle", 3),
+        ],
+        site="tiny",
+    )
+    clock[0] = T0 + dt.timedelta(minutes=60)
+    time.sleep(service.poll_s * 1.5)
+    view = service.kpis("tiny", hours=24)
+    assert view is not None
+    assert view.start == T0 and view.end == clock[0]
+    # Utilisation: producing hours / all unit hours = 0.5 h / (2 units x 1 h).
+    assert view.kpis["utilisation"] == pytest.approx(0.25)
+    # Availability: producing / planned busy time (producing + waiting) = 30 / 40 min.
+    assert view.kpis["availability"] == pytest.approx(0.75)
+    # A window shorter than the history starts later.
+    short = service.kpis("tiny", hours=0.5)
+    assert short is not None and short.start == clock[0] - dt.timedelta(minutes=30)

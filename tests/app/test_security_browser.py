@@ -73,6 +73,7 @@ PAGES = (
     "/plan",
     "/schedule",
     "/controllers",
+    "/live",
     "/scenarios",
     "/runs",
     "/parameters",

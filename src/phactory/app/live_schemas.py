@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     from phactory.app.services.live import Trend
+    from phactory.app.services.live_views import LiveKpiView
 
 __all__ = [
     "AlarmPublic",
@@ -23,6 +24,7 @@ __all__ = [
     "BatchLivePublic",
     "CellPublic",
     "LayoutPublic",
+    "LiveKpisPublic",
     "SeriesPublic",
     "TagPublic",
     "TrendPublic",
@@ -174,3 +176,25 @@ class TrendPublic(BaseModel):
             )
         every_s = trend.every.total_seconds() if trend.every is not None else None
         return cls(start=trend.start, end=trend.end, every_s=every_s, series=series)
+
+
+class LiveKpisPublic(BaseModel):
+    """The live plant's site KPIs over a window, by the twin's KPI code (ISO 22400-2);
+    ``null`` where a KPI is undefined (e.g. a cycle time with no completed batch)."""
+
+    model_config = _READ
+
+    start: dt.datetime
+    end: dt.datetime
+    events: int = Field(description="plant events in the live event log")
+    kpis: dict[str, float | None]
+
+    @classmethod
+    def of(cls, view: LiveKpiView) -> LiveKpisPublic:
+        """From the service's :class:`~phactory.app.services.live_views.LiveKpiView`."""
+        return cls(
+            start=view.start,
+            end=view.end,
+            events=view.events,
+            kpis={k: (None if not math.isfinite(v) else v) for k, v in view.kpis.items()},
+        )

@@ -9,6 +9,7 @@ __getattr__, __dir__ = exports(
     {
         "LiveKpis": "kpis",
         "live_kpis": "kpis",
+        "window_kpis": "kpis",
         "events_from_historian": "sources",
         "events_from_record": "sources",
     },

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from phactory.kpi import KpiResult
     from phactory.model import Site
 
-__all__ = ["LiveKpis", "live_kpis"]
+__all__ = ["LiveKpis", "live_kpis", "window_kpis"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +52,26 @@ def live_kpis(
         With no events to place the window, a naive time, an event of a unit the site
         does not have, or ``end`` not after ``start``.
     """
-    from phactory.kpi import compute
-
     live = LiveEventLog(list(site.units), site_id=site.id)
     try:
-        n = live.extend(events)
+        live.extend(events)
     except ValueError as exc:
         raise InvalidError(f"live events of site {site.id!r}: {exc}") from exc
+    return window_kpis(site, live, start, end)
+
+
+def window_kpis(
+    site: Site,
+    live: LiveEventLog,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> LiveKpis:
+    """The KPIs of ``[start, end]`` of a live event log kept elsewhere (a server's, fed
+    as events arrive); the window's defaults and refusals are those of
+    :func:`live_kpis`."""
+    from phactory.kpi import compute
+
+    n = len(live)
     span = live.span()
     if span is None and (start is None or end is None):
         raise InvalidError(

@@ -20,6 +20,7 @@ from phactory.app.live_schemas import (
     AlarmPublic,
     BatchLivePublic,
     LayoutPublic,
+    LiveKpisPublic,
     TagPublic,
     TrendPublic,
 )
@@ -53,6 +54,21 @@ def get_batches(ctx: Ctx, user: User, site: SiteId) -> list[BatchLivePublic]:
 @router.get("/alarms", response_model=list[AlarmPublic], summary="Active alarms, most severe first")
 def get_alarms(ctx: Ctx, user: User, site: SiteId) -> list[AlarmPublic]:
     return [AlarmPublic.model_validate(a) for a in ctx.live.alarms(site)]
+
+
+@router.get(
+    "/kpis",
+    response_model=LiveKpisPublic | None,
+    summary="Site KPIs of the live plant over the last hours (null before any event)",
+)
+def get_kpis(
+    ctx: Ctx,
+    user: User,
+    site: SiteId,
+    hours: Annotated[float, Query(gt=0, le=24 * 366, description="window [h]")] = 24.0,
+) -> LiveKpisPublic | None:
+    view = ctx.live.kpis(site, hours)
+    return None if view is None else LiveKpisPublic.of(view)
 
 
 @router.get("/tags", response_model=list[TagPublic], summary="The site's historian tags")

@@ -66,6 +66,7 @@ from phactory.app.services.live_views import (
     AreaLive,
     BatchLive,
     CellLive,
+    LiveKpiView,
     LiveSnapshot,
     PlantLayout,
     Trend,
@@ -314,6 +315,35 @@ class LiveService:
         with live.lock:
             assert live.layout is not None
             return LiveSnapshot(live.version, live.layout, live.batches, live.alarms)
+
+    def kpis(self, site_id: str, hours: float = 24.0) -> LiveKpiView | None:
+        """The site's KPIs over the last ``hours`` of its live event log (ending at the
+        later of now and its latest event: a simulated plant runs ahead of the clock),
+        computed by the twin's KPI code; ``None`` before any event.
+
+        Raises
+        ------
+        Missing
+            No such site.
+        """
+        from phactory.live import window_kpis
+        from phactory.study.simulation import KPI_NAMES
+
+        live = self._watch(site_id)
+        self._refresh(live, max_age_s=self.poll_s)
+        with live.lock:
+            span = live.log.span()
+            if span is None:
+                return None
+            end = max(span[1], self.clock())
+            start = max(span[0], end - dt.timedelta(hours=hours))
+            if end <= start:
+                return None
+            k = window_kpis(live.site, live.log, start, end)
+        site = k.result.site
+        return LiveKpiView(
+            k.start, k.end, k.events, {n: float(site.get(n, math.nan)) for n in KPI_NAMES}
+        )
 
     def tags(self, site_id: str, prefix: str = "") -> tuple[TrendTag, ...]:
         """The historian's tags of the site (names below ``<site>/``, starting with

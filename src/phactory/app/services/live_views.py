@@ -41,6 +41,7 @@ __all__ = [
     "AreaLive",
     "BatchLive",
     "CellLive",
+    "LiveKpiView",
     "LiveSnapshot",
     "PlantLayout",
     "Severity",
@@ -238,6 +239,17 @@ class Trend:
     every: dt.timedelta | None
     tags: tuple[TrendTag, ...]
     frame: pd.DataFrame
+
+
+@dataclass(frozen=True, slots=True)
+class LiveKpiView:
+    """The live plant's site KPIs over a window (:func:`phactory.live.window_kpis`: the
+    twin's KPI code on the live event log); ``nan`` where a KPI is undefined."""
+
+    start: dt.datetime
+    end: dt.datetime
+    events: int
+    kpis: Mapping[str, float]
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,13 +95,18 @@ def format_kpi(name: str, value: dict[str, Any] | None) -> tuple[str, str, str]:
     return label, main, f"95 % CI {show(low)} – {show(high)}"
 
 
-def kpi_cards(kpis: dict[str, Any], names: tuple[str, ...] = DASHBOARD_KPIS) -> None:
-    """A grid of KPI cards: mean and confidence interval."""
+def kpi_cards(
+    kpis: dict[str, Any], names: tuple[str, ...] = DASHBOARD_KPIS, *, caption: str | None = None
+) -> None:
+    """A grid of KPI cards: mean and confidence interval (or ``caption`` instead of the
+    interval, for a single value such as the live plant's)."""
     with ui.grid(columns=5).classes("w-full gap-3"):
         for name in names:
             if name not in kpis:
                 continue
             label, main, ci = format_kpi(name, kpis.get(name))
+            if caption is not None and main != "n/a":
+                ci = caption
             with testid(ui.card().classes("q-pa-sm"), f"kpi-{name}"):
                 ui.label(label).classes("text-caption text-grey-7 text-uppercase")
                 ui.label(main).classes("text-h6 text-primary text-weight-bold")
