@@ -12,7 +12,12 @@ is a warm one). Security is the server's default: Basic256Sha256 SignAndEncrypt 
 the server certificate made on first start in the PKI directory, users and roles from
 Phactory's accounts (:mod:`phactory.app.services.opcua_users`, the database of
 ``--db`` or ``PHACTORY_DATABASE_URL``); ``--insecure`` also offers security mode None and
-anonymous sessions (role engineer), for development only, with a warning.
+anonymous sessions (role engineer), for development only, with a warning. ``--mqtt URL``
+also publishes every tag (metadata, values, changes) to an MQTT broker in the unified
+namespace through a durable queue (:class:`phactory.connect.mqtt.EdgePublisher`;
+``--mqtt-queue FILE``, by default ``mqtt/<site>.queue`` in the data folder), stamped
+with the wall time of plant time 0 taken at start (with ``--speed`` or ``--simulated``
+plant time runs ahead of the clock, and so do the stamps).
 
 ``status`` connects to a running server (:class:`phactory.connect.opcua.remote.RemotePlant`)
 and prints the plant time, each controller task's scan statistics and each unit's PackML
@@ -176,6 +181,22 @@ def run(
         Path | None,
         typer.Option("--faults-out", help="Write the faults that took effect (JSON) at stop."),
     ] = None,
+    mqtt: Annotated[
+        str | None,
+        typer.Option(
+            "--mqtt",
+            help="Also publish tags to this MQTT broker (mqtt://host:port) in the unified "
+            "namespace, with store-and-forward.",
+        ),
+    ] = None,
+    mqtt_queue: Annotated[
+        Path | None,
+        typer.Option(
+            "--mqtt-queue",
+            help="The MQTT publisher's durable queue (default: mqtt/<site>.queue in the "
+            "data folder).",
+        ),
+    ] = None,
 ) -> None:
     """Run a site's controllers on its virtual plant and serve them over OPC UA.
 
@@ -185,6 +206,10 @@ def run(
     ramp_h), heater_failure (remaining), pump_degradation (loss, ramp_h).
     """
     faults = [_parse_fault(text) for text in fault or []]
+    if mqtt is not None:
+        from phactory.connect.mqtt.broker import parse_url
+
+        parse_url(mqtt)  # a bad URL is refused before anything starts
     if sum((realtime, speed is not None, simulated)) > 1:
         fail("give one of --realtime, --speed N and --simulated")
     if speed is not None and not speed > 0:
@@ -231,7 +256,10 @@ def run(
                 served = server.start()
             except OSError as exc:
                 fail(f"cannot listen on {host}:{opcua_port}: {exc.strerror or exc}")
+            publisher = None
             try:
+                if mqtt is not None:
+                    publisher = _start_publisher(mqtt, mqtt_queue, paced or plant)
                 if paced is not None:
                     mode = "simulated time (passing while a phase runs)"
                     paced.start()
@@ -245,6 +273,8 @@ def run(
                 if paced is not None:
                     paced.stop()
                 plant.stop()
+                if publisher is not None:
+                    publisher.close()
             if faults_out is not None:
                 _write_faults(plant, faults_out)
             console.print(
@@ -257,6 +287,28 @@ def run(
     finally:
         if store is not None:
             store.close()
+
+
+def _start_publisher(url: str, queue: Path | None, plant: Any) -> Any:
+    """An edge publisher of ``plant`` to the broker at ``url`` (its queue by default in the
+    data folder), started and attached; announced on stdout."""
+    from phactory.connect.mqtt import EdgePublisher
+    from phactory.store.settings import data_dir
+
+    if queue is None:
+        folder = data_dir() / "mqtt"
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        queue = folder / f"{plant.site}.queue"
+    publisher = EdgePublisher(url, plant.site, queue, f"phactory-control-{plant.site}").start()
+    publisher.attach(plant)
+    console.print(
+        f"MQTT: publishing phactory/v1/{plant.site}/# to {publisher.broker} "
+        f"(queue {queue}, {publisher.counters.backlog} message(s) waiting)",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    return publisher
 
 
 def _parse_fault(text: str) -> tuple[str, str, float | None, dict[str, float]]:

@@ -65,6 +65,7 @@ def _register() -> None:
     from phactory.cli.control_commands import register as register_control
     from phactory.cli.historian_commands import app as historian_app
     from phactory.cli.kpi_commands import app as kpi_app
+    from phactory.cli.mqtt_commands import app as mqtt_app
     from phactory.cli.process_commands import app as process_app
 
     if not any(g.name == "bench" for g in app.registered_groups):
@@ -75,6 +76,13 @@ def _register() -> None:
             historian_app,
             name="historian",
             help="The plant historian: trends of tags, tags, retention.",
+        )
+
+    if not any(g.name == "mqtt" for g in app.registered_groups):
+        app.add_typer(
+            mqtt_app,
+            name="mqtt",
+            help="MQTT unified namespace: historian ingest, publisher queues, the batch record.",
         )
 
     if not any(g.name == "kpi" for g in app.registered_groups):
