@@ -130,6 +130,12 @@ def test_the_live_page_follows_the_plant_within_a_second(browser: Any, tmp_path:
         page.screenshot(path=str(SCREENSHOTS / "live_page.png"))
         shutil.copy(SCREENSHOTS / "live_page.png", "/tmp/live_page.png")
 
+        # The Dashboard shows the same plant's KPIs from the live event log.
+        page.goto(f"{server.base}/?site={SITE}")
+        expect(page.get_by_test_id("live-kpi-caption")).to_contain_text("Live plant")
+        expect(page.get_by_test_id("kpi-oee").first).to_contain_text("live")
+        page.screenshot(path=str(SCREENSHOTS / "dashboard_live.png"))
+
         # A site without events yet says how to feed the historian.
         page.goto(f"{server.base}/live?site=mrna-vaccine")
         expect(page.get_by_test_id("live-hint")).to_contain_text("phactory mqtt ingest")

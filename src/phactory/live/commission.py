@@ -114,6 +114,24 @@ class StateHours:
     live_h: float
 
 
+@dataclass(frozen=True, slots=True)
+class PhaseHours:
+    """Mean hours a recipe phase ran (producing or cleaning) per batch, on both sides;
+    runs cut by the horizon are left out."""
+
+    procedure: str
+    phase: str
+    twin_h: float
+    live_h: float
+    twin_n: int
+    live_n: int
+
+    @property
+    def diff_pct(self) -> float | None:
+        """``(live - twin) / twin`` [%]; ``None`` without a twin time."""
+        return None if self.twin_h <= 0 else 100.0 * (self.live_h - self.twin_h) / self.twin_h
+
+
 @dataclass(slots=True)
 class CommissionReport:
     """The parity of the live plant with the twin over one plan."""
@@ -123,6 +141,7 @@ class CommissionReport:
     seed: int
     kpis: list[KpiParity]
     states: list[StateHours]
+    phases: list[PhaseHours]
     batches_started: int
     live_wall_s: float
     twin_wall_s: float
@@ -146,6 +165,18 @@ class CommissionReport:
                 for k in self.kpis
             },
             "state_hours": {s.state: {"twin": s.twin_h, "live": s.live_h} for s in self.states},
+            "phase_hours": [
+                {
+                    "procedure": p.procedure,
+                    "phase": p.phase,
+                    "twin_h": p.twin_h,
+                    "live_h": p.live_h,
+                    "twin_n": p.twin_n,
+                    "live_n": p.live_n,
+                    "diff_pct": p.diff_pct,
+                }
+                for p in self.phases
+            ],
             "batches_started": self.batches_started,
             "wall_s": {"live": self.live_wall_s, "twin": self.twin_wall_s},
         }
@@ -190,6 +221,7 @@ def commission(
     twin = compute(twin_log, site)
     twin_wall = time.perf_counter() - t0
     states = _state_hours(twin_log, live.log)
+    phases = _phase_hours(twin_log, live.log)
     total_h = run.horizon_h * max(len(site.units), 1)
     kpis = [
         _parity(
@@ -198,6 +230,7 @@ def commission(
             live.result.site.get(name, math.nan),
             states,
             total_h,
+            phases,
         )
         for name in KPIS
     ]
@@ -207,11 +240,26 @@ def commission(
         seed=seed,
         kpis=kpis,
         states=states,
+        phases=phases,
         batches_started=run.batches_started,
         live_wall_s=run.wall_s,
         twin_wall_s=twin_wall,
         live=live.log,
         twin=twin_log,
+    )
+
+
+def _phase_note(phases: list[PhaseHours], top: int = 3) -> str:
+    """The phases whose mean durations differ most, for a ``producing`` cause."""
+    ranked = sorted(
+        (p for p in phases if p.diff_pct is not None and abs(p.diff_pct) > 100 * TOLERANCE),
+        key=lambda p: -abs(p.live_h - p.twin_h) * min(p.twin_n, p.live_n),
+    )[:top]
+    if not ranked:
+        return ""
+    return "; most: " + ", ".join(
+        f"{p.procedure}/{p.phase} {p.twin_h:,.1f} h in the twin, {p.live_h:,.1f} h live"
+        for p in ranked
     )
 
 
@@ -222,8 +270,48 @@ def _state_hours(twin: EventLog, live: EventLog) -> list[StateHours]:
     return [StateHours(s, float(a.get(s, 0.0)), float(b.get(s, 0.0))) for s in STATES]
 
 
+def _phase_hours(twin: EventLog, live: EventLog) -> list[PhaseHours]:
+    """Mean hours per batch of each recipe phase, from the working intervals of the
+    timelines (producing or cleaning), runs cut by the horizon left out."""
+
+    def means(log: EventLog) -> dict[tuple[str, str], tuple[float, int]]:
+        tl = log.timeline
+        work = tl[tl["state"].isin(("producing", "cleaning")) & (tl["phase"] != "")]
+        if work.empty:
+            return {}
+        runs = (
+            work.assign(hours=work["end_h"] - work["start_h"])
+            .groupby(["batch", "procedure", "phase"])
+            .agg(hours=("hours", "sum"), end=("end_h", "max"))
+        )
+        runs = runs[runs["end"] < log.horizon_h - 1e-9]
+        per = runs.groupby(level=["procedure", "phase"])["hours"].agg(["mean", "count"])
+        return {
+            (str(proc), str(phase)): (float(m), int(n))
+            for (proc, phase), m, n in zip(per.index, per["mean"], per["count"], strict=True)
+        }
+
+    a, b = means(twin), means(live)
+    return [
+        PhaseHours(
+            proc,
+            phase,
+            a[(proc, phase)][0],
+            b[(proc, phase)][0],
+            a[(proc, phase)][1],
+            b[(proc, phase)][1],
+        )
+        for proc, phase in sorted(a.keys() & b.keys())
+    ]
+
+
 def _parity(
-    name: str, twin: float, live: float, states: list[StateHours], total_h: float
+    name: str,
+    twin: float,
+    live: float,
+    states: list[StateHours],
+    total_h: float,
+    phases: list[PhaseHours],
 ) -> KpiParity:
     if math.isnan(twin) or math.isnan(live):
         diff = None
@@ -245,7 +333,9 @@ def _parity(
     )
     if material:
         cause = "; ".join(
-            f"{CAUSES[s.state]} ({s.state}: twin {s.twin_h:,.0f} h, live {s.live_h:,.0f} h)"
+            f"{CAUSES[s.state]} ({s.state}: twin {s.twin_h:,.0f} h, live {s.live_h:,.0f} h"
+            + (_phase_note(phases) if s.state == "producing" else "")
+            + ")"
             for s in material
         )
     else:

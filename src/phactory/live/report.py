@@ -48,6 +48,17 @@ def render_html(report: CommissionReport) -> str:
         }
         for s in report.states
     ]
+    phases = [
+        {
+            "procedure": p.procedure,
+            "phase": p.phase,
+            "twin": f"{p.twin_h:,.2f}",
+            "live": f"{p.live_h:,.2f}",
+            "diff": "n/a" if p.diff_pct is None else f"{p.diff_pct:+.1f} %",
+            "n": f"{p.twin_n} / {p.live_n}",
+        }
+        for p in report.phases
+    ]
     figure: dict[str, Any] = {
         "data": [
             {"type": "bar", "name": side, "x": [s.state for s in report.states], "y": ys}
@@ -78,6 +89,7 @@ def render_html(report: CommissionReport) -> str:
             tolerance=f"{100 * TOLERANCE:.0f} %",
             rows=rows,
             states=states,
+            phases=phases,
             figure=figure,
             config={"displaylogo": False, "responsive": True},
         )
