@@ -23,10 +23,15 @@ EXAMPLES = ROOT / "examples"
 DATA = Path(__file__).resolve().parent / "data"
 # Nothing the suite runs writes into the user's data folder (the app's historian file,
 # certificates, ...): tests that care set their own PHACTORY_HOME.
-if "PHACTORY_HOME" not in os.environ:
-    _HOME = tempfile.mkdtemp(prefix="phactory-test-home-")
+# Each pytest-xdist worker gets a folder of its own (a worker inherits the folder its
+# controller made, marked by _PHACTORY_TEST_HOME, and replaces it).
+if os.environ.get("PHACTORY_HOME") in (None, os.environ.get("_PHACTORY_TEST_HOME")):
+    _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    _HOME = tempfile.mkdtemp(prefix=f"phactory-test-home-{_worker}-")
     atexit.register(shutil.rmtree, _HOME, True)
-    os.environ["PHACTORY_HOME"] = _HOME
+    os.environ["PHACTORY_HOME"] = os.environ["_PHACTORY_TEST_HOME"] = _HOME
+# CLI output is checked for whole paths: lines as wide as a worker's tmp_path needs.
+os.environ.setdefault("COLUMNS", "200")
 
 #: The PostgreSQL server the storage tests use; CI and the development machines run one.
 DEFAULT_TEST_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
