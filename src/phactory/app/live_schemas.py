@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from phactory.events.states import State
+
 if TYPE_CHECKING:
     from phactory.app.services.live import Trend
     from phactory.app.services.live_views import LiveKpiView
@@ -33,17 +35,8 @@ __all__ = [
 
 _READ = ConfigDict(from_attributes=True)
 
-StateName = Literal[
-    "producing",
-    "setup",
-    "cleaning",
-    "waiting_labour",
-    "waiting_upstream",
-    "blocked",
-    "down",
-    "planned_down",
-    "idle",
-]
+#: An ISO 22400-2 equipment state (:mod:`phactory.events.states`).
+StateName = State
 
 
 class UnitLivePublic(BaseModel):

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from phactory.cli.historian_commands import Db as HistorianDb
 from phactory.cli.output import console, echo_json
 
 if TYPE_CHECKING:
@@ -66,15 +67,7 @@ def _counters(c: IngestCounters) -> str:
 @app.command()
 def ingest(
     mqtt: Mqtt = None,
-    db: Annotated[
-        str | None,
-        typer.Option(
-            "--db",
-            help="Historian database URL or file; default $PHACTORY_HISTORIAN_URL, else "
-            "historian.sqlite in the data folder.",
-            show_default=False,
-        ),
-    ] = None,
+    db: HistorianDb = None,
     topic: Annotated[str, typer.Option("--topic", help="Topic filter.")] = "phactory/v1/#",
     client_id: Annotated[
         str, typer.Option("--client-id", help="Client id of the persistent session.")
