@@ -71,6 +71,12 @@ def live(
 
         url = db or os.environ.get("PHACTORY_HISTORIAN_URL") or None
         path = None if url else data_dir() / "historian.sqlite"
+        if path is not None and not path.exists():
+            fail(
+                f"no historian at {path} yet: feed it with `phactory control run SITE --mqtt "
+                "URL` or `phactory mqtt publish-record SITE`, and `phactory mqtt ingest`; or "
+                "read the batch record with --source record"
+            )
         events = events_from_historian(site.id, t1, url=url, path=path)
     else:
         fail(f"--source {source!r}: choose 'historian' or 'record'")

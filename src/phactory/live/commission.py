@@ -80,6 +80,13 @@ CAUSES: Final[dict[str, str]] = {
         "controllers a phase lasts as long as its logic and the plant's physics take"
     ),
 }
+#: The cause of producing hours that differ by the amount of work started, not by its
+#: duration (not a state of its own: the split of the producing hours).
+WORK_STARTED: Final[str] = (
+    "work started in the horizon: the batch engine starts a released batch's next phase "
+    "as soon as its unit is free and the simulated operators are always there, while the "
+    "twin's phases wait for crews on shift and for its dispatching"
+)
 
 
 _LOSSES = ("down", "planned_down", "cleaning", "setup", "waiting_labour", "waiting_upstream")
@@ -132,6 +139,18 @@ class PhaseHours:
         return None if self.twin_h <= 0 else 100.0 * (self.live_h - self.twin_h) / self.twin_h
 
 
+@dataclass(frozen=True, slots=True)
+class ProducingSplit:
+    """The difference of producing hours (live - twin) split into what the durations of
+    the phases account for (``sum((live mean - twin mean) * live runs)`` over the phases
+    both ran to completion) and the rest, the amount of work done in the horizon."""
+
+    twin_runs: int
+    live_runs: int
+    durations_h: float
+    work_h: float
+
+
 @dataclass(slots=True)
 class CommissionReport:
     """The parity of the live plant with the twin over one plan."""
@@ -142,6 +161,7 @@ class CommissionReport:
     kpis: list[KpiParity]
     states: list[StateHours]
     phases: list[PhaseHours]
+    split: ProducingSplit
     batches_started: int
     live_wall_s: float
     twin_wall_s: float
@@ -177,6 +197,12 @@ class CommissionReport:
                 }
                 for p in self.phases
             ],
+            "producing_split": {
+                "twin_runs": self.split.twin_runs,
+                "live_runs": self.split.live_runs,
+                "durations_h": self.split.durations_h,
+                "work_started_h": self.split.work_h,
+            },
             "batches_started": self.batches_started,
             "wall_s": {"live": self.live_wall_s, "twin": self.twin_wall_s},
         }
@@ -222,6 +248,7 @@ def commission(
     twin_wall = time.perf_counter() - t0
     states = _state_hours(twin_log, live.log)
     phases = _phase_hours(twin_log, live.log)
+    split = _producing_split(twin_log, live.log, states, phases)
     total_h = run.horizon_h * max(len(site.units), 1)
     kpis = [
         _parity(
@@ -231,6 +258,7 @@ def commission(
             states,
             total_h,
             phases,
+            split,
         )
         for name in KPIS
     ]
@@ -241,12 +269,52 @@ def commission(
         kpis=kpis,
         states=states,
         phases=phases,
+        split=split,
         batches_started=run.batches_started,
         live_wall_s=run.wall_s,
         twin_wall_s=twin_wall,
         live=live.log,
         twin=twin_log,
     )
+
+
+def _working_runs(log: EventLog) -> int:
+    """Phase runs (batch, procedure, phase) that worked in the horizon."""
+    tl = log.timeline
+    work = tl[tl["state"].isin(("producing", "cleaning")) & (tl["phase"] != "")]
+    return len(work.drop_duplicates(["batch", "procedure", "phase"]))
+
+
+def _producing_split(
+    twin: EventLog, live: EventLog, states: list[StateHours], phases: list[PhaseHours]
+) -> ProducingSplit:
+    producing = next(s for s in states if s.state == "producing")
+    durations = sum((p.live_h - p.twin_h) * p.live_n for p in phases)
+    return ProducingSplit(
+        _working_runs(twin),
+        _working_runs(live),
+        durations,
+        (producing.live_h - producing.twin_h) - durations,
+    )
+
+
+def _producing_cause(s: StateHours, split: ProducingSplit, phases: list[PhaseHours]) -> str:
+    """The producing hours' causes: the work started and the phases' durations, the
+    larger share first, the smaller only where it is material too; both in hours."""
+    numbers = (
+        f"producing: twin {s.twin_h:,.0f} h, live {s.live_h:,.0f} h, of which "
+        f"{split.work_h:+,.0f} h from the work started (phase runs: twin {split.twin_runs}, "
+        f"live {split.live_runs}) and {split.durations_h:+,.0f} h from phase durations"
+    )
+    shares = sorted(
+        (
+            (split.work_h, WORK_STARTED),
+            (split.durations_h, CAUSES["producing"] + _phase_note(phases)),
+        ),
+        key=lambda x: -abs(x[0]),
+    )
+    named = [text for hours, text in shares if abs(hours) > MATERIAL * max(s.twin_h, 1.0)]
+    return "; ".join(named or [shares[0][1]]) + f" ({numbers})"
 
 
 def _phase_note(phases: list[PhaseHours], top: int = 3) -> str:
@@ -257,9 +325,13 @@ def _phase_note(phases: list[PhaseHours], top: int = 3) -> str:
     )[:top]
     if not ranked:
         return ""
-    return "; most: " + ", ".join(
-        f"{p.procedure}/{p.phase} {p.twin_h:,.1f} h in the twin, {p.live_h:,.1f} h live"
-        for p in ranked
+    return (
+        " (most of all "
+        + ", ".join(
+            f"{p.procedure}/{p.phase}: {p.twin_h:,.1f} h in the twin, {p.live_h:,.1f} h live"
+            for p in ranked
+        )
+        + ")"
     )
 
 
@@ -312,6 +384,7 @@ def _parity(
     states: list[StateHours],
     total_h: float,
     phases: list[PhaseHours],
+    split: ProducingSplit,
 ) -> KpiParity:
     if math.isnan(twin) or math.isnan(live):
         diff = None
@@ -333,9 +406,9 @@ def _parity(
     )
     if material:
         cause = "; ".join(
-            f"{CAUSES[s.state]} ({s.state}: twin {s.twin_h:,.0f} h, live {s.live_h:,.0f} h"
-            + (_phase_note(phases) if s.state == "producing" else "")
-            + ")"
+            _producing_cause(s, split, phases)
+            if s.state == "producing"
+            else f"{CAUSES[s.state]} ({s.state}: twin {s.twin_h:,.0f} h, live {s.live_h:,.0f} h)"
             for s in material
         )
     else:

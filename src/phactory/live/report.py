@@ -34,8 +34,11 @@ def render_html(report: CommissionReport) -> str:
             "twin": _num(k.twin),
             "live": _num(k.live),
             "diff": "n/a" if k.diff_pct is None else f"{k.diff_pct:+.1f} %",
-            "cls": "ok" if k.cause is None else "bad",
-            "cause": k.cause or "within tolerance",
+            "cls": "" if k.diff_pct is None else ("ok" if k.cause is None else "bad"),
+            "cause": k.cause
+            or (
+                "within tolerance" if k.diff_pct is not None else "not defined on one side or both"
+            ),
         }
         for k in report.kpis
     ]
