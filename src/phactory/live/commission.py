@@ -80,13 +80,21 @@ CAUSES: Final[dict[str, str]] = {
         "controllers a phase lasts as long as its logic and the plant's physics take"
     ),
 }
-#: The cause of producing hours that differ by the amount of work started, not by its
-#: duration (not a state of its own: the split of the producing hours).
-WORK_STARTED: Final[str] = (
-    "work started in the horizon: the batch engine starts a released batch's next phase "
-    "as soon as its unit is free and the simulated operators are always there, while the "
-    "twin's phases wait for crews on shift and for its dispatching"
-)
+#: The causes of producing hours that differ by the amount of work started in the
+#: horizon rather than by its duration (the split of the producing hours), by whether the
+#: live plant did more or less of it.
+WORK_STARTED: Final[dict[str, str]] = {
+    "more": (
+        "more work started live: the batch engine starts a released batch's next phase as "
+        "soon as its unit is free and the simulated operators are always there, while the "
+        "twin's phases wait for crews on shift and for its dispatching"
+    ),
+    "less": (
+        "less work started live: the batch engine runs a batch's unit procedures one after "
+        "the other in recipe order, while the twin runs linked unit procedures side by side "
+        "and claims units ahead of need"
+    ),
+}
 
 
 _LOSSES = ("down", "planned_down", "cleaning", "setup", "waiting_labour", "waiting_upstream")
@@ -306,12 +314,10 @@ def _producing_cause(s: StateHours, split: ProducingSplit, phases: list[PhaseHou
         f"{split.work_h:+,.0f} h from the work started (phase runs: twin {split.twin_runs}, "
         f"live {split.live_runs}) and {split.durations_h:+,.0f} h from phase durations"
     )
+    work = WORK_STARTED["more" if split.work_h > 0 else "less"]
+    durations = CAUSES["producing"] + _phase_note(phases)
     shares = sorted(
-        (
-            (split.work_h, WORK_STARTED),
-            (split.durations_h, CAUSES["producing"] + _phase_note(phases)),
-        ),
-        key=lambda x: -abs(x[0]),
+        ((split.work_h, work), (split.durations_h, durations)), key=lambda x: -abs(x[0])
     )
     named = [text for hours, text in shares if abs(hours) > MATERIAL * max(s.twin_h, 1.0)]
     return "; ".join(named or [shares[0][1]]) + f" ({numbers})"
