@@ -78,7 +78,10 @@ def test_a_viewer_reads_units_batches_alarms_and_trends(api: Api) -> None:
     assert len(series["t"]) == len(series["v"]) == 60
     assert series["v"][-1] == 37.0
     grid = api.get("/api/v1/live/trend", params={"tag": tag, "minutes": 60}).json()
-    assert grid["every_s"] == 6.0 and len(grid["series"][0]["v"]) == 100
+    # Means on a 6 s grid aligned to the Unix epoch: one point per step holding a sample
+    # (100 or 101 steps for these 10 minutes, as the samples fall on the grid).
+    steps = {to_us(now - dt.timedelta(seconds=s)) // 6_000_000 for s in range(0, 600, 5)}
+    assert grid["every_s"] == 6.0 and len(grid["series"][0]["v"]) == len(steps)
 
     kpis = api.get("/api/v1/live/kpis?site=tiny&hours=1")
     assert kpis.status_code == 200, kpis.text
