@@ -30,7 +30,7 @@ demo: $(STAMP) $(BUILT)
 test: $(STAMP) $(BUILT)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/pytest -q -n 2 --dist loadfile
+	$(BIN)/pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
