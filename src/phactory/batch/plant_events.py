@@ -35,20 +35,19 @@ the phase's planned duration [h] as value, as the twin gives its sampled duratio
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from typing import Any, Final
+from dataclasses import dataclass, replace
+from typing import Final
 
 from phactory.batch.control_recipe import ControlPhase, ControlRecipe
 from phactory.batch.states import State
 from phactory.events.plant_event import PlantEvent
+from phactory.model.procedural import is_cleaning_phase
 from phactory.records import AuditEntry, RecordService
 
 __all__ = ["FeedBatch", "RecordEventFeed", "unit_state_of_phase"]
 
 #: Audit kinds the feed reads.
 KINDS: Final[tuple[str, ...]] = ("batch.created", "batch.state", "phase.state", "equipment")
-_CLEANING = re.compile(r"(^|[-_ ])(cip|sip|clean|steam|sanitis|sanitiz|steril)", re.I)
 _DOWN = frozenset({State.HELD, State.HOLDING, State.ABORTING, State.ABORTED})
 _SCRAPPED = frozenset({State.STOPPED, State.ABORTED})
 
@@ -56,11 +55,23 @@ _SCRAPPED = frozenset({State.STOPPED, State.ABORTED})
 def unit_state_of_phase(phase: ControlPhase, state: State) -> str:
     """The ISO 22400 state of the unit of ``phase`` while the phase is in ``state``."""
     if state in (State.RUNNING, State.RESTARTING):
-        name = phase.name or phase.phase
-        return "cleaning" if _CLEANING.search(name) else "producing"
+        return "cleaning" if is_cleaning_phase(phase.phase) else "producing"
     if state in _DOWN:
         return "down"
     return "waiting_upstream"
+
+
+@dataclass(frozen=True, slots=True)
+class _Made:
+    """What one audit entry says happened, before its batch context and numbering."""
+
+    kind: str
+    unit: str = ""
+    state: str = ""
+    procedure: str = ""
+    phase: str = ""
+    value: float | None = None
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,37 +128,45 @@ class RecordEventFeed:
         if not batch_id:
             return []
         b = self._batch(batch_id)
-        made: list[dict[str, Any]] = []
+        made: list[_Made] = []
         if entry.kind == "batch.created":
-            made.append({"kind": "batch_released"})
+            made.append(_Made("batch_released"))
         elif entry.kind == "batch.state":
             made.extend(self._batch_state(b, entry))
         elif entry.kind == "phase.state":
             made.extend(self._phase_state(batch_id, b, entry))
         elif entry.kind == "equipment":
             made.extend(self._equipment(batch_id, entry))
+        # An entry makes at most two events (a unit's state and a phase event): numbered
+        # 2 * seq and 2 * seq + 1, so a re-read numbers them alike.
         return [
             PlantEvent(
                 t=entry.time,
+                kind=m.kind,
+                unit=m.unit,
+                state=m.state,
                 batch=batch_id,
                 order=b.order,
                 product=b.product,
+                procedure=m.procedure,
+                phase=m.phase,
+                value=m.value,
+                detail=m.detail,
                 source=self.source,
                 seq=2 * entry.seq + i,
-                **fields,
             )
-            for i, fields in enumerate(made[:2])
+            for i, m in enumerate(made)
         ]
 
     @staticmethod
-    def _batch_state(b: FeedBatch, entry: AuditEntry) -> list[dict[str, Any]]:
+    def _batch_state(b: FeedBatch, entry: AuditEntry) -> list[_Made]:
         old, new = State(entry.old), State(entry.new)
         if old is State.IDLE and new is State.RUNNING:
-            return [{"kind": "batch_started"}]
+            return [_Made("batch_started")]
         if new is State.COMPLETE:
-            return [{"kind": "batch_completed", "value": b.recipe.batch_size}]
+            return [_Made("batch_completed", value=b.recipe.batch_size)]
         if new in _SCRAPPED:
-            return [{"kind": "batch_scrapped", "value": 0.0, "detail": entry.reason}]
+            return [_Made("batch_scrapped", value=0.0, detail=entry.reason)]
         return []
 
     def _unit(self, batch_id: str, unit_procedure: str) -> str:
@@ -162,7 +181,7 @@ class RecordEventFeed:
             self._units[(batch_id, unit_procedure)] = unit
         return unit
 
-    def _phase_state(self, batch_id: str, b: FeedBatch, entry: AuditEntry) -> list[dict[str, Any]]:
+    def _phase_state(self, batch_id: str, b: FeedBatch, entry: AuditEntry) -> list[_Made]:
         step = entry.subject.split("/", 1)[1] if "/" in entry.subject else ""
         try:
             phase = b.recipe.phase(step)
@@ -171,34 +190,28 @@ class RecordEventFeed:
         up = b.recipe.unit_procedure(phase.unit_procedure)
         old, new = State(entry.old), State(entry.new)
         unit = self._unit(batch_id, phase.unit_procedure)
-        context = {
-            "unit": unit,
-            "procedure": phase.unit_procedure,
-            "phase": phase.phase,
-        }
-        made: list[dict[str, Any]] = []
+        where = _Made("", unit=unit, procedure=phase.unit_procedure, phase=phase.phase)
+        made: list[_Made] = []
         if unit:
-            made.append({**context, "kind": "state", "state": unit_state_of_phase(phase, new)})
+            made.append(replace(where, kind="state", state=unit_state_of_phase(phase, new)))
         paths = [ph.path for op in up.operations for ph in op.phases]
         if old is State.IDLE and new is State.RUNNING:
-            kind = "procedure_started" if paths and phase.path == paths[0] else "phase_started"
-            made.append({**context, "kind": kind, "value": phase.duration_h})
+            kind = "procedure_started" if phase.path == paths[0] else "phase_started"
+            made.append(replace(where, kind=kind, value=phase.duration_h))
         elif new is State.COMPLETE:
-            last = paths and phase.path == paths[-1]
-            kind = "procedure_completed" if last else "phase_completed"
-            made.append({**context, "kind": kind, "value": phase.duration_h})
+            kind = "procedure_completed" if phase.path == paths[-1] else "phase_completed"
+            made.append(replace(where, kind=kind, value=phase.duration_h))
         return made
 
-    def _equipment(self, batch_id: str, entry: AuditEntry) -> list[dict[str, Any]]:
+    def _equipment(self, batch_id: str, entry: AuditEntry) -> list[_Made]:
         new = entry.new if isinstance(entry.new, dict) else {}
         unit = str(new.get("unit") or "")
         if not unit:
             return []
         procedure = str(new.get("unit_procedure") or "")
-        context = {"unit": unit, "procedure": procedure}
         if entry.field == "allocated":
             self._units[(batch_id, procedure)] = unit
-            return [{**context, "kind": "state", "state": "waiting_upstream"}]
+            return [_Made("state", unit=unit, state="waiting_upstream", procedure=procedure)]
         if entry.field == "released":
-            return [{**context, "kind": "state", "state": "idle"}]
+            return [_Made("state", unit=unit, state="idle", procedure=procedure)]
         return []

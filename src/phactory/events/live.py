@@ -33,7 +33,7 @@ import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import cast
+from typing import Any, cast
 
 import pandas as pd
 
@@ -170,11 +170,7 @@ class LiveEventLog:
                 "t_h": hours(e.t),
                 "kind": e.kind,
                 "unit": e.unit,
-                "batch": e.batch,
-                "order": e.order,
-                "product": e.product,
-                "procedure": e.procedure,
-                "phase": e.phase,
+                **{f: getattr(e, f) for f in _CONTEXT},
                 "value": math.nan if e.value is None else e.value,
                 "detail": e.detail,
             }
@@ -255,30 +251,20 @@ class LiveEventLog:
         return list(rows.values())
 
 
+#: The batch context an event and a timeline row carry.
+_CONTEXT = ("batch", "order", "product", "procedure", "phase")
+
+
 def _row(unit: str, event: PlantEvent | None, start_h: float, end_h: float) -> dict[str, object]:
-    if event is None:
-        return {
-            "unit": unit,
-            "state": "idle",
-            "start_h": start_h,
-            "end_h": end_h,
-            "batch": "",
-            "order": "",
-            "product": "",
-            "procedure": "",
-            "phase": "",
-        }
-    return {
+    """A timeline row of ``unit`` in the state of ``event`` (idle, no batch: none)."""
+    row: dict[str, object] = {
         "unit": unit,
-        "state": event.state,
+        "state": "idle" if event is None else event.state,
         "start_h": start_h,
         "end_h": end_h,
-        "batch": event.batch,
-        "order": event.order,
-        "product": event.product,
-        "procedure": event.procedure,
-        "phase": event.phase,
     }
+    row.update({f: "" if event is None else getattr(event, f) for f in _CONTEXT})
+    return row
 
 
 def to_plant_events(log: EventLog, *, source: str = "twin") -> list[PlantEvent]:
@@ -302,65 +288,51 @@ def to_plant_events(log: EventLog, *, source: str = "twin") -> list[PlantEvent]:
     def at(h: object) -> dt.datetime:
         return epoch + dt.timedelta(hours=_float(h))
 
-    out: list[tuple[float, int, PlantEvent]] = []
+    # Rank within one instant: a unit's state before the batch events, and those before
+    # the phase events they open.
+    out: list[tuple[int, PlantEvent]] = []
     for r in log.timeline.itertuples(index=False):
-        out.append(
-            (
-                _float(r.start_h),
-                0,
-                PlantEvent(
-                    t=at(r.start_h),
-                    kind="state",
-                    unit=str(r.unit),
-                    state=str(r.state),
-                    batch=_text(r.batch),
-                    order=_text(r.order),
-                    product=_text(r.product),
-                    procedure=_text(r.procedure),
-                    phase=_text(r.phase),
-                ),
-            )
-        )
+        event = _event(at(r.start_h), "state", r, unit=str(r.unit), state=str(r.state))
+        out.append((0, event))
     for r in log.batches.itertuples(index=False):
         for kind, h in (("batch_released", r.release_h), ("batch_started", r.start_h)):
             if _number(h) is not None:
-                out.append(
-                    (
-                        _float(h),
-                        1,
-                        PlantEvent(
-                            t=at(h),
-                            kind=kind,
-                            batch=str(r.batch),
-                            order=_text(r.order),
-                            product=_text(r.product),
-                        ),
-                    )
-                )
+                out.append((1, _event(at(h), kind, r)))
     for r in log.events.itertuples(index=False):
-        if r.kind in ("batch_released", "batch_started"):
-            continue
-        value = _number(r.value)
-        out.append(
-            (
-                _float(r.t_h),
-                2,
-                PlantEvent(
-                    t=at(r.t_h),
-                    kind=str(r.kind),
-                    unit=_text(r.unit),
-                    batch=_text(r.batch),
-                    order=_text(r.order),
-                    product=_text(r.product),
-                    procedure=_text(r.procedure),
-                    phase=_text(r.phase),
-                    value=value,
-                    detail=_text(r.detail),
-                ),
-            )
-        )
-    out.sort(key=lambda x: (x[0], x[1]))
-    return [replace(e, source=source, seq=i) for i, (_, _, e) in enumerate(out)]
+        if r.kind not in ("batch_released", "batch_started"):
+            event = _event(
+                at(r.t_h), str(r.kind), r, unit=_text(r.unit), value=_number(r.value),
+                detail=_text(r.detail),
+            )  # fmt: skip
+            out.append((2, event))
+    out.sort(key=lambda x: (x[1].t, x[0]))
+    return [replace(e, source=source, seq=i) for i, (_, e) in enumerate(out)]
+
+
+def _event(
+    t: dt.datetime,
+    kind: str,
+    row: Any,
+    *,
+    unit: str = "",
+    state: str = "",
+    value: float | None = None,
+    detail: str = "",
+) -> PlantEvent:
+    """An event with the batch context of an event-log row (a frame's named tuple)."""
+    return PlantEvent(
+        t=t,
+        kind=kind,
+        unit=unit,
+        state=state,
+        batch=_text(row.batch),
+        order=_text(row.order),
+        product=_text(row.product),
+        procedure=_text(getattr(row, "procedure", "")),
+        phase=_text(getattr(row, "phase", "")),
+        value=value,
+        detail=detail,
+    )
 
 
 def _number(v: object) -> float | None:

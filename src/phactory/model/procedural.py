@@ -9,7 +9,8 @@ on the intermediate.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import fnmatch
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
@@ -19,6 +20,8 @@ from phactory.model.measure import Measure
 from phactory.model.quantity import Duration, Mass, Power, Volume
 
 __all__ = [
+    "CIP_PHASES",
+    "SIP_PHASES",
     "ChangeoverRule",
     "LabourRequirement",
     "Link",
@@ -30,6 +33,7 @@ __all__ = [
     "UnitProcedure",
     "Utilities",
     "changeover_hours",
+    "is_cleaning_phase",
 ]
 
 
@@ -314,3 +318,17 @@ def changeover_hours(
         if best is None or score > best[0]:
             best = (score, rule.duration)
     return best[1] if best else 0.0
+
+
+#: Recipe phase ids (shell patterns, lower case) that clean equipment in place, and that
+#: sterilise it: what the controllers run as CIP and SIP (:mod:`phactory.control.phases.
+#: mapping`) and what counts as cleaning time (ISO 22400-2 AUST) in a live plant's event
+#: log (:mod:`phactory.batch.plant_events`).
+CIP_PHASES: Final[tuple[str, ...]] = ("cip", "clean*", "*-sanitise", "*-sanitize")
+SIP_PHASES: Final[tuple[str, ...]] = ("sip", "steam*", "sterilise*", "sterilize*")
+
+
+def is_cleaning_phase(phase_id: str) -> bool:
+    """Whether recipe phase ``phase_id`` cleans or sterilises its unit (CIP or SIP)."""
+    pid = phase_id.lower()
+    return any(fnmatch.fnmatchcase(pid, p) for p in (*CIP_PHASES, *SIP_PHASES))

@@ -7,7 +7,10 @@ named after the recipe phase and runs the shipped logic chosen by the first rule
 that matches; a site may choose another logic or its own ST file per phase
 (:mod:`phactory.model.control`).
 
-Rules, in order (``*`` is any text; a recipe phase's ``process_model`` is matched first):
+Rules, in order (``*`` is any text; a recipe phase's ``process_model`` is matched first,
+then the cleaning names of :data:`phactory.model.procedural.CIP_PHASES` and
+``SIP_PHASES``: a phase named as cleaning is cleaning whatever else its name says, as the
+live event log counts it, :func:`phactory.model.procedural.is_cleaning_phase`):
 
 =========================================  ===========  ===================================
 recipe phase                               logic        examples
@@ -15,6 +18,8 @@ recipe phase                               logic        examples
 process_model ``cho_fed_batch``            grow         (any)
 process_model ``ivt``                      hold + IVT   transcribe (mRNA)
 process_model ``lyophilisation``           freeze_dry   (any)
+cip, clean*, *-sanitise, *-sanitize        cip          strip-sanitise (oligo-dT skid)
+sip, steam*, sterilise*, sterilize*        sip
 grow, culture, production, *-culture       grow + CHO   grow (seed trains), culture (mAb)
 activate, transduce, expand*, expansion    grow         CAR-T activation and expansion
 heat*, cool*, warm*, chill*, controlled-   temperature  controlled-rate-program (CAR-T,
@@ -26,8 +31,6 @@ vessel
 transfer, transfer-out, drain, harvest,    transfer
 empty
 agitate, mix, stir, dissolve*, make-*      agitate      dissolve-filter, make-buffers
-cip, clean*, *-sanitise, *-sanitize        cip          strip-sanitise (oligo-dT skid)
-sip, steam*, sterilise*, sterilize*        sip
 fill, fill-vials, aseptic-fill             fill
 freeze-dry*, lyophilis*, lyophiliz*,       freeze_dry
 primary-drying
@@ -43,6 +46,8 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, field
 from typing import Final
+
+from phactory.model.procedural import CIP_PHASES, SIP_PHASES
 
 __all__ = ["RULES", "LogicChoice", "MappingRule", "choose_logic", "normalise"]
 
@@ -100,6 +105,8 @@ MODEL_RULES: Final[dict[str, LogicChoice]] = {
 }
 
 RULES: Final[tuple[MappingRule, ...]] = (
+    _rule(" ".join(CIP_PHASES), "cip"),
+    _rule(" ".join(SIP_PHASES), "sip"),
     _rule("grow culture production *-culture", "grow", "cho_fed_batch"),
     _rule("activate transduce expand* expansion", "grow"),
     _rule("controlled-rate-*", "temperature", P_SP=-90.0),
@@ -108,8 +115,6 @@ RULES: Final[tuple[MappingRule, ...]] = (
     _rule("charge charge-* transfer-in fill-vessel", "charge"),
     _rule("transfer transfer-out drain harvest empty", "transfer"),
     _rule("agitate mix stir dissolve* make-*", "agitate"),
-    _rule("cip clean* *-sanitise *-sanitize", "cip"),
-    _rule("sip steam* sterilise* sterilize*", "sip"),
     _rule("fill fill-vials aseptic-fill", "fill"),
     _rule("freeze-dry* lyophilis* lyophiliz* primary-drying", "freeze_dry", "lyophilisation"),
 )
