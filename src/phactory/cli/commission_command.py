@@ -3,7 +3,6 @@ against the twin."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from phactory.cli.main import app
-from phactory.cli.output import console, echo_json
+from phactory.cli.output import console, echo_json, number
 
 
 @app.command()
@@ -77,14 +76,10 @@ def commission(
         table.add_column(column, justify="left" if column == "KPI" else "right")
     for k in result.kpis:
         diff = "n/a" if k.diff_pct is None else f"{k.diff_pct:+.1f} %"
-        table.add_row(k.name, _fmt(k.twin), _fmt(k.live), diff)
+        table.add_row(k.name, number(k.twin), number(k.live), diff)
     console.print(table)
     for k in result.kpis:
         if k.cause:
             console.print(Text.assemble((k.name, "bold"), ": ", k.cause))
     if report is not None:
         console.print(f"report: {report}")
-
-
-def _fmt(x: float) -> str:
-    return "n/a" if not math.isfinite(x) else (f"{x:,.4g}" if abs(x) < 1e4 else f"{x:,.0f}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from phactory.cli.output import console, echo_json, fail
+from phactory.cli.output import console, echo_json, fail, number
 
 app = typer.Typer(no_args_is_help=True, help="KPIs of the live plant (ISO 22400).")
 
@@ -22,17 +21,6 @@ Source = Annotated[
         "'record' (the batch record).",
     ),
 ]
-
-
-def parse_time(text: str | None, option: str) -> dt.datetime | None:
-    """An ISO 8601 time of an option; naive times are UTC."""
-    if text is None:
-        return None
-    try:
-        t = dt.datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"{option} {text!r}: not an ISO 8601 time (e.g. 2027-01-04T06:00:00+00:00)")
-    return t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)
 
 
 @app.command("live")
@@ -56,28 +44,27 @@ def live(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """KPIs of the live plant over a window, computed as the twin's are."""
-    import os
-
     from phactory.cli.site_commands import load_or_exit
+    from phactory.historian import parse_time
     from phactory.live import events_from_historian, events_from_record, live_kpis
     from phactory.study.simulation import KPI_NAMES
 
     site = load_or_exit(site_path)
-    t0, t1 = parse_time(start, "--from"), parse_time(end, "--to")
+    t0 = None if start is None else parse_time(start, "--from")
+    t1 = None if end is None else parse_time(end, "--to")
     if source == "record":
         events = events_from_record(db)
     elif source == "historian":
-        from phactory.store.settings import data_dir
+        from phactory.app.services.historian import historian_location
 
-        url = db or os.environ.get("PHACTORY_HISTORIAN_URL") or None
-        path = None if url else data_dir() / "historian.sqlite"
-        if path is not None and not path.exists():
+        where = historian_location(db)
+        if where.path is not None and not where.path.exists():
             fail(
-                f"no historian at {path} yet: feed it with `phactory control run SITE --mqtt "
-                "URL` or `phactory mqtt publish-record SITE`, and `phactory mqtt ingest`; or "
-                "read the batch record with --source record"
+                f"no historian at {where.path} yet: feed it with `phactory control run SITE "
+                "--mqtt URL` or `phactory mqtt publish-record SITE`, and `phactory mqtt "
+                "ingest`; or read the batch record with --source record"
             )
-        events = events_from_historian(site.id, t1, url=url, path=path)
+        events = events_from_historian(site.id, t1, url=where.url, path=where.path)
     else:
         fail(f"--source {source!r}: choose 'historian' or 'record'")
     k = live_kpis(site, events, t0, t1)
@@ -99,6 +86,6 @@ def live(
     table.add_column("KPI")
     table.add_column("value", justify="right")
     for name, value in kpis.items():
-        table.add_row(name, "n/a" if not math.isfinite(value) else f"{value:,.4g}")
+        table.add_row(name, number(value))
     console.print(table)
     console.print(f"{k.events} events from the {source}")

@@ -6,6 +6,7 @@ Only light imports here (Rich, Typer): every command module imports this one, an
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -67,3 +68,11 @@ def echo_json(value: Any, *, indent: int | None = None) -> None:
     from phactory.jsonio import dumps
 
     typer.echo(dumps(value, indent=indent))
+
+
+def number(v: float | None) -> str:
+    """A KPI value for a table: four significant digits, whole numbers from 10,000 on,
+    ``n/a`` where undefined."""
+    if v is None or not math.isfinite(v):
+        return "n/a"
+    return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"

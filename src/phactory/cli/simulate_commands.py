@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from phactory.cli.main import app
-from phactory.cli.output import console, echo_json, fail
+from phactory.cli.output import console, echo_json, fail, number
 from phactory.cli.site_commands import load_or_exit
 
 if TYPE_CHECKING:
@@ -87,12 +87,6 @@ def _run(
         )
 
 
-def _fmt(v: float | None) -> str:
-    if v is None or not math.isfinite(v):
-        return "n/a"
-    return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
-
-
 def kpi_table(studies: list[SimulationStudy], title: str = "KPIs (mean and 95% CI)") -> Table:
     """Site KPIs of one or more studies side by side."""
     from phactory.study.simulation import KPI_NAMES
@@ -113,9 +107,9 @@ def kpi_table(studies: list[SimulationStudy], title: str = "KPIs (mean and 95% C
             ci = (
                 ""
                 if math.isclose(k["ci_low"], k["ci_high"], abs_tol=1e-12)
-                else f" [{_fmt(k['ci_low'])}, {_fmt(k['ci_high'])}]"
+                else f" [{number(k['ci_low'])}, {number(k['ci_high'])}]"
             )
-            cells.append(_fmt(k["mean"]) + ci)
+            cells.append(number(k["mean"]) + ci)
         table.add_row(name, *cells)
     return table
 
@@ -282,7 +276,7 @@ def _print_adherence(path: Path, replications: int, result: Adherence) -> None:
     table.add_column("measure")
     table.add_column("value", justify="right")
     for k, v in result.summary.items():
-        table.add_row(k, _fmt(v))
+        table.add_row(k, number(v))
     console.print(table)
     worst = result.operations.sort_values("mean_delay_h", ascending=False).head(10)
     ops = Table(title="Most delayed operations (start delay vs plan, h)", title_justify="left")
@@ -293,8 +287,8 @@ def _print_adherence(path: Path, replications: int, result: Adherence) -> None:
             str(r["batch"]),
             str(r["procedure"]),
             str(r["unit"]),
-            _fmt(float(r["mean_delay_h"])),
-            _fmt(float(r["p90_delay_h"])),
+            number(float(r["mean_delay_h"])),
+            number(float(r["p90_delay_h"])),
             f"{float(r['delayed_share']):.0%}",
         )
     console.print(ops)
@@ -432,9 +426,9 @@ def _difference_table(baseline: str, other: str, c: Comparison) -> Table:
         suffix = " pp" if unit == "pp" else ""
         t.add_row(
             k,
-            ("+" if diff is not None and diff > 0 else "") + _fmt(diff) + suffix,
-            f"[{_fmt(low)}, {_fmt(high)}]{suffix}",
-            _fmt(r.p_value),
+            ("+" if diff is not None and diff > 0 else "") + number(diff) + suffix,
+            f"[{number(low)}, {number(high)}]{suffix}",
+            number(r.p_value),
             "[green]yes[/green]" if r.significant else "no",
         )
     return t
@@ -483,8 +477,8 @@ def optimize_staff(
     for ev in sorted(result.evaluations, key=lambda e: tuple(e.headcounts[t] for t in teams)):
         curve.add_row(
             *(str(ev.headcounts[t]) for t in teams),
-            _fmt(ev.mean),
-            _fmt(ev.half_width),
+            number(ev.mean),
+            number(ev.half_width),
             "yes" if ev.met else "no",
         )
     console.print(curve)

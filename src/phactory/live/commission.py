@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -175,7 +175,6 @@ class CommissionReport:
     twin_wall_s: float
     live: EventLog
     twin: EventLog
-    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         """``{"kpis": {NAME: {"twin", "live", "diff_pct", "cause"}}, ...}``."""

@@ -29,7 +29,7 @@ import datetime as dt
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,7 +63,6 @@ class LiveRun:
     events: list[PlantEvent]
     batches_started: int
     wall_s: float
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -126,6 +125,7 @@ def run_plan_on_controllers(
         engine = BatchEngine(records, time_scale=1.0, driver=ControllerDrivers(plant), tick_s=0.0)
         releases = _releases(site, horizon_h)
         started: list[str] = []
+        active: list[str] = []  # started and not finished
         ready_at: dict[tuple[str, str], float] = {}
         while True:
             now_h = plant.now_s / _H
@@ -137,7 +137,8 @@ def run_plan_on_controllers(
                 )  # fmt: skip
                 engine.lifecycle.command(people["supervisor"][0], info.batch_id, "Start")
                 started.append(info.batch_id)
-            due_h = _step_batches(engine, started, operator, ready_at, now_h)
+                active.append(info.batch_id)
+            due_h = _step_batches(engine, active, operator, ready_at, now_h)
             if progress is not None:
                 progress(min(now_h, horizon_h), horizon_h)
             if now_h >= horizon_h - 1e-9:
@@ -180,8 +181,8 @@ def _step_batches(
     ready_at: dict[tuple[str, str], float],
     now_h: float,
 ) -> list[float]:
-    """Tick every unfinished batch until none progresses; return when manual steps are
-    due [plant h]."""
+    """Tick every batch of ``batches`` until none progresses, removing those that finish;
+    return when manual steps are due [plant h]."""
     from phactory.batch.states import State
 
     due: list[float] = []
@@ -189,9 +190,10 @@ def _step_batches(
     while progressed:
         progressed = False
         due = []
-        for batch_id in batches:
+        for batch_id in list(batches):
             status = engine.runner.status(batch_id)
             if status.finished:
+                batches.remove(batch_id)
                 continue
             step = status.current
             use_operator: SimulatedOperator | None = None
@@ -212,8 +214,8 @@ def _step_batches(
 def _releases(site: Site, horizon_h: float) -> list[_Release]:
     out: list[_Release] = []
     for order in site.orders:
-        t_h = max(0.0, site.to_hours(order.release)) if order.release is not None else 0.0
-        if t_h > horizon_h:
+        t_h = site.release_hours(order)
+        if t_h >= horizon_h:  # as the twin: released at the end, never started
             continue
         out.extend(_Release(t_h, order.id, b) for b in site.batch_ids(order))
     out.sort(key=lambda r: (r.t_h, r.order_id, r.batch_id))

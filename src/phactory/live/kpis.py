@@ -85,9 +85,8 @@ def window_kpis(
         start = span[0] if start is None else start
         end = max(span[1], dt.datetime.now(dt.UTC)) if end is None else end
     assert start is not None and end is not None
-    if end <= start:
-        raise InvalidError(
-            f"window end {end.isoformat()} is not after its start {start.isoformat()}"
-        )
-    log = live.snapshot(start, end)
+    try:
+        log = live.snapshot(start, end)
+    except ValueError as exc:  # the window's end not after its start
+        raise InvalidError(f"live KPIs of site {site.id!r}: {exc}") from exc
     return LiveKpis(start, end, n, log, compute(log, site))

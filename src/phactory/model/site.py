@@ -137,6 +137,11 @@ class Site(ModelBase):
         delta = self.aware(moment).astimezone(utc) - self.epoch.astimezone(utc)
         return delta.total_seconds() / 3600.0
 
+    def release_hours(self, order: Order) -> float:
+        """Hours from :attr:`epoch` at which ``order``'s batches may start: its release,
+        or 0 without one or for a release before the plan start."""
+        return max(0.0, self.to_hours(order.release)) if order.release else 0.0
+
     def from_hours(self, hours: float) -> dt.datetime:
         """The aware local datetime ``hours`` of elapsed time after :attr:`epoch`."""
         return (self.epoch.astimezone(dt.UTC) + dt.timedelta(hours=hours)).astimezone(self.zone)

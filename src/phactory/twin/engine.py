@@ -395,7 +395,7 @@ class Run:
         for order in site.orders:
             recipe = self.recipes[site.recipe_for(order).id]
             n = site.batches_for(order)
-            release = max(0.0, site.to_hours(order.release)) if order.release else 0.0
+            release = site.release_hours(order)
             if release >= self.horizon:
                 offset += n * recipe.n_phases
                 continue
