@@ -48,10 +48,11 @@ _H = 3600.0
 MAX_STEP_S = 6 * _H
 #: Plant time between two looks at the phases' states while the plant advances [s].
 LOOK_S = 60.0
-#: Scan period of the controllers in commissioning: the plant's dynamics are minutes
-#: (jacket temperatures) to days (cell growth), far slower than a 10 s scan (the KPIs of
-#: a 10 s and a 100 ms run have not been compared side by side); three plant days of mab-biologics took 7 s of wall time at 10 s against 150-168 s at
-#: the live plant's 100 ms (measured on 2 cores, 2026-12-07).
+#: Scan period of the controllers in commissioning. The plant's dynamics are minutes
+#: (jacket temperatures) to days (cell growth), far slower than a 10 s scan; the KPIs of
+#: a 10 s and a 100 ms run have not been compared side by side. Three plant days of
+#: mab-biologics took 7 s of wall time at 10 s against 150-168 s at the live plant's
+#: 100 ms (2 cores, 2026-12-07).
 DEFAULT_SCAN = "10 s"
 
 
