@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from phactory.connect.mqtt import EdgePublisher, HistorianIngest
-from phactory.connect.mqtt.broker import default_url, make_client, parse_url
+from phactory.connect.mqtt.broker import clear_retained, default_url
 from phactory.connect.mqtt.namespace import meta_topic
 from phactory.historian import Historian, Sample, open_historian
 
@@ -182,7 +182,12 @@ def latency(url: str, folder: Path, site_path: Path, seconds: float) -> dict[str
             time.sleep(0.5)
             c = pub.counters
         lat = sorted(timing.latencies_ms)
-    _clear_retained(url, [meta_topic(plant.site, t.path) for t in plant.tags()])
+    # leave no retained metadata behind on the broker
+    clear_retained(
+        url,
+        [meta_topic(plant.site, t.path) for t in plant.tags()],
+        f"bench-cleaner-{uuid.uuid4().hex[:8]}",
+    )
     q = statistics.quantiles(lat, n=100, method="inclusive")
     return {
         "site": plant.site,
@@ -197,19 +202,6 @@ def latency(url: str, folder: Path, site_path: Path, seconds: float) -> dict[str
         "max_ms": round(lat[-1], 2),
         "published": c.acked,
     }
-
-
-def _clear_retained(url: str, topics: Sequence[str]) -> None:
-    """Leave no retained metadata behind on the broker (an empty retained message
-    clears a topic)."""
-    b = parse_url(url)
-    client = make_client(b, f"bench-cleaner-{uuid.uuid4().hex[:8]}")
-    client.connect(b.host, b.port)
-    client.loop_start()
-    for info in [client.publish(t, b"", qos=1, retain=True) for t in topics]:
-        info.wait_for_publish(10)
-    client.disconnect()
-    client.loop_stop()
 
 
 @contextmanager

@@ -11,6 +11,7 @@ says).
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import os
 import shutil
@@ -30,6 +31,9 @@ from phactory.events.plant_event import PlantEvent
 from phactory.historian.samples import Sample
 from phactory.historian.tags import TagMeta
 
+#: Plant time 0 of the tests' samples and events: 2025-03-01T08:00:00Z.
+EPOCH = dt.datetime(2025, 3, 1, 8, 0, tzinfo=dt.UTC)
+EPOCH_US = 1_740_816_000_000_000
 MOSQUITTO = os.environ.get("PHACTORY_TEST_MOSQUITTO", "/usr/sbin/mosquitto")
 MACHINE_URL = os.environ.get("PHACTORY_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
 
@@ -55,6 +59,13 @@ def machine_broker() -> str:
 def unique(prefix: str) -> str:
     """A name no other test (or earlier run) uses: topics of tests do not mix."""
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def samples(site: str, n: int, start: int = 0, *, unit: str = "") -> list[Sample]:
+    """Samples ``start .. start+n-1`` of tags ``<site>/a/c/u/T0..T2``, sample ``i`` with
+    value ``i`` at ``EPOCH_US + i``."""
+    return [Sample(f"{site}/a/c/u/T{i % 3}", EPOCH_US + i, float(i), 0, unit=unit)
+            for i in range(start, start + n)]  # fmt: skip
 
 
 def free_port() -> int:
@@ -224,14 +235,6 @@ class Recorder:
 
 def clear_retained(url: str, topics: Sequence[str]) -> None:
     """Remove retained messages (an empty retained message clears a topic)."""
-    from phactory.connect.mqtt.broker import make_client, parse_url
+    from phactory.connect.mqtt.broker import clear_retained as clear
 
-    b = parse_url(url)
-    client = make_client(b, unique("cleaner"))
-    client.connect(b.host, b.port)
-    client.loop_start()
-    infos = [client.publish(t, b"", qos=1, retain=True) for t in topics]
-    for info in infos:
-        info.wait_for_publish(5)
-    client.disconnect()
-    client.loop_stop()
+    clear(url, topics, unique("cleaner"), timeout_s=5)

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from phactory.connect.mqtt.queue import (
-    CLEAR_FRACTION,
     ROW_OVERHEAD,
     DurableQueue,
     OutMessage,
@@ -117,7 +116,7 @@ def test_the_byte_bound(path: Path) -> None:
     q.put(msgs(3))
     with pytest.raises(QueueFullError):
         q.put(msgs(1))
-    assert CLEAR_FRACTION < 1
+    assert q.full and (q.messages, q.next_seq, q.refused) == (3, 3, 1)
     q.close()
 
 
@@ -133,6 +132,17 @@ def test_rejected_messages_become_dead_letters(path: Path) -> None:
         assert db.execute("SELECT seq, reason FROM dead_letter").fetchall() == [
             (1, "Not authorized")
         ]
+
+
+def test_rejecting_messages_also_clears_the_full_alarm(path: Path) -> None:
+    alarms: list[bool] = []
+    q = DurableQueue(path, "edge-1", max_messages=10, on_alarm=alarms.append)
+    q.put(msgs(10))
+    with pytest.raises(QueueFullError):
+        q.put(msgs(1))
+    assert q.reject([0, 1], "Not authorized") == 2
+    assert not q.full and alarms == [True, False] and q.messages == 8
+    q.close()
 
 
 def test_stats_of_a_running_queue_and_refusals(path: Path, tmp_path: Path) -> None:

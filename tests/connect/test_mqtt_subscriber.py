@@ -18,10 +18,16 @@ from phactory.events.plant_event import PlantEvent
 from phactory.historian.samples import Sample
 from phactory.historian.tags import TagMeta
 
-from .mqtt_support import MemorySink, clear_retained, machine_broker, unique, wait_for
-
-EPOCH = dt.datetime(2025, 3, 1, 8, 0, tzinfo=dt.UTC)
-EPOCH_US = ns.to_us(EPOCH)
+from .mqtt_support import (
+    EPOCH,
+    EPOCH_US,
+    MemorySink,
+    clear_retained,
+    machine_broker,
+    unique,
+    wait_for,
+)
+from .mqtt_support import samples as support_samples
 
 
 @pytest.fixture
@@ -48,8 +54,7 @@ def subscriber(broker: str, site: str, sink: MemorySink, client_id: str) -> Hist
 
 
 def samples(site: str, n: int, start: int = 0) -> list[Sample]:
-    return [Sample(f"{site}/a/c/u/T{i % 3}", EPOCH_US + i, float(i), 0, unit="L")
-            for i in range(start, start + n)]  # fmt: skip
+    return support_samples(site, n, start, unit="L")
 
 
 def test_samples_events_and_metadata_reach_the_sink(

@@ -49,8 +49,10 @@ from phactory.cli.output import console, echo_json, err_console, fail
 from phactory.errors import PhactoryError
 
 if TYPE_CHECKING:
+    from phactory.connect.mqtt import EdgePublisher
     from phactory.connect.opcua.remote import RemotePlant
     from phactory.connect.opcua.users import Authenticator
+    from phactory.control.view import ControlledPlant
 
 #: The endpoint ``status`` connects to by default (``run``'s default).
 DEFAULT_ENDPOINT = "opc.tcp://127.0.0.1:4840/phactory/"
@@ -256,7 +258,7 @@ def run(
                 served = server.start()
             except OSError as exc:
                 fail(f"cannot listen on {host}:{opcua_port}: {exc.strerror or exc}")
-            publisher = None
+            publisher: EdgePublisher | None = None
             try:
                 if mqtt is not None:
                     publisher = _start_publisher(mqtt, mqtt_queue, paced or plant)
@@ -289,16 +291,13 @@ def run(
             store.close()
 
 
-def _start_publisher(url: str, queue: Path | None, plant: Any) -> Any:
+def _start_publisher(url: str, queue: Path | None, plant: ControlledPlant) -> EdgePublisher:
     """An edge publisher of ``plant`` to the broker at ``url`` (its queue by default in the
     data folder), started and attached; announced on stdout."""
     from phactory.connect.mqtt import EdgePublisher
-    from phactory.store.settings import data_dir
+    from phactory.connect.mqtt.queue import default_path
 
-    if queue is None:
-        folder = data_dir() / "mqtt"
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        queue = folder / f"{plant.site}.queue"
+    queue = queue or default_path(plant.site)
     publisher = EdgePublisher(url, plant.site, queue, f"phactory-control-{plant.site}").start()
     publisher.attach(plant)
     console.print(

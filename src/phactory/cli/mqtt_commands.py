@@ -21,9 +21,11 @@ Only Typer and Rich are imported at top level.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -54,6 +56,23 @@ Mqtt = Annotated[
 
 def _say(text: str) -> None:
     console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGINT (Ctrl-C) or SIGTERM while in the block; the handlers
+    before it are put back after."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _counters(c: IngestCounters) -> str:
@@ -98,24 +117,18 @@ def ingest(
     try:
         expiry = SESSION_NEVER_EXPIRES if session_expiry is None else session_expiry
         sub = HistorianIngest(url, historian, topic, client_id=client_id, session_expiry_s=expiry)
-        stop = threading.Event()
-
-        def handler(signum: int, frame: object) -> None:
-            stop.set()
-
-        previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            sub.start()
-            _say(f"Storing {topic} from {sub.broker} in {historian.url}; press Ctrl-C to stop.")
-            while not stop.wait(every or 0.5):
-                if every:
-                    state = "connected" if sub.connected else "NOT connected"
-                    now = dt.datetime.now().astimezone()
-                    _say(f"{now:%H:%M:%S} {state}: {_counters(sub.counters)}")
-        finally:
-            sub.close()
-            for sig, old in previous.items():
-                signal.signal(sig, old)
+        with _stop_on_signals() as stop:
+            try:
+                sub.start()
+                _say(f"Storing {topic} from {sub.broker} in {historian.url}; "
+                     "press Ctrl-C to stop.")  # fmt: skip
+                while not stop.wait(every or 0.5):
+                    if every:
+                        state = "connected" if sub.connected else "NOT connected"
+                        now = dt.datetime.now().astimezone()
+                        _say(f"{now:%H:%M:%S} {state}: {_counters(sub.counters)}")
+            finally:
+                sub.close()
         _say(f"Stopped: {_counters(sub.counters)}")
     finally:
         historian.close()
@@ -149,14 +162,13 @@ def publish_record(
     from phactory.cli.site_commands import load_or_exit
     from phactory.connect.mqtt import EdgePublisher
     from phactory.connect.mqtt.broker import default_url
+    from phactory.connect.mqtt.queue import default_path
     from phactory.connect.mqtt.record_feed import RecordPublisher
     from phactory.records import RecordService
-    from phactory.store.settings import data_dir
 
     site = load_or_exit(site_path)
     url = mqtt or default_url()
-    queue = queue or data_dir() / "mqtt" / f"{site.id}-record.queue"
-    queue.parent.mkdir(parents=True, exist_ok=True)
+    queue = queue or default_path(f"{site.id}-record")
     publisher = EdgePublisher(url, site.id, queue, f"phactory-record-{site.id}").start()
     try:
         with RecordService(db) as records:
@@ -166,19 +178,10 @@ def publish_record(
                 publisher.flush()
                 _say(f"Published {n} event(s) of the batch record to {publisher.broker}.")
                 return
-            stop = threading.Event()
-
-            def handler(signum: int, frame: object) -> None:
-                stop.set()
-
-            previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-            try:
+            with _stop_on_signals() as stop:
                 _say(f"Publishing the batch record of {site.id} to {publisher.broker}; "
                      "press Ctrl-C to stop.")  # fmt: skip
                 feed.run(stop)
-            finally:
-                for sig, old in previous.items():
-                    signal.signal(sig, old)
             _say(f"Stopped: {feed.published} event(s) published.")
     finally:
         publisher.close()
@@ -213,11 +216,9 @@ def status(
 
 
 def _status(stats: QueueStats) -> dict[str, Any]:
-    from phactory.connect.mqtt.namespace import from_us
+    from phactory.connect.mqtt.namespace import format_time
 
-    oldest = None
-    if stats.oldest_queued_us is not None:
-        oldest = from_us(stats.oldest_queued_us).isoformat().replace("+00:00", "Z")
+    oldest = None if stats.oldest_queued_us is None else format_time(stats.oldest_queued_us)
     return {
         "path": stats.path,
         "source": stats.source,

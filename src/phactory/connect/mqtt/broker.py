@@ -14,9 +14,9 @@ needs, and the broker's Receive Maximum honoured by the publisher.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote, urlsplit
 
 from phactory.errors import InvalidError
@@ -24,7 +24,19 @@ from phactory.errors import InvalidError
 if TYPE_CHECKING:
     from paho.mqtt.client import Client
 
-__all__ = ["DEFAULT_URL", "ENV_URL", "BrokerUrl", "default_url", "make_client", "parse_url"]
+__all__ = [
+    "DEFAULT_URL",
+    "ENV_URL",
+    "BrokerUrl",
+    "ConnectionState",
+    "clear_retained",
+    "default_url",
+    "make_client",
+    "parse_url",
+]
+
+#: Where a publisher's or subscriber's connection to the broker is.
+ConnectionState = Literal["new", "connecting", "connected", "disconnected", "closed"]
 
 #: The environment variable naming the broker.
 ENV_URL = "PHACTORY_MQTT_URL"
@@ -87,8 +99,15 @@ def parse_url(url: str) -> BrokerUrl:
     )
 
 
-def make_client(broker: BrokerUrl, client_id: str, *, manual_ack: bool = False) -> Client:
-    """An MQTT 5.0 paho client (version-2 callbacks) with the broker's credentials."""
+def make_client(
+    broker: BrokerUrl,
+    client_id: str,
+    *,
+    manual_ack: bool = False,
+    reconnect_max_s: float | None = None,
+) -> Client:
+    """An MQTT 5.0 paho client (version-2 callbacks) with the broker's credentials;
+    with ``reconnect_max_s``, reconnection attempts 1 s apart, growing up to that [s]."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -100,4 +119,23 @@ def make_client(broker: BrokerUrl, client_id: str, *, manual_ack: bool = False) 
     )
     if broker.username is not None:
         client.username_pw_set(broker.username, broker.password)
+    if reconnect_max_s is not None:
+        client.reconnect_delay_set(1, max(1, round(reconnect_max_s)))
     return client
+
+
+def clear_retained(
+    url: str, topics: Sequence[str], client_id: str, timeout_s: float = 10.0
+) -> None:
+    """Remove the messages retained on ``topics`` (an empty retained message clears a
+    topic), e.g. the metadata of tags no longer published."""
+    broker = parse_url(url)
+    client = make_client(broker, client_id)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    try:
+        for info in [client.publish(t, b"", qos=1, retain=True) for t in topics]:
+            info.wait_for_publish(timeout_s)
+    finally:
+        client.disconnect()
+        client.loop_stop()

@@ -89,7 +89,8 @@ from typing import Any, Literal
 from phactory.errors import InvalidError
 from phactory.events.plant_event import PlantEvent
 from phactory.historian.samples import Quality, Sample, Value
-from phactory.historian.tags import TagMeta
+from phactory.historian.tags import TAG_MAX, TagMeta
+from phactory.historian.times import EPOCH, from_us
 
 __all__ = [
     "EVENTS",
@@ -131,17 +132,15 @@ EVENTS = "_events"
 RESERVED = frozenset({META, EVENTS})
 #: OPC UA status classes, as written in ``q``.
 QUALITIES: frozenset[str] = frozenset({"good", "uncertain", "bad"})
-#: Largest payload :func:`decode` reads [bytes]; a sample takes about 120.
+#: Largest payload :func:`decode` reads [bytes]; the sample in the module docstring
+#: takes 106.
 MAX_PAYLOAD = 256 * 1024
 #: Largest topic [bytes of UTF-8] (MQTT 5.0 §1.5.4).
 MAX_TOPIC = 65_535
-#: Longest tag name below ``phactory/v1/`` [characters] (the historian's limit).
-TAG_MAX = 1000
 
 _ROOT_PREFIX = ROOT + "/"
 _WILDCARDS = re.compile("[/+#]")
-_EPOCH = dt.datetime(1970, 1, 1)
-_EPOCH_UTC = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_NAIVE_EPOCH = EPOCH.replace(tzinfo=None)
 _US = dt.timedelta(microseconds=1)
 _ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False)
 _EVENT_TEXT = ("kind", "unit", "state", "batch", "order", "product", "procedure", "phase")
@@ -206,20 +205,15 @@ def check_level(level: str, what: str) -> None:
         )
 
 
-def split_tag(path: str) -> tuple[str, ...]:
-    """The levels of an ISA-95 tag path ``area/cell/unit[/module]/name``, checked.
-
-    Raises
-    ------
-    InvalidError
-        A path of other than 4 or 5 levels, or a level that cannot be a topic level.
-    """
+def _split_path(path: str, kind: str, counts: tuple[int, ...], shape: str) -> tuple[str, ...]:
+    """The levels of the ISA-95 path of a ``kind`` (``"tag"``, ``"unit"``): ``counts``
+    levels (``shape``), each a topic level, the area not starting with ``_``."""
     levels = tuple(path.split("/"))
-    what = f"tag {_show(path)}"
-    if len(levels) not in (4, 5):
+    what = f"{kind} {_show(path)}"
+    if len(levels) not in counts:
+        n = " or ".join(map(str, counts))
         raise InvalidError(
-            f"{what}: an ISA-95 tag path has 4 or 5 levels "
-            f"(area/cell/unit[/module]/name), not {len(levels)}"
+            f"{what}: an ISA-95 {kind} path has {n} levels ({shape}), not {len(levels)}"
         )
     for level in levels:
         check_level(level, what)
@@ -229,6 +223,17 @@ def split_tag(path: str) -> tuple[str, ...]:
             "for its own channels"
         )
     return levels
+
+
+def split_tag(path: str) -> tuple[str, ...]:
+    """The levels of an ISA-95 tag path ``area/cell/unit[/module]/name``, checked.
+
+    Raises
+    ------
+    InvalidError
+        A path of other than 4 or 5 levels, or a level that cannot be a topic level.
+    """
+    return _split_path(path, "tag", (4, 5), "area/cell/unit[/module]/name")
 
 
 def _tag_name(site: str, path: str) -> str:
@@ -264,15 +269,8 @@ def event_topic(site: str, unit_path: str = "") -> str:
     check_level(site, f"site {_show(site)}")
     if not unit_path:
         return f"{_ROOT_PREFIX}{site}/{EVENTS}"
-    levels = unit_path.split("/")
-    what = f"unit {_show(unit_path)}"
-    if len(levels) != 3:
-        raise InvalidError(f"{what}: a unit's ISA-95 path has 3 levels (area/cell/unit)")
-    for level in levels:
-        check_level(level, what)
-    if levels[0].startswith("_"):
-        raise InvalidError(f"{what}: an area may not start with '_'")
-    return _checked(f"{_ROOT_PREFIX}{site}/{unit_path}/{EVENTS}", what)
+    _split_path(unit_path, "unit", (3,), "area/cell/unit")
+    return _checked(f"{_ROOT_PREFIX}{site}/{unit_path}/{EVENTS}", f"unit {_show(unit_path)}")
 
 
 def parse_topic(topic: str) -> TopicRef:
@@ -313,19 +311,21 @@ def parse_topic(topic: str) -> TopicRef:
 def format_time(t_us: int) -> str:
     """ISO 8601 text in UTC with microseconds (``2025-03-01T08:00:00.123456Z``) of a time
     [µs since 1970-01-01T00:00:00Z]."""
-    return (_EPOCH + dt.timedelta(microseconds=t_us)).isoformat(timespec="microseconds") + "Z"
+    t = _NAIVE_EPOCH + dt.timedelta(microseconds=t_us)
+    return t.isoformat(timespec="microseconds") + "Z"
 
 
 def to_us(t: dt.datetime) -> int:
-    """A timezone-aware datetime as µs since the Unix epoch (exact)."""
+    """A timezone-aware datetime as µs since the Unix epoch (exact).
+
+    Raises
+    ------
+    InvalidError
+        A naive time.
+    """
     if t.tzinfo is None or t.utcoffset() is None:
         raise InvalidError(f"time {t.isoformat()} has no time zone")
-    return (t - _EPOCH_UTC) // _US
-
-
-def from_us(t_us: int) -> dt.datetime:
-    """µs since the Unix epoch as an aware UTC datetime."""
-    return _EPOCH_UTC + dt.timedelta(microseconds=t_us)
+    return (t - EPOCH) // _US
 
 
 def parse_time(text: str) -> int:
@@ -334,12 +334,10 @@ def parse_time(text: str) -> int:
     Raises
     ------
     ValueError
-        Text that is not such a time.
+        Text that is not such a time (:class:`~phactory.errors.InvalidError` when it has
+        no time zone).
     """
-    t = dt.datetime.fromisoformat(text)
-    if t.tzinfo is None or t.utcoffset() is None:
-        raise ValueError(f"time {_show(text)} has no time zone")
-    return (t - _EPOCH_UTC) // _US
+    return to_us(dt.datetime.fromisoformat(text))
 
 
 # -- writing --------------------------------------------------------------------------

@@ -77,10 +77,10 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from phactory.connect.mqtt import namespace as ns
-from phactory.connect.mqtt.broker import make_client, parse_url
+from phactory.connect.mqtt.broker import ConnectionState, make_client, parse_url
 from phactory.connect.mqtt.queue import DurableQueue, OutMessage, QueueFullError
 from phactory.errors import ConflictError, InvalidError, PhactoryError, UnavailableError
 from phactory.events.plant_event import PlantEvent
@@ -91,11 +91,9 @@ if TYPE_CHECKING:
 
     from phactory.control.view import ControlledPlant, TagChange, TagInfo
 
-__all__ = ["ConnectionState", "EdgePublisher", "PublisherCounters"]
+__all__ = ["EdgePublisher", "PublisherCounters"]
 
 log = logging.getLogger("phactory.connect.mqtt")
-
-ConnectionState = Literal["new", "connecting", "connected", "disconnected", "closed"]
 
 #: Tag changes waiting for the pump beyond which new ones are refused (a disk that
 #: cannot keep up must not fill the memory).
@@ -214,8 +212,7 @@ class EdgePublisher:
         self.queue_path = Path(queue_path)
         self.source_id = source_id
         self.epoch = epoch
-        if epoch is not None:
-            ns.to_us(epoch)  # refuses a naive time
+        self._epoch_us = 0 if epoch is None else ns.to_us(epoch)  # refuses a naive time
         self.max_messages = max_messages
         self.max_bytes = max_bytes
         self.window = window
@@ -241,17 +238,15 @@ class EdgePublisher:
         self._last_settle = 0.0
         self._stopping = False
         self._detach: Callable[[], None] | None = None
-        self._epoch_us = 0 if epoch is None else ns.to_us(epoch)
         self._topics: dict[str, str | None] = {}
         self._units_of_tags: dict[str, str] = {}
         self._tag_units: dict[str, str] = {}
         self._bad_paths: set[str] = set()
         self._unit_states = False
+        self._overflowing = False
         self._count_lock = threading.Lock()
-        self._n = dict.fromkeys(
-            ("queued", "sent", "acked", "refused", "invalid", "rejected", "replayed", "connects"),
-            0,
-        )
+        # every counter but those read from the queue (backlog) or always 0 (dropped)
+        self._n = dict.fromkeys(set(PublisherCounters.__slots__) - {"backlog", "dropped"}, 0)
 
     # -- life ---------------------------------------------------------------------------
 
@@ -273,7 +268,7 @@ class EdgePublisher:
             self.source_id,
             max_messages=self.max_messages,
             max_bytes=self.max_bytes,
-            on_alarm=self._alarm,
+            on_alarm=self.on_alarm,
         )
         first = self._queue.first_seq()
         self._next_send = self._queue.next_seq if first is None else first
@@ -283,7 +278,7 @@ class EdgePublisher:
                 "(historical)",
                 self.source_id, self._queue.messages,
             )  # fmt: skip
-        client = make_client(self.broker, self.client_id)
+        client = make_client(self.broker, self.client_id, reconnect_max_s=self.reconnect_max_s)
         if not hasattr(client, "drop_out_messages"):
             import paho.mqtt
 
@@ -294,7 +289,6 @@ class EdgePublisher:
                 f"not {paho.mqtt.__version__}"
             )
         client.max_inflight_messages_set(self.inflight)
-        client.reconnect_delay_set(1, max(1, round(self.reconnect_max_s)))
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
@@ -528,10 +522,6 @@ class EdgePublisher:
         with self._count_lock:
             self._n[name] += n
 
-    def _alarm(self, full: bool) -> None:
-        if self.on_alarm is not None:
-            self.on_alarm(full)
-
     def _topic(self, path: str) -> str | None:
         """The topic of the tag at ``path``, or None (logged once) if it cannot have one."""
         if path in self._topics:
@@ -549,12 +539,14 @@ class EdgePublisher:
         with self._cond:
             if len(self._changes) + len(changes) > MAX_PENDING_CHANGES:
                 self._count("refused", len(changes))
-                if len(self._changes) < MAX_PENDING_CHANGES + 1:
+                if not self._overflowing:  # logged once a spell, not at every scan
+                    self._overflowing = True
                     log.error(
                         "MQTT publisher %s: the queue cannot keep up; tag changes refused",
                         self.source_id,
                     )
                 return
+            self._overflowing = False
             self._changes.extend(changes)
             self._cond.notify_all()
 
@@ -592,7 +584,7 @@ class EdgePublisher:
         """A unit's ``EQUIPMENT_STATE`` change as a ``state`` plant event."""
         unit_path = ch.path[: -len(_STATE_SUFFIX)]
         event = PlantEvent(
-            t=dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=t_us),
+            t=ns.from_us(t_us),
             kind="state",
             unit=unit_path.rsplit("/", 1)[-1],
             state=str(ch.value),

@@ -54,10 +54,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 from phactory.connect.mqtt import namespace as ns
-from phactory.connect.mqtt.broker import make_client, parse_url
+from phactory.connect.mqtt.broker import ConnectionState, make_client, parse_url
 from phactory.errors import ConflictError, InvalidError
 from phactory.events.plant_event import PlantEvent
 from phactory.historian.samples import Sample
@@ -212,7 +212,7 @@ class HistorianIngest:
         self.session_expiry_s = session_expiry_s
         self.keepalive_s = keepalive_s
         self.reconnect_max_s = reconnect_max_s
-        self.state: Literal["new", "connecting", "connected", "disconnected", "closed"] = "new"
+        self.state: ConnectionState = "new"
         self._client: Client | None = None
         self._worker: threading.Thread | None = None
         self._cond = threading.Condition()
@@ -236,8 +236,9 @@ class HistorianIngest:
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
 
-        client = make_client(self.broker, self.client_id, manual_ack=True)
-        client.reconnect_delay_set(1, max(1, round(self.reconnect_max_s)))
+        client = make_client(
+            self.broker, self.client_id, manual_ack=True, reconnect_max_s=self.reconnect_max_s
+        )
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -295,16 +296,6 @@ class HistorianIngest:
     def wait_subscribed(self, timeout_s: float = 10.0) -> bool:
         """Wait until the broker confirmed the subscription; whether it did in time."""
         return self._subscribed.wait(timeout_s)
-
-    def run(self, stop: threading.Event) -> None:
-        """Run until ``stop`` is set (the command line's Ctrl-C), then :meth:`close`."""
-        if self.state == "new":
-            self.start()
-        try:
-            while not stop.wait(0.5):
-                pass
-        finally:
-            self.close()
 
     # -- what it shows ------------------------------------------------------------------
 
