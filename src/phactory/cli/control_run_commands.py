@@ -35,17 +35,15 @@ import contextlib
 import json
 import logging
 import os
-import signal
 import socket
 import sys
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from phactory.cli.control_commands import app
-from phactory.cli.output import console, echo_json, err_console, fail
+from phactory.cli.output import console, echo_json, err_console, fail, stop_on_signals
 from phactory.errors import PhactoryError
 
 if TYPE_CHECKING:
@@ -394,18 +392,9 @@ def _announce(
 
 def _wait_for_stop() -> None:
     """Block until SIGINT (Ctrl-C) or SIGTERM."""
-    stop = threading.Event()
-
-    def handler(signum: int, frame: object) -> None:
-        stop.set()
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_on_signals() as stop:
         while not stop.wait(0.5):
             pass
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 @app.command()

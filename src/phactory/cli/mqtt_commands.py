@@ -21,18 +21,14 @@ Only Typer and Rich are imported at top level.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import signal
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from phactory.cli.historian_commands import Db as HistorianDb
-from phactory.cli.output import console, echo_json
+from phactory.cli.output import console, echo_json, stop_on_signals
 
 if TYPE_CHECKING:
     from phactory.connect.mqtt import IngestCounters, QueueStats
@@ -56,23 +52,6 @@ Mqtt = Annotated[
 
 def _say(text: str) -> None:
     console.print(text, markup=False, highlight=False, soft_wrap=True)
-
-
-@contextlib.contextmanager
-def _stop_on_signals() -> Iterator[threading.Event]:
-    """An event set by SIGINT (Ctrl-C) or SIGTERM while in the block; the handlers
-    before it are put back after."""
-    stop = threading.Event()
-
-    def handler(signum: int, frame: object) -> None:
-        stop.set()
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def _counters(c: IngestCounters) -> str:
@@ -117,7 +96,7 @@ def ingest(
     try:
         expiry = SESSION_NEVER_EXPIRES if session_expiry is None else session_expiry
         sub = HistorianIngest(url, historian, topic, client_id=client_id, session_expiry_s=expiry)
-        with _stop_on_signals() as stop:
+        with stop_on_signals() as stop:
             try:
                 sub.start()
                 _say(f"Storing {topic} from {sub.broker} in {historian.url}; "
@@ -178,7 +157,7 @@ def publish_record(
                 publisher.flush()
                 _say(f"Published {n} event(s) of the batch record to {publisher.broker}.")
                 return
-            with _stop_on_signals() as stop:
+            with stop_on_signals() as stop:
                 _say(f"Publishing the batch record of {site.id} to {publisher.broker}; "
                      "press Ctrl-C to stop.")  # fmt: skip
                 feed.run(stop)

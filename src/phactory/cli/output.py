@@ -7,7 +7,11 @@ Only light imports here (Rich, Typer): every command module imports this one, an
 from __future__ import annotations
 
 import math
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
@@ -76,3 +80,20 @@ def number(v: float | None) -> str:
     if v is None or not math.isfinite(v):
         return "n/a"
     return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGINT (Ctrl-C) or SIGTERM while in the block, for commands that
+    run until stopped; the handlers before it are put back after."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
