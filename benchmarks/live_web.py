@@ -19,7 +19,7 @@ Latencies run from the moment the write to the historian returned (its commit) t
 moment the change is seen, in ms; each of ``--samples`` changes is made at a random
 moment (0.3 to 0.7 s after the previous one was seen), so that the page's refresh timer
 (0.25 s) and the service's poll (0.2 s) are met at every phase. The page's numbers
-include Playwright's own round trip (a few ms). ``server_cpu_s_per_s`` is the server's
+include Playwright's own round trip (not subtracted). ``server_cpu_s_per_s`` is the server's
 CPU use while the page stays open with nothing changing.
 
     .venv/bin/python benchmarks/live_web.py                 # 40 changes each
@@ -35,19 +35,18 @@ import os
 import platform
 import random
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "tests" / "app"))
+
+from server import ServerProcess  # noqa: E402  (tests/app/server.py)
 
 from phactory.events import PlantEvent  # noqa: E402
 from phactory.historian import Sample, open_historian, to_us  # noqa: E402
@@ -55,7 +54,6 @@ from phactory.historian import Sample, open_historian, to_us  # noqa: E402
 SITE = "mab-biologics"
 UNIT = "BR-01"
 TAG = f"{SITE}/usp/usp-suite/BR-01/TT"
-FIRST_PASSWORD = "live-bench-first-1"
 PASSWORD = "live-bench-admin-1"
 CHROMIUM = "/usr/bin/chromium"
 
@@ -124,54 +122,11 @@ def measure_service(samples: int, folder: Path) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------ page
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+class _Server(ServerProcess):
+    """The tests' server process, with one simulation worker (none is used here)."""
 
-
-def _start_server(home: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PHACTORY_", "NICEGUI_"))}
-    env.update(
-        PHACTORY_HOME=str(home),
-        PHACTORY_ADMIN_PASSWORD=FIRST_PASSWORD,
-        PHACTORY_EXAMPLES=str(ROOT / "examples"),
-        PHACTORY_JOB_WORKERS="1",
-    )
-    log = (home / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "phactory.app", "--port", str(port)],
-        env=env,
-        cwd=home,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited:\n{(home / 'server.log').read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        raise SystemExit("server did not start")
-    token = httpx.post(
-        f"{base}/api/v1/auth/token",
-        json={"username": "admin", "password": FIRST_PASSWORD},
-        timeout=30,
-    ).json()["token"]
-    httpx.patch(
-        f"{base}/api/v1/users/admin",
-        headers={"Authorization": f"Bearer {token}"},
-        json={"password": PASSWORD, "current_password": FIRST_PASSWORD},
-        timeout=30,
-    ).raise_for_status()
-    return proc, base
+    def environment(self) -> dict[str, str]:
+        return {**super().environment(), "PHACTORY_JOB_WORKERS": "1"}
 
 
 def measure_page(samples: int, folder: Path) -> dict[str, Any]:
@@ -190,7 +145,10 @@ def measure_page(samples: int, folder: Path) -> dict[str, Any]:
                 for s in range(0, 120, 2)
             ]
         )
-    proc, base = _start_server(home)
+    server = _Server(home, admin_password=PASSWORD)
+    server.start(timeout=90)
+    assert server.proc is not None
+    proc, base = server.proc, server.base
     state_ms, sample_ms = [], []
     try:
         with sync_playwright() as p, open_historian(path=path) as h:
@@ -237,11 +195,7 @@ def measure_page(samples: int, folder: Path) -> dict[str, Any]:
                 sample_ms.append((time.perf_counter() - stored) * 1e3)
             browser.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        server.stop()
     return {
         "state_ms": _stats(state_ms),
         "sample_ms": _stats(sample_ms),

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from phactory.app.services.live_views import AlarmKind, Severity
 from phactory.events.states import State
 
 if TYPE_CHECKING:
-    from phactory.app.services.live import Trend
-    from phactory.app.services.live_views import LiveKpiView
+    from phactory.app.services.live_views import LiveKpiView, Trend
 
 __all__ = [
     "AlarmPublic",
@@ -35,9 +35,6 @@ __all__ = [
 
 _READ = ConfigDict(from_attributes=True)
 
-#: An ISO 22400-2 equipment state (:mod:`phactory.events.states`).
-StateName = State
-
 
 class UnitLivePublic(BaseModel):
     """A unit now: its ISO 22400-2 equipment state, since when, and its work."""
@@ -48,7 +45,7 @@ class UnitLivePublic(BaseModel):
     name: str
     area: str
     cell: str
-    state: StateName = Field(description="ISO 22400-2 equipment state")
+    state: State = Field(description="ISO 22400-2 equipment state")
     since: dt.datetime | None = Field(description="in this state since (null: never reported)")
     batch: str = Field(description="the batch it works on ('' none)")
     procedure: str = Field(description="the ISA-88 unit procedure ('' none)")
@@ -118,8 +115,8 @@ class AlarmPublic(BaseModel):
     model_config = _READ
 
     key: str = Field(description="stable identity, e.g. deviation:DEV-000001, down:BR-01")
-    kind: Literal["deviation", "controller_fault", "equipment_down"]
-    severity: Literal["critical", "major", "minor"]
+    kind: AlarmKind
+    severity: Severity
     source: str = Field(description="the batch or unit it is about")
     message: str
     since: dt.datetime | None

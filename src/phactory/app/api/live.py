@@ -24,15 +24,13 @@ from phactory.app.live_schemas import (
     TagPublic,
     TrendPublic,
 )
-from phactory.app.services.live import MAX_TREND_TAGS, MAX_WINDOW
+from phactory.app.services.live import MAX_TREND_TAGS, MAX_WINDOW, RAW_WINDOW
+from phactory.historian.tags import TAG_MAX
 from phactory.model.ids import ID_MAX, ID_PATTERN
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/live", tags=["live"], responses=ERROR_RESPONSES)
-
-#: Longest tag name accepted [characters] (the historian's limit).
-TAG_MAX = 1000
 
 SiteId = Annotated[
     str, Query(pattern=ID_PATTERN, max_length=ID_MAX, description="a stored site's id")
@@ -101,7 +99,8 @@ def get_trend(
             gt=0,
             le=MAX_WINDOW.total_seconds() / 60,
             allow_inf_nan=False,
-            description="how far back from now [min]; raw samples up to 15, means beyond",
+            description=f"how far back from now [min]; raw samples up to "
+            f"{RAW_WINDOW.total_seconds() / 60:g}, means beyond",
         ),
     ] = 10.0,
 ) -> TrendPublic:

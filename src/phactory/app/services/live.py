@@ -52,11 +52,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol, cast
 
 from phactory.app.errors import Invalid, Missing
 from phactory.app.services.live_views import (
@@ -69,14 +70,16 @@ from phactory.app.services.live_views import (
     LiveKpiView,
     LiveSnapshot,
     PlantLayout,
+    Severity,
     Trend,
     TrendBuffer,
     TrendTag,
     UnitLive,
     UnitTracker,
-    site_layout,
     trend_step,
 )
+from phactory.batch.states import FINAL_STATES
+from phactory.batch.states import State as BatchState
 from phactory.errors import PhactoryError
 
 if TYPE_CHECKING:
@@ -87,6 +90,8 @@ if TYPE_CHECKING:
     from phactory.batch.plant_events import RecordEventFeed
     from phactory.events.live import LiveEventLog
     from phactory.events.plant_event import PlantEvent
+    from phactory.historian import Historian
+    from phactory.historian.tags import TagMeta
     from phactory.model import Site
 
 __all__ = [
@@ -99,7 +104,6 @@ __all__ = [
     "AreaLive",
     "BatchLive",
     "CellLive",
-    "HistorianReader",
     "LiveService",
     "LiveSnapshot",
     "PlantLayout",
@@ -124,39 +128,8 @@ TREND_COLUMNS: Final = ("time", "tag", "value")
 _FAULT_SEVERITY: Final = "critical"
 _DOWN_SEVERITY: Final = "major"
 _SEVERITY_ORDER: Final = {"critical": 0, "major": 1, "minor": 2}
-#: ISA-88 batch states of a batch that was started and has not finished.
-_NOT_RUNNING: Final = frozenset({"Idle", "Complete", "Stopped", "Aborted"})
-
-
-class HistorianReader(Protocol):
-    """What the service reads of the historian (:class:`phactory.historian.Historian`)."""
-
-    def events(
-        self,
-        start: dt.datetime | None = None,
-        end: dt.datetime | None = None,
-        *,
-        site_prefix: str | None = None,
-    ) -> list[PlantEvent]:
-        """Plant events in ``[start, end)`` in time order, of sites starting so."""
-        ...
-
-    def tags(self, prefix: str = "") -> Sequence[Any]:
-        """Tags (``name``, ``unit``, ``description``) whose name starts with ``prefix``."""
-        ...
-
-    def query(
-        self,
-        tags: str | Sequence[str],
-        start: dt.datetime,
-        end: dt.datetime,
-        *,
-        every: dt.timedelta | None = None,
-        agg: Any = "mean",
-        max_rows: int | None = None,
-    ) -> pd.DataFrame:
-        """Raw samples (long) or aggregates on a grid (wide) of ``tags`` in ``[start, end)``."""
-        ...
+#: ISA-88 batch states of a batch that is not running: not started yet, or finished.
+_NOT_RUNNING: Final = FINAL_STATES | {BatchState.IDLE}
 
 
 class SiteSource(Protocol):
@@ -171,12 +144,10 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _ident(e: PlantEvent) -> tuple[object, ...]:
-    """An event's identity: publisher and number, or its whole content if unnumbered."""
-    if e.seq >= 0:
-        return (e.source, e.seq)
-    return (e.t, e.kind, e.unit, e.state, e.batch, e.order, e.product, e.procedure,
-            e.phase, e.value, e.detail, e.source)  # fmt: skip
+def _ident(e: PlantEvent) -> object:
+    """An event's identity: publisher and number, or (unnumbered) the whole event (a frozen
+    dataclass: equal and hashed by all its fields)."""
+    return (e.source, e.seq) if e.seq >= 0 else e
 
 
 @dataclass
@@ -192,7 +163,7 @@ class _Site:
     refreshed_at: float = -math.inf
     deep_at: float = -math.inf
     batches_at: float = -math.inf
-    seen: set[tuple[object, ...]] = field(default_factory=set)
+    seen: set[object] = field(default_factory=set)
     latest: dt.datetime | None = None
     feed: RecordEventFeed | None = None
     feed_seq: int = 0
@@ -240,7 +211,7 @@ class LiveService:
         self,
         sites: SiteSource,
         *,
-        historian: Callable[[], HistorianReader | None] | None = None,
+        historian: Callable[[], Historian | None] | None = None,
         batches: Callable[[], BatchService | None] | None = None,
         controllers: Callable[[], ControllerService | None] | None = None,
         poll_s: float = 0.2,
@@ -351,14 +322,7 @@ class LiveService:
         historian = self._historian()
         if historian is None:
             return ()
-        return tuple(
-            TrendTag(
-                str(t.name),
-                str(getattr(t, "unit", "") or ""),
-                str(getattr(t, "description", "") or ""),
-            )
-            for t in historian.tags(f"{site_id}/{prefix}")
-        )
+        return tuple(_trend_tag(t) for t in historian.tags(f"{site_id}/{prefix}"))
 
     def trend(
         self,
@@ -425,7 +389,7 @@ class LiveService:
             # stamped ahead of the clock and of its latest event.
             first = start if since is None else max(start, since)
             raw = historian.query(names, first, end + window, max_rows=MAX_RAW_ROWS)
-            if raw is not None and not raw.empty:
+            if not raw.empty:
                 values = pd.to_numeric(raw["value"], errors="coerce")
                 frame = pd.DataFrame({"time": raw["time"], "tag": raw["tag"], "value": values})
         else:
@@ -549,14 +513,13 @@ class LiveService:
         if historian is None:
             live.sources.discard("historian")
             return False
+        deep = live.latest is None or now - live.deep_at >= self.deep_every_s
+        if deep:
+            live.deep_at = now
         if live.latest is None:
             start = self.clock() - self.history
-        elif now - live.deep_at >= self.deep_every_s:
-            start = live.latest - self.deep_lookback
         else:
-            start = live.latest - self.lookback
-        if live.latest is None or now - live.deep_at >= self.deep_every_s:
-            live.deep_at = now
+            start = live.latest - (self.deep_lookback if deep else self.lookback)
         try:
             events = historian.events(start, None, site_prefix=live.site_id)
         except PhactoryError as exc:
@@ -618,8 +581,6 @@ class LiveService:
         service = self._batch_service()
         if service is None:
             return ()
-        from phactory.batch.states import State
-
         out = []
         try:
             infos = [b for b in service.batches(live.site_id) if _is_running(b.state, b.ended_at)]
@@ -638,7 +599,7 @@ class LiveService:
                         step_state=step.state if step else None,
                         step_unit=(step.unit or "") if step else "",
                         step_elapsed_h=step.elapsed_h if step else None,
-                        steps_done=sum(s.state == State.COMPLETE for s in status.steps),
+                        steps_done=sum(s.state == BatchState.COMPLETE for s in status.steps),
                         steps_total=len(status.steps),
                         waiting_for=status.waiting_for,
                         hold_reason=status.hold_reason,
@@ -714,21 +675,25 @@ class LiveService:
         return tuple(alarms)
 
     def _layout(self, live: _Site) -> PlantLayout:
-        site = live.site
+        """Every unit on its area and cell in the site's order (names default to ids)."""
+        site, unit = live.site, live.tracker.unit
         areas = tuple(
             AreaLive(
-                area_id,
-                area_name,
+                area.id,
+                area.name or area.id,
                 tuple(
                     CellLive(
-                        cell_id,
-                        cell_name,
-                        tuple(live.tracker.unit(u, n, area_id, cell_id) for u, n in units),
+                        cell.id,
+                        cell.name or cell.id,
+                        tuple(
+                            unit(u.id, u.name or u.id, area.id, cell.id)
+                            for u in cell.units.values()
+                        ),
                     )
-                    for cell_id, cell_name, units in cells
+                    for cell in area.process_cells.values()
                 ),
             )
-            for area_id, area_name, cells in site_layout(site)
+            for area in site.areas.values()
         )
         return PlantLayout(
             site_id=live.site_id,
@@ -742,27 +707,22 @@ class LiveService:
         )
 
 
-def _tag_meta(historian: HistorianReader, names: Sequence[str]) -> tuple[TrendTag, ...]:
+def _tag_meta(historian: Historian, names: Sequence[str]) -> tuple[TrendTag, ...]:
     """The tags named, as the historian describes them (a tag it does not describe yet
-    with no unit)."""
-    out = []
-    for name in names:
-        found = next((t for t in historian.tags(name) if t.name == name), None)
-        out.append(_trend_tag(found) if found is not None else TrendTag(name, "", ""))
-    return tuple(out)
+    with no unit), from one read of its catalogue."""
+    prefix = os.path.commonprefix(list(names))  # noqa: RUF071 (a text prefix, as tags() takes)
+    known = {t.name: t for t in historian.tags(prefix)}
+    return tuple(_trend_tag(known[n]) if n in known else TrendTag(n, "", "") for n in names)
 
 
-def _trend_tag(meta: Any) -> TrendTag:
-    return TrendTag(
-        str(meta.name),
-        str(getattr(meta, "unit", "") or ""),
-        str(getattr(meta, "description", "") or ""),
-    )
+def _trend_tag(meta: TagMeta) -> TrendTag:
+    return TrendTag(meta.name, meta.unit, meta.description)
 
 
 def _is_running(state: str, ended_at: dt.datetime | None) -> bool:
     return ended_at is None and state not in _NOT_RUNNING
 
 
-def _severity(text: str) -> Any:
-    return text if text in _SEVERITY_ORDER else "major"
+def _severity(text: str) -> Severity:
+    """A deviation's severity (free text in the record) as an alarm's (else ``major``)."""
+    return cast("Severity", text) if text in _SEVERITY_ORDER else "major"

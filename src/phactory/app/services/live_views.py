@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from phactory.events.plant_event import PlantEvent
-    from phactory.model import Site
 
 __all__ = [
     "GRID_POINTS",
@@ -50,7 +49,6 @@ __all__ = [
     "TrendTag",
     "UnitLive",
     "UnitTracker",
-    "site_layout",
     "trend_step",
 ]
 
@@ -266,26 +264,6 @@ class LiveSnapshot:
     alarms: tuple[Alarm, ...]
 
 
-def site_layout(site: Site) -> list[tuple[str, str, list[tuple[str, str, list[tuple[str, str]]]]]]:
-    """``[(area id, area name, [(cell id, cell name, [(unit id, unit name)]) ])]`` in the
-    site's order (names default to ids)."""
-    return [
-        (
-            area.id,
-            area.name or area.id,
-            [
-                (
-                    cell.id,
-                    cell.name or cell.id,
-                    [(u.id, u.name or u.id) for u in cell.units.values()],
-                )
-                for cell in area.process_cells.values()
-            ],
-        )
-        for area in site.areas.values()
-    ]
-
-
 @dataclass(frozen=True, slots=True)
 class _Current:
     event: PlantEvent
@@ -305,16 +283,15 @@ class UnitTracker:
         self.units = frozenset(units)
         self._current: dict[str, _Current] = {}
 
-    def take(self, event: PlantEvent) -> bool:
-        """Take a ``state`` event; return whether a unit's current state changed."""
+    def take(self, event: PlantEvent) -> None:
+        """Take an event (``state`` events of the site's units count; others are ignored)."""
         if event.kind != "state" or event.unit not in self.units:
-            return False
+            return
         now = self._current.get(event.unit)
         if now is not None and event.t < now.event.t:
-            return False  # history: a late event does not change the present
+            return  # history: a late event does not change the present
         since = now.since if now is not None and now.event.state == event.state else event.t
         self._current[event.unit] = _Current(event, since)
-        return True
 
     def unit(self, unit_id: str, name: str, area: str, cell: str) -> UnitLive:
         """The unit now (``idle``, since unknown, if it never reported)."""

@@ -10,13 +10,13 @@ last 5, 15 or 60 minutes; ``?tag=...&minutes=...`` preselects).
 
 Push: a :func:`nicegui.ui.timer` every :data:`REFRESH_S` reads
 :class:`~phactory.app.services.live.LiveService` off the event loop (one read at a time;
-a read begun before the last one shown, or a trend read for tags no longer picked, is
-dropped) and changes only what changed: the snapshot's version says whether anything
-did, and each tile, table and line is compared with what it shows. A raw trend is
-extended in place (Plotly ``extendTraces`` with the new points only, the time axis
-moved on; the figure is sent whole only when the tags or the window change, and every
-:data:`REDRAW_S` to let old points go). Every rule (what a unit's state is, which
-batches run, what is an alarm, raw or grid) is the service's; this page only shows.
+a trend read for tags no longer picked is dropped) and changes only what changed: the
+snapshot's version says whether anything did, and each tile, table and line is compared
+with what it shows. A raw trend is extended in place (Plotly ``extendTraces`` with the
+new points only, the time axis moved on; the figure is sent whole only when the tags or
+the window change, and every :data:`REDRAW_S` to let old points go). Every rule (what a
+unit's state is, which batches run, what is an alarm, raw or grid) is the service's;
+this page only shows.
 
 Every text reaches the browser as element text (labels, table cells, select options);
 the chart's texts go through :func:`phactory.app.ui.safety.safe_figure`; test ids and
@@ -114,18 +114,17 @@ def text_colour(background: str) -> str:
     return "#111111" if on_black >= on_white else "#ffffff"
 
 
-def _local(t: dt.datetime, zone: ZoneInfo) -> dt.datetime:
-    return t.astimezone(zone)
+def _when(t: dt.datetime, zone: ZoneInfo, now: dt.datetime) -> str:
+    """``08:05:12`` (today, site time) or ``2027-01-04 08:05``."""
+    local = t.astimezone(zone)
+    if local.date() == now.astimezone(zone).date():
+        return f"{local:%H:%M:%S}"
+    return f"{local:%Y-%m-%d %H:%M}"
 
 
 def since_text(since: dt.datetime | None, zone: ZoneInfo, now: dt.datetime) -> str:
     """``since 08:05:12`` (today, site time) or ``since 2027-01-04 08:05``; ``no report``."""
-    if since is None:
-        return "no report yet"
-    local = _local(since, zone)
-    if local.date() == _local(now, zone).date():
-        return f"since {local:%H:%M:%S}"
-    return f"since {local:%Y-%m-%d %H:%M}"
+    return "no report yet" if since is None else f"since {_when(since, zone, now)}"
 
 
 def work_text(unit: UnitLive) -> str:
@@ -139,7 +138,7 @@ def status_text(layout: PlantLayout, zone: ZoneInfo) -> str:
     sources = ", ".join(layout.sources) or "none"
     if layout.last_event_at is None:
         return f"No plant events yet · sources: {sources}"
-    last = _local(layout.last_event_at, zone)
+    last = layout.last_event_at.astimezone(zone)
     return (
         f"{layout.events:,} plant events · latest at {last:%Y-%m-%d %H:%M:%S} "
         f"({layout.timezone}) · sources: {sources}"
@@ -167,18 +166,17 @@ def batch_row(b: BatchLive) -> dict[str, str]:
 
 def alarm_row(a: Alarm, zone: ZoneInfo, now: dt.datetime) -> dict[str, str]:
     """An alarm as a table row (text only)."""
-    since = since_text(a.since, zone, now).removeprefix("since ") if a.since else "—"
     return {
         "key": a.key,
         "severity": a.severity,
         "source": a.source,
         "message": a.message,
-        "since": since,
+        "since": _when(a.since, zone, now) if a.since else "—",
     }
 
 
 def _axis_time(t: dt.datetime, zone: ZoneInfo) -> str:
-    return _local(t, zone).replace(tzinfo=None).isoformat(timespec="milliseconds")
+    return t.astimezone(zone).replace(tzinfo=None).isoformat(timespec="milliseconds")
 
 
 def trend_figure(
@@ -228,6 +226,28 @@ def _range(buffer: TrendBuffer, zone: ZoneInfo, now: dt.datetime) -> list[str]:
     return [_axis_time(end - buffer.window, zone), _axis_time(end, zone)]
 
 
+class _Table:
+    """A table of rows (hidden, with a line saying so, when there are none); test ids
+    ``live-<name>`` and ``live-no-<name>``."""
+
+    def __init__(self, columns: list[dict[str, Any]], row_key: str, empty: str, name: str):
+        self.empty = _testid(ui.label(empty).classes("text-grey-7"), f"live-no-{name}")
+        self.table = _testid(
+            ui.table(columns=columns, rows=[], row_key=row_key)
+            .props("dense flat bordered wrap-cells hide-bottom")
+            .classes("w-full"),
+            f"live-{name}",
+        )
+        self.table.pagination = {"rowsPerPage": 0}
+        self.table.set_visibility(False)
+
+    def show(self, rows: list[dict[str, str]]) -> None:
+        self.table.rows = rows
+        self.table.update()
+        self.table.set_visibility(bool(rows))
+        self.empty.set_visibility(not rows)
+
+
 @dataclass
 class _Tile:
     """A unit's tile and what it shows."""
@@ -262,8 +282,7 @@ class _LivePage:
         self.site_id = site_id
         self.zone = zone
         self.shown = _Shown()
-        #: Reads: [last begun, last shown]; whether one is in flight.
-        self.reads = [0, 0]
+        #: Whether a read is in flight (one at a time, so they are shown in order).
         self.busy = False
         #: The trend: its generation (changes when the tags or the window do).
         self.trend_gen = 0
@@ -300,29 +319,13 @@ class _LivePage:
         with ui.row().classes("w-full gap-4 no-wrap items-start"):
             with section("Alarms", "Open deviations of running batches, controller faults, "
                          "units that are down.").classes("w-1/2"):  # fmt: skip
-                self.no_alarms = _testid(ui.label("No active alarms."), "live-no-alarms")
-                self.no_alarms.classes("text-grey-7")
-                self.alarm_table = _testid(
-                    ui.table(columns=_ALARM_COLUMNS, rows=[], row_key="key")
-                    .props("dense flat bordered wrap-cells hide-bottom")
-                    .classes("w-full"),
-                    "live-alarms",
-                )
-                self.alarm_table.pagination = {"rowsPerPage": 0}
-                self.alarm_table.set_visibility(False)
+                self.alarm_table = _Table(_ALARM_COLUMNS, "key", "No active alarms.", "alarms")
             with section("Running batches", "Each batch's step in flight or next.").classes(
                 "w-1/2"
             ):
-                self.no_batches = _testid(ui.label("No batch is running."), "live-no-batches")
-                self.no_batches.classes("text-grey-7")
-                self.batch_table = _testid(
-                    ui.table(columns=_BATCH_COLUMNS, rows=[], row_key="batch")
-                    .props("dense flat bordered wrap-cells hide-bottom")
-                    .classes("w-full"),
-                    "live-batches",
+                self.batch_table = _Table(
+                    _BATCH_COLUMNS, "batch", "No batch is running.", "batches"
                 )
-                self.batch_table.pagination = {"rowsPerPage": 0}
-                self.batch_table.set_visibility(False)
         with section("Trend", "Tags of the historian (the unified namespace below the site)."):
             with ui.row().classes("w-full items-center gap-3"):
                 self.tag_select = _testid(
@@ -349,7 +352,7 @@ class _LivePage:
     def _minutes_wanted(self) -> int:
         try:
             wanted = int(float(self.pc.query("minutes") or 15))
-        except ValueError:
+        except (ValueError, OverflowError):  # not a number, or ?minutes=inf
             wanted = 15
         return wanted if wanted in WINDOWS else 15
 
@@ -434,16 +437,10 @@ class _LivePage:
         now = dt.datetime.now(dt.UTC)
         if snap.alarms != shown.alarms:
             shown.alarms = snap.alarms
-            self.alarm_table.rows = [alarm_row(a, self.zone, now) for a in snap.alarms]
-            self.alarm_table.update()
-            self.alarm_table.set_visibility(bool(snap.alarms))
-            self.no_alarms.set_visibility(not snap.alarms)
+            self.alarm_table.show([alarm_row(a, self.zone, now) for a in snap.alarms])
         if snap.batches != shown.batches:
             shown.batches = snap.batches
-            self.batch_table.rows = [batch_row(b) for b in snap.batches]
-            self.batch_table.update()
-            self.batch_table.set_visibility(bool(snap.batches))
-            self.no_batches.set_visibility(not snap.batches)
+            self.batch_table.show([batch_row(b) for b in snap.batches])
 
     def show_tags(self, tags: tuple[TrendTag, ...]) -> None:
         """Offer ``tags`` (keeping those picked)."""
@@ -487,36 +484,56 @@ class _LivePage:
         last = {t: (v[-1] if v else None) for t, v in buffer.times.items()}
         changed = buffer.merge(frame, now)
         clock = time.monotonic()
-        if self.drawn_at == 0.0 or clock - self.drawn_at > REDRAW_S or buffer.step is not None:
-            if changed or self.drawn_at == 0.0 or buffer.step is None:
-                figure = trend_figure(buffer, self.tag_meta, self.zone, now)
-                self.plot.update_figure(safety.safe_figure(figure))
-                self.plot.set_visibility(True)
-                self.drawn_at = self.moved_at = clock
-                self._note(buffer)
+        first = self.drawn_at == 0.0
+        if buffer.step is not None:  # on a grid: read whole, drawn whole when it changed
+            if changed or first:
+                self._draw(buffer, now, clock)
             return
-        # Raw: send only the new points, and move the time axis on.
-        xs, ys, traces = [], [], []
+        if first or clock - self.drawn_at > REDRAW_S:
+            self._draw(buffer, now, clock)
+            return
+        # Raw: send only the new points (trace -> times, values), and move the time axis on.
+        new: dict[int, tuple[list[str], list[float]]] = {}
         for i, tag in enumerate(buffer.tags):
             times, values = buffer.times[tag], buffer.values[tag]
             seen = last[tag]
-            first = 0 if seen is None else bisect.bisect_right(times, seen)
-            if first < len(times):
-                xs.append([_axis_time(t, self.zone) for t in times[first:]])
-                ys.append(values[first:])
-                traces.append(i)
-        if traces:
-            self.plot.run_plot_method("extendTraces", {"x": xs, "y": ys}, traces)
-            self._sync_figure(buffer, now)
+            start = 0 if seen is None else bisect.bisect_right(times, seen)
+            if start < len(times):
+                new[i] = ([_axis_time(t, self.zone) for t in times[start:]], values[start:])
+        if new:
+            xs, ys = [x for x, _ in new.values()], [y for _, y in new.values()]
+            self.plot.run_plot_method("extendTraces", {"x": xs, "y": ys}, list(new))
+            self._sync_figure(buffer, new)
             self._note(buffer)
-        if traces or clock - self.moved_at >= 1.0:
+        if new or clock - self.moved_at >= 1.0:
             self.moved_at = clock
-            self.plot.run_plot_method("relayout", {"xaxis.range": _range(buffer, self.zone, now)})
+            axis = _range(buffer, self.zone, now)
+            self.plot.figure["layout"]["xaxis"]["range"] = axis
+            self.plot.run_plot_method("relayout", {"xaxis.range": axis})
 
-    def _sync_figure(self, buffer: TrendBuffer, now: dt.datetime) -> None:
-        """Keep the element's figure as the browser has it (sent again on a reconnect)."""
-        figure = safety.safe_figure(trend_figure(buffer, self.tag_meta, self.zone, now))
-        self.plot.figure = figure
+    def _draw(self, buffer: TrendBuffer, now: dt.datetime, clock: float) -> None:
+        """Send the whole figure."""
+        figure = trend_figure(buffer, self.tag_meta, self.zone, now)
+        self.plot.update_figure(safety.safe_figure(figure))
+        self.plot.set_visibility(True)
+        self.drawn_at = self.moved_at = clock
+        self._note(buffer)
+
+    def _sync_figure(
+        self, buffer: TrendBuffer, new: dict[int, tuple[list[str], list[float]]]
+    ) -> None:
+        """Keep the element's figure (what a reconnecting browser is sent) as the buffer:
+        changed in place, since it is the very dict the element holds (NiceGUI sends it
+        only on ``update``), by appending the ``new`` points of each trace and dropping
+        those that left the window (times are ISO text, unchanged by escaping)."""
+        for i, (trace, tag) in enumerate(zip(self.plot.figure["data"], buffer.tags, strict=True)):
+            if i in new:
+                trace["x"].extend(new[i][0])
+                trace["y"].extend(new[i][1])
+            extra = len(trace["x"]) - len(buffer.times[tag])
+            if extra > 0:
+                del trace["x"][:extra]
+                del trace["y"][:extra]
 
     def _note(self, buffer: TrendBuffer) -> None:
         empty = [t.split("/", 1)[-1] for t in buffer.tags if not buffer.times[t]]
@@ -531,12 +548,11 @@ class _LivePage:
         if self.busy:
             return
         self.busy = True
-        self.reads[0] += 1
-        read_no, gen = self.reads[0], self.trend_gen
-        buffer = self.buffer
-        want_tags = time.monotonic() - self.tags_at > TAGS_S
+        gen, buffer = self.trend_gen, self.buffer
+        clock = time.monotonic()
+        want_tags = clock - self.tags_at > TAGS_S
         if want_tags:
-            self.tags_at = time.monotonic()
+            self.tags_at = clock
         request = None
         if buffer is not None:
             request = (list(buffer.tags), buffer.window, buffer.since())
@@ -547,9 +563,8 @@ class _LivePage:
             return
         finally:
             self.busy = False
-        if found is None or read_no < self.reads[1]:  # the client went away, or stale
+        if found is None:  # the client went away
             return
-        self.reads[1] = read_no
         snap, tags, frame, trend_error = found
         self.show(snap)
         if tags is not None:
@@ -599,7 +614,10 @@ async def live_page(pc: PageContext) -> None:
     page.show(snap)
     wanted = pc.request.query_params.getlist("tag")
     if wanted:
-        tags = await run.io_bound(service.tags, site_id)
+        try:
+            tags = await run.io_bound(service.tags, site_id)
+        except PhactoryError:  # the historian cannot be opened: the problems line says so
+            tags = None
         if tags is not None:
             page.tags_at = time.monotonic()
             page.show_tags(tags)
