@@ -105,7 +105,7 @@ def test_aggregates_on_a_grid(api: Api) -> None:
         {"tag": PHASE, "unit": "", "values": [None, None, None, None]},
     ]
     counts = _get(api, "/query", tag=TEMP, agg="count", **params).json()["series"][0]["values"]
-    assert counts == [6, 6, 6, 0]
+    assert counts == [6, 6, 6, 0] and all(type(n) is int for n in counts)
 
 
 @pytest.mark.parametrize(

@@ -130,6 +130,14 @@ def test_a_malformed_sample_refuses_the_whole_call_naming_it(
     assert dump(historian, "hist_samples") == []
 
 
+def test_a_new_tags_unit_is_checked_again_after_a_refused_call(historian: Historian) -> None:
+    with pytest.raises(InvalidError, match="seq must be"):
+        historian.ingest([Sample(TAG, us(1), 1.0, -1)])
+    with pytest.raises(InvalidError, match="unit must be text of at most 200"):
+        historian.ingest([Sample(TAG, us(1), 1.0, 1, unit="x" * 201)])
+    assert historian.tags() == []
+
+
 def test_not_a_sample_is_refused(historian: Historian) -> None:
     with pytest.raises(InvalidError, match="expected a Sample, not dict"):
         historian.ingest([{"tag": TAG}])  # type: ignore[list-item]

@@ -34,6 +34,18 @@ def test_prefix_is_plain_text_not_a_pattern(historian: Historian) -> None:
     assert [m.name for m in historian.tags("a%")] == ["a%/z"]
 
 
+def test_a_non_ascii_prefix_counts_characters(historian: Historian) -> None:
+    historian.set_meta([TagMeta("bâle/µ/x"), TagMeta("bâle/u/y"), TagMeta("bale/µ/z")])
+    assert [m.name for m in historian.tags("bâle/µ")] == ["bâle/µ/x"]
+
+
+def test_describe_gives_the_metadata_of_the_known_tags_named(historian: Historian) -> None:
+    temp = TagMeta("mab/usp/c1/BR1/temp", "REAL", "degC", 20.0, 45.0, "culture temperature")
+    historian.set_meta([temp, TagMeta("mab/usp/c1/BR1/level", unit="L")])
+    assert historian.describe([temp.name, "mab/usp/c1/BR1/nope"]) == {temp.name: temp}
+    assert historian.describe([]) == {}
+
+
 def test_samples_of_a_described_tag_keep_its_metadata(historian: Historian) -> None:
     meta = TagMeta("a/b/c/u/t", "REAL", "degC", 0.0, 100.0, "t")
     historian.set_meta(meta)

@@ -10,9 +10,11 @@ historian cannot give as a number (a missing aggregate, a value that was not fin
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from phactory.historian.aggregates import Agg
+from phactory.historian.samples import Quality
 
 __all__ = [
     "HistorianQueryPublic",
@@ -47,7 +49,7 @@ class HistorianSamplePublic(BaseModel):
     value: float | str | None = Field(
         description="a number (booleans 0/1), text, or null for a number that was not finite"
     )
-    quality: Literal["good", "uncertain", "bad"] = Field(description="OPC UA status class")
+    quality: Quality = Field(description="OPC UA status class")
     seq: int = Field(description="the publisher's sequence number")
     source: str = Field(description="the publisher")
     historical: bool = Field(description="replayed from the publisher's queue after an outage")
@@ -60,7 +62,9 @@ class HistorianSeriesPublic(BaseModel):
 
     tag: str
     unit: str
-    values: list[float | None] = Field(description="null: no aggregated value in the step")
+    values: list[int | float | None] = Field(
+        description="null: no aggregated value in the step; counts are integers"
+    )
 
 
 class HistorianQueryPublic(BaseModel):
@@ -73,7 +77,7 @@ class HistorianQueryPublic(BaseModel):
     start: datetime = Field(description="from (included)")
     end: datetime = Field(description="to (excluded)")
     every: str | None = Field(description="step of the grid, e.g. 1min; null: raw samples")
-    agg: Literal["mean", "min", "max", "first", "last", "count"] | None
+    agg: Agg | None
     samples: list[HistorianSamplePublic]
     time: list[datetime]
     series: list[HistorianSeriesPublic]

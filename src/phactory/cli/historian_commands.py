@@ -16,6 +16,7 @@ Only Typer and Rich are imported at top level; the historian when a command runs
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
@@ -25,8 +26,6 @@ import typer
 from phactory.cli.output import console, echo_json
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from phactory.historian import Historian
 
 __all__ = ["TABLE_ROWS", "app"]
@@ -62,16 +61,6 @@ def _iso(t: Any) -> str:
     return text.replace("+00:00", "Z")
 
 
-def _cell(v: Any) -> Any:
-    """A value for CSV and JSON: text as is, ``None`` for a missing number."""
-    import math
-
-    if v is None or isinstance(v, str | bool | int):
-        return v
-    f = float(v)
-    return f if math.isfinite(f) else None
-
-
 def _write_csv(header: list[str], rows: list[list[Any]]) -> None:
     # defusedcsv: a cell starting with = + - @ (a formula to a spreadsheet) gets a leading '
     from defusedcsv import csv  # type: ignore[import-untyped]
@@ -79,16 +68,6 @@ def _write_csv(header: list[str], rows: list[list[Any]]) -> None:
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(["" if c is None else c for c in row] for row in rows)
-
-
-def _raw_rows(frame: pd.DataFrame) -> list[list[Any]]:
-    return [
-        [_iso(t), tag, _cell(v), q, int(s), src, bool(h)]
-        for t, tag, v, q, s, src, h in zip(
-            frame["time"], frame["tag"], frame["value"], frame["quality"], frame["seq"],
-            frame["source"], frame["historical"], strict=True,
-        )
-    ]  # fmt: skip
 
 
 def _table(title: str, header: list[str], rows: list[list[Any]]) -> None:
@@ -129,8 +108,10 @@ def query(
     db: Db = None,
 ) -> None:
     """Samples of tags between two times: raw, or aggregated every step."""
+    from phactory.app.historian_schemas import HistorianQueryPublic
+    from phactory.app.services.historian import answer
     from phactory.errors import InvalidError
-    from phactory.historian import AGGS, format_every, parse_every, parse_time
+    from phactory.historian import AGGS, RAW_COLUMNS, parse_every, parse_time
 
     if as_csv and as_json:
         raise InvalidError("choose one of --csv and --json")
@@ -139,35 +120,23 @@ def query(
     t0, t1 = parse_time(start, "--from"), parse_time(end, "--to")
     step = None if every is None else parse_every(every, "--every")
     with _open(db) as historian:
-        frame = historian.query(tags, t0, t1, every=step, agg=agg)  # type: ignore[arg-type]
-        names = list(dict.fromkeys(tags))
-        units = {m.name: m.unit for m in historian.tags() if m.name in names}
-    head = {"tags": names, "start": _iso(t0), "end": _iso(t1)}
-    if step is None:
-        header = ["time", "tag", "value", "quality", "seq", "source", "historical"]
-        rows = _raw_rows(frame)
-        if as_json:
-            samples = [dict(zip(header, r, strict=True)) for r in rows]
-            echo_json({**head, "every": None, "agg": None, "samples": samples, "time": [],
-                       "series": []})  # fmt: skip
-        elif as_csv:
-            _write_csv(header, rows)
-        else:
-            _table(f"{len(rows)} samples of {', '.join(names)}", header, rows)
-        return
-    times = [_iso(t) for t in frame.index]
-    columns = {tag: [_cell(v) for v in frame[tag].tolist()] for tag in names}
+        got = answer(historian, tags, t0, t1, step, agg)  # type: ignore[arg-type]
     if as_json:
-        series = [{"tag": t, "unit": units.get(t, ""), "values": columns[t]} for t in names]
-        echo_json({**head, "every": format_every(step), "agg": agg, "samples": [],
-                   "time": times, "series": series})  # fmt: skip
+        echo_json(HistorianQueryPublic.model_validate(got))
         return
-    header = ["time", *names]
-    rows = [[t, *(columns[tag][i] for tag in names)] for i, t in enumerate(times)]
+    if step is None:
+        header = list(RAW_COLUMNS)
+        rows = [[_iso(r.time), r.tag, r.value, r.quality, r.seq, r.source, r.historical]
+                for r in got.samples]  # fmt: skip
+        title = f"{len(rows)} samples of {', '.join(got.tags)}"
+    else:
+        header = ["time", *got.tags]
+        rows = [[_iso(t), *(s.values[i] for s in got.series)] for i, t in enumerate(got.time)]
+        title = f"{agg} every {got.every}"
     if as_csv:
         _write_csv(header, rows)
     else:
-        _table(f"{agg} every {format_every(step)}", header, rows)
+        _table(title, header, rows)
 
 
 @app.command()
@@ -180,11 +149,7 @@ def tags(
     with _open(db) as historian:
         metas = historian.tags(prefix)
     if as_json:
-        echo_json(
-            [{"name": m.name, "data_type": m.data_type, "unit": m.unit, "low": m.low,
-              "high": m.high, "description": m.description} for m in metas],
-            indent=2,
-        )  # fmt: skip
+        echo_json([dataclasses.asdict(m) for m in metas], indent=2)
         return
 
     def bound(x: float | None) -> str:

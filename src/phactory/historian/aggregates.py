@@ -22,7 +22,7 @@ What is aggregated: numeric values (booleans as 0/1) whose quality is not ``bad`
 OPC UA's aggregates (OPC 10000-13 §5.3), a bad value is not a measurement and is left out,
 an uncertain one is counted. Text values, and numbers that are not finite, are kept as
 raw samples only. Sums are floating-point: a permutation of the same samples may differ in
-the last bits of ``total`` (relative 1e-15), all other fields are exact.
+the last bits of ``total`` (rounding in another order), all other fields are exact.
 
 Only new samples are merged (:mod:`phactory.historian.ingest` inserts a batch's samples
 that are not stored yet and aggregates exactly those), so a duplicate never counts twice.

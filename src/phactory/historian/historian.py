@@ -46,7 +46,7 @@ from phactory.historian.retention import (
 from phactory.historian.samples import Sample
 from phactory.historian.schema import ensure_schema
 from phactory.historian.tags import TagCatalog, TagMeta
-from phactory.historian.times import parse_time
+from phactory.historian.times import parse_every, parse_time
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -105,6 +105,7 @@ class Historian:
         every: dt.timedelta | None = None,
         agg: Agg = "mean",
         max_rows: int | None = None,
+        max_cells: int | None = None,
     ) -> pd.DataFrame:
         """Samples of ``tags`` in ``[start, end)``, raw or aggregated every ``every``.
 
@@ -120,6 +121,9 @@ class Historian:
             ``mean``, ``min``, ``max``, ``first``, ``last`` or ``count`` (with ``every``).
         max_rows
             Refuse a raw answer of more samples than this (``None``: no limit).
+        max_cells
+            Refuse an aggregated answer of more steps × tags than this (``None``:
+            :data:`~phactory.historian.query.MAX_STEPS`).
 
         Returns
         -------
@@ -137,7 +141,7 @@ class Historian:
         """
         if every is None:
             return self.reader.raw(tags, start, end, max_rows=max_rows)
-        return self.reader.aggregate(tags, start, end, every, agg)
+        return self.reader.aggregate(tags, start, end, every, agg, max_cells=max_cells)
 
     # -- tags ---------------------------------------------------------------------------
 
@@ -149,6 +153,10 @@ class Historian:
     def tags(self, prefix: str = "") -> list[TagMeta]:
         """Tags whose name starts with ``prefix`` (plain text), by name."""
         return self.catalog.list(prefix)
+
+    def describe(self, tags: Sequence[str]) -> dict[str, TagMeta]:
+        """The metadata of the tags named that the historian knows, by name."""
+        return self.catalog.describe(tags)
 
     # -- plant events -------------------------------------------------------------------
 
@@ -259,8 +267,6 @@ def read_historian(
     InvalidError
         If no historian is named, or as :meth:`Historian.query`.
     """
-    from phactory.historian.times import parse_every
-
     if url is None and path is None:
         url = os.environ.get(HISTORIAN_URL_ENV, "").strip() or None
         if url is None:

@@ -29,7 +29,7 @@ bucket, whenever it arrives.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
@@ -37,7 +37,7 @@ from phactory.errors import InvalidError
 from phactory.historian.aggregates import LEVELS, upsert_sql
 from phactory.historian.database import Cursor, Database, PgCursor
 from phactory.historian.samples import Sample
-from phactory.historian.tags import TagCatalog, check_tag
+from phactory.historian.tags import TagCatalog, check_tag, storable_text
 from phactory.historian.times import T_MAX_US, T_MIN_US
 
 __all__ = ["CHUNK", "TEXT_VALUE_MAX", "IngestResult", "SampleWriter", "read_horizon"]
@@ -48,6 +48,8 @@ CHUNK: Final = 10_000
 TEXT_VALUE_MAX: Final = 10_000
 #: Longest publisher id [characters].
 SOURCE_MAX: Final = 200
+#: Longest unit of a sample [characters].
+UNIT_MAX: Final = 200
 _QUALITIES: Final = frozenset(("good", "uncertain", "bad"))
 _COLUMNS: Final = "tag_id, t_us, seq, value, text, quality, source, historical"
 #: An int64 bound of ``t_us`` and ``seq``.
@@ -96,8 +98,10 @@ def _is_int(x: object) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-def to_row(i: int, s: Sample, known: set[str]) -> Row:
-    """The stored row of sample number ``i`` (tag name not yet an id), checked.
+def to_row(i: int, s: Sample, known: Container[str]) -> Row:
+    """The stored row of sample number ``i`` (tag name not yet an id), checked; the tag's
+    name and unit only if it is not in ``known`` (its first sample of the call, whose
+    unit is a new tag's).
 
     Raises
     ------
@@ -112,16 +116,15 @@ def to_row(i: int, s: Sample, known: set[str]) -> Row:
             check_tag(tag, "tag")
         except InvalidError as exc:
             raise _bad(i, s, str(exc)) from None
-        if not isinstance(s.unit, str) or len(s.unit) > 200 or "\x00" in s.unit:
-            raise _bad(i, s, "unit must be text of at most 200 characters")
-        known.add(tag)
+        if not storable_text(s.unit, UNIT_MAX):
+            raise _bad(i, s, f"unit must be text of at most {UNIT_MAX} characters")
     if not _is_int(t_us) or not T_MIN_US <= t_us <= T_MAX_US:
         raise _bad(i, s, f"t_us must be an integer [µs since 1970] in years 1-9999, not {t_us!r}")
     if not _is_int(seq) or not 0 <= seq <= _INT64:
         raise _bad(i, s, f"seq must be an integer >= 0, not {seq!r}")
     if quality not in _QUALITIES:
         raise _bad(i, s, f"quality must be good, uncertain or bad, not {quality!r}")
-    if not isinstance(source, str) or len(source) > SOURCE_MAX or "\x00" in source:
+    if not storable_text(source, SOURCE_MAX):
         raise _bad(i, s, f"source must be text of at most {SOURCE_MAX} characters")
     number: float | None = None
     text: str | None = None
@@ -130,7 +133,7 @@ def to_row(i: int, s: Sample, known: set[str]) -> Row:
     elif isinstance(value, bool | int):
         number = float(value)
     elif isinstance(value, str):
-        if len(value) > TEXT_VALUE_MAX or "\x00" in value:
+        if not storable_text(value, TEXT_VALUE_MAX):
             raise _bad(i, s, f"a text value holds at most {TEXT_VALUE_MAX} characters, no NUL")
         text = value
     else:
@@ -150,21 +153,15 @@ class SampleWriter:
     def __init__(self, db: Database, catalog: TagCatalog) -> None:
         self.db = db
         self.catalog = catalog
-        self._known: set[str] = set()
-        self._upserts = {
-            source: [
-                upsert_sql(db.dialect, table, length, source) for length, table in LEVELS.items()
-            ]
-            for source in ("hist_stage", "fresh")
-        }
+        # SQLite merges the stage's new rows; PostgreSQL those its insert returns (fresh)
+        source = "hist_stage" if db.dialect == "sqlite" else "fresh"
+        self._upserts = [upsert_sql(db.dialect, t, n, source) for n, t in LEVELS.items()]
         self._pg_insert = (
             "WITH fresh AS (INSERT INTO hist_samples (" + _COLUMNS + ") "
             "SELECT DISTINCT ON (tag_id, t_us, seq) " + _COLUMNS + " FROM hist_stage "
             "ORDER BY tag_id, t_us, seq, ord ON CONFLICT DO NOTHING "
             "RETURNING tag_id, t_us, seq, value, quality), "
-            + ", ".join(
-                f"a{i} AS ({sql} RETURNING 1)" for i, sql in enumerate(self._upserts["fresh"])
-            )
+            + ", ".join(f"a{i} AS ({sql} RETURNING 1)" for i, sql in enumerate(self._upserts))
             + " SELECT count(*) FROM fresh"
         )
 
@@ -176,11 +173,10 @@ class SampleWriter:
         InvalidError
             If a sample is malformed (naming it); nothing is stored.
         """
-        known = self._known
         rows: list[Row] = []
         units: dict[str, str] = {}  # tag -> the unit of its first sample (a new tag's)
         for i, s in enumerate(samples):
-            rows.append(to_row(i, s, known))
+            rows.append(to_row(i, s, units))
             if s.tag not in units:
                 units[s.tag] = s.unit
         if not rows:
@@ -218,7 +214,7 @@ class SampleWriter:
         cur.execute(f"INSERT INTO hist_samples ({_COLUMNS}) SELECT {_COLUMNS} FROM hist_stage")
         stored = cur.rowcount
         if stored:
-            for sql in self._upserts["hist_stage"]:
+            for sql in self._upserts:
                 cur.execute(sql)
         cur.execute("DELETE FROM hist_stage")
         return stored

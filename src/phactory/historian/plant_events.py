@@ -26,6 +26,7 @@ from phactory.errors import InvalidError
 from phactory.events.plant_event import PlantEvent
 from phactory.historian.database import Database
 from phactory.historian.ingest import IngestResult
+from phactory.historian.tags import storable_text
 from phactory.historian.times import from_us, to_us
 
 __all__ = ["EventStore"]
@@ -55,7 +56,7 @@ def _row(i: int, e: PlantEvent, site: str) -> tuple[Any, ...]:
     t_us = to_us(e.t, where)
     for field in _TEXT_FIELDS:
         value = getattr(e, field)
-        if not isinstance(value, str) or len(value) > FIELD_MAX or "\x00" in value:
+        if not storable_text(value, FIELD_MAX):
             raise InvalidError(f"{where}: {field} must be text of at most {FIELD_MAX} characters")
     if not e.kind:
         raise InvalidError(f"{where}: kind is empty")
@@ -85,7 +86,7 @@ class EventStore:
         InvalidError
             If an event is malformed (naming it); nothing is stored.
         """
-        if not isinstance(site, str) or len(site) > FIELD_MAX or "\x00" in site:
+        if not storable_text(site, FIELD_MAX):
             raise InvalidError("site must be text")
         rows = [_row(i, e, site) for i, e in enumerate(events)]
         if not rows:

@@ -194,10 +194,13 @@ class SampleReader:
         every: dt.timedelta,
         agg: Agg = "mean",
         *,
+        max_cells: int | None = None,
         raw_only: bool = False,
     ) -> pd.DataFrame:
         """Aggregates of ``tags`` on a grid of ``every`` (wide format, see the module
-        docstring); ``raw_only`` reads raw samples only (to check the tables against).
+        docstring), of at most ``max_cells`` steps × tags (``None``: :data:`MAX_STEPS`);
+        ``raw_only`` reads raw samples
+        only (to check the tables against).
 
         Raises
         ------
@@ -205,7 +208,7 @@ class SampleReader:
             Naming every unknown tag.
         InvalidError
             If ``start >= end``, a time is naive, ``every`` is not a positive duration,
-            ``agg`` is unknown, or the grid would exceed :data:`MAX_STEPS` cells.
+            ``agg`` is unknown, or the grid would exceed ``max_cells``.
         """
         import numpy as np
         import pandas as pd
@@ -217,10 +220,11 @@ class SampleReader:
         e = us_of(every, "every")
         origin = (a // e) * e
         steps = -(-(b - origin) // e)
-        if steps * len(names) > MAX_STEPS:
+        max_cells = MAX_STEPS if max_cells is None else max_cells
+        if steps * len(names) > max_cells:
             raise InvalidError(
                 f"{steps} steps of {every} for {len(names)} tag(s) is more than "
-                f"{MAX_STEPS} values: ask for a longer every or a shorter range"
+                f"{max_cells} values: ask for a longer every or a shorter range"
             )
         parts = [Piece(None, a, b)] if raw_only else pieces(a, b, e)
         with self.db.transaction() as cur:

@@ -27,7 +27,7 @@ from phactory.errors import InvalidError
 from phactory.historian.aggregates import LEVELS
 from phactory.historian.database import Database
 from phactory.historian.ingest import read_horizon
-from phactory.historian.times import HOUR_US, MINUTE_US, to_us
+from phactory.historian.times import HOUR_US, MINUTE_US, from_us, to_us
 
 __all__ = ["HOUR_DAYS", "MINUTE_DAYS", "RAW_DAYS", "Retention", "RetentionResult"]
 
@@ -77,8 +77,6 @@ class Retention:
             If ``now`` is naive, a time is not positive, or a finer level would be kept
             longer than a coarser one.
         """
-        from phactory.historian.times import from_us
-
         now_us = to_us(now, "now")
         raw, minute, hour = (_days(raw_days, "raw_days"), _days(minute_days, "minute_days"),
                              _days(hour_days, "hour_days"))  # fmt: skip

@@ -12,14 +12,14 @@ text of at most :data:`TAG_MAX` characters, with no control characters.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from phactory.errors import InvalidError, NotFoundError
 from phactory.historian.database import Cursor, Database
 
-__all__ = ["TAG_MAX", "TagCatalog", "TagMeta", "check_tag"]
+__all__ = ["TAG_MAX", "TagCatalog", "TagMeta", "check_tag", "storable_text"]
 
 #: Longest tag name [characters].
 TAG_MAX: Final = 1000
@@ -27,6 +27,12 @@ TAG_MAX: Final = 1000
 TEXT_MAX: Final = 2000
 #: Names looked up per statement.
 _CHUNK: Final = 500
+
+
+def storable_text(value: object, limit: int) -> bool:
+    """True if ``value`` is text of at most ``limit`` characters without NUL (which
+    PostgreSQL cannot store)."""
+    return isinstance(value, str) and len(value) <= limit and "\x00" not in value
 
 
 def check_tag(name: object, where: str = "tag") -> str:
@@ -47,7 +53,7 @@ def check_tag(name: object, where: str = "tag") -> str:
 
 
 def _text(value: str, field: str, name: str) -> str:
-    if not isinstance(value, str) or len(value) > TEXT_MAX or "\x00" in value:
+    if not storable_text(value, TEXT_MAX):
         raise InvalidError(f"tag {name!r}: {field} must be text of at most {TEXT_MAX} characters")
     return value
 
@@ -137,13 +143,7 @@ class TagCatalog:
 
     @staticmethod
     def _lookup(cur: Cursor, names: list[str]) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for i in range(0, len(names), _CHUNK):
-            chunk = names[i : i + _CHUNK]
-            marks = ", ".join("?" * len(chunk))
-            cur.execute(f"SELECT name, id FROM hist_tags WHERE name IN ({marks})", chunk)
-            out.update((str(n), int(i)) for n, i in cur.fetchall())
-        return out
+        return {str(n): int(i) for n, i in _named(cur, "name, id", names)}
 
     def resolve(self, cur: Cursor, names: Iterable[str]) -> dict[str, int]:
         """Ids of existing tags, in the given order.
@@ -184,13 +184,34 @@ class TagCatalog:
         """Tags whose name starts with ``prefix`` (plain text, no wildcards), by name."""
         if not isinstance(prefix, str):
             raise InvalidError(f"a tag prefix is text, not {type(prefix).__name__}")
+        where, params = (
+            ("", ()) if not prefix else (" WHERE substr(name, 1, ?) = ?", (len(prefix), prefix))
+        )
         with self.db.transaction() as cur:
-            cur.execute(f"SELECT {_META_COLUMNS} FROM hist_tags")
+            cur.execute(f"SELECT {_META_COLUMNS} FROM hist_tags{where}", params)
             rows = cur.fetchall()
-        metas = [
-            TagMeta(str(n), str(d), str(u), None if lo is None else float(lo),
-                    None if hi is None else float(hi), str(desc))
-            for n, d, u, lo, hi, desc in rows
-            if str(n).startswith(prefix)
-        ]  # fmt: skip
-        return sorted(metas, key=lambda m: m.name)
+        # sorted here, not by ORDER BY: PostgreSQL would order text by its collation
+        return sorted((_meta(r) for r in rows), key=lambda m: m.name)
+
+    def describe(self, names: Sequence[str]) -> dict[str, TagMeta]:
+        """The metadata of the tags named that the historian knows, by name."""
+        with self.db.transaction() as cur:
+            rows = _named(cur, _META_COLUMNS, names)
+        return {m.name: m for m in map(_meta, rows)}
+
+
+def _meta(row: tuple[Any, ...]) -> TagMeta:
+    n, d, u, lo, hi, desc = row
+    return TagMeta(str(n), str(d), str(u), None if lo is None else float(lo),
+                   None if hi is None else float(hi), str(desc))  # fmt: skip
+
+
+def _named(cur: Cursor, columns: str, names: Sequence[str]) -> list[tuple[Any, ...]]:
+    """``columns`` of the tags named (those that exist), :data:`_CHUNK` names a statement."""
+    rows: list[tuple[Any, ...]] = []
+    for i in range(0, len(names), _CHUNK):
+        chunk = list(names[i : i + _CHUNK])
+        marks = ", ".join("?" * len(chunk))
+        cur.execute(f"SELECT {columns} FROM hist_tags WHERE name IN ({marks})", chunk)
+        rows += cur.fetchall()
+    return rows

@@ -9,7 +9,7 @@ number and a unit (``10s``, ``1min``, ``1h``); without it the answer is raw samp
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
@@ -17,12 +17,13 @@ from phactory.app.api.deps import Ctx, User
 from phactory.app.api.errors import ERROR_RESPONSES
 from phactory.app.historian_schemas import HistorianQueryPublic, HistorianTagPublic
 from phactory.app.services.historian import MAX_TAGS
+from phactory.historian.aggregates import Agg
+from phactory.historian.tags import TAG_MAX
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/historian", tags=["historian"], responses=ERROR_RESPONSES)
 
-_TAG_MAX = 1000
 _TIME_MAX = 64
 
 
@@ -31,7 +32,7 @@ def get_tags(
     ctx: Ctx,
     user: User,
     prefix: Annotated[
-        str, Query(max_length=_TAG_MAX, description="only tags whose name starts with this")
+        str, Query(max_length=TAG_MAX, description="only tags whose name starts with this")
     ] = "",
 ) -> list[HistorianTagPublic]:
     return [HistorianTagPublic.model_validate(m) for m in ctx.historian.tags(user, prefix)]
@@ -46,7 +47,7 @@ def query(
     ctx: Ctx,
     user: User,
     tag: Annotated[
-        list[Annotated[str, Query(min_length=1, max_length=_TAG_MAX)]],
+        list[Annotated[str, Query(min_length=1, max_length=TAG_MAX)]],
         Query(min_length=1, max_length=MAX_TAGS, description="a tag's path; repeat for more"),
     ],
     start: Annotated[
@@ -64,7 +65,7 @@ def query(
         Query(max_length=20, description="step of the grid: 10s, 1min, 1h; none: raw samples"),
     ] = None,
     agg: Annotated[
-        Literal["mean", "min", "max", "first", "last", "count"],
+        Agg,
         Query(description="the aggregate of each step (with every)"),
     ] = "mean",
 ) -> HistorianQueryPublic:

@@ -19,12 +19,11 @@ is missing.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from phactory.app.principal import Principal, require
 from phactory.errors import InvalidError
@@ -42,6 +41,7 @@ __all__ = [
     "HistorianService",
     "RawSample",
     "Series",
+    "answer",
     "historian_location",
     "open_configured_historian",
 ]
@@ -131,19 +131,48 @@ class HistorianAnswer:
     series: list[Series] = field(default_factory=list)
 
 
-def _number(v: Any) -> float | None:
-    """An aggregate as JSON gives it: a count stays an integer, ``NaN`` is ``None``."""
-    if isinstance(v, int):
-        return v
-    f = float(v)
-    return f if math.isfinite(f) else None
+def answer(
+    historian: Historian,
+    tags: Sequence[str],
+    start: dt.datetime,
+    end: dt.datetime,
+    every: dt.timedelta | None = None,
+    agg: Agg = "mean",
+    *,
+    max_rows: int | None = None,
+    max_cells: int | None = None,
+) -> HistorianAnswer:
+    """The typed answer of :meth:`phactory.historian.Historian.query` (raw samples
+    without ``every``, else the grid with each tag's unit), for the API and the command
+    line alike; values that are not finite numbers are ``None``.
 
+    Raises
+    ------
+    InvalidError, NotFoundError
+        As :meth:`~phactory.historian.Historian.query`.
+    """
+    from phactory.historian import format_every
+    from phactory.jsonio import json_safe
 
-def _value(v: Any) -> float | str | None:
-    if isinstance(v, str | int) or v is None:  # text, counts, nothing
-        return v
-    f = float(v)
-    return f if math.isfinite(f) else None
+    names = list(dict.fromkeys(tags))
+    if every is None:
+        frame = historian.query(names, start, end, max_rows=max_rows)
+        samples = [
+            RawSample(t.to_pydatetime(), tag, json_safe(v), q, int(s), src, bool(h))
+            for t, tag, v, q, s, src, h in zip(
+                frame["time"], frame["tag"], frame["value"], frame["quality"],
+                frame["seq"], frame["source"], frame["historical"], strict=True,
+            )
+        ]  # fmt: skip
+        return HistorianAnswer(names, start, end, None, None, samples=samples)
+    grid = historian.query(names, start, end, every=every, agg=agg, max_cells=max_cells)
+    metas = historian.describe(names)
+    series = [
+        Series(tag, metas[tag].unit if tag in metas else "", json_safe(grid[tag].tolist()))
+        for tag in names
+    ]
+    times = [t.to_pydatetime() for t in grid.index]
+    return HistorianAnswer(names, start, end, format_every(every), agg, time=times, series=series)
 
 
 class HistorianService:
@@ -186,43 +215,17 @@ class HistorianService:
         NotFoundError
             Naming every unknown tag.
         """
-        from phactory.historian import format_every, parse_every, parse_time, to_us
+        from phactory.historian import parse_every, parse_time
 
         require(user, "viewer", "reading the historian")
         names = list(dict.fromkeys(tags))
-        if not names:
-            raise InvalidError("name at least one tag")
         if len(names) > MAX_TAGS:
             raise InvalidError(f"{len(names)} tags: a query names at most {MAX_TAGS}")
         t0 = parse_time(start, "from") if isinstance(start, str) else start
         t1 = parse_time(end, "to") if isinstance(end, str) else end
-        if every is None:
-            frame = self.historian.query(names, t0, t1, max_rows=MAX_RAW_ROWS)
-            samples = [
-                RawSample(t.to_pydatetime(), tag, _value(v), q, int(s), src, bool(h))
-                for t, tag, v, q, s, src, h in zip(
-                    frame["time"], frame["tag"], frame["value"], frame["quality"],
-                    frame["seq"], frame["source"], frame["historical"], strict=True,
-                )
-            ]  # fmt: skip
-            return HistorianAnswer(names, t0, t1, None, None, samples=samples)
-        step = parse_every(every, "every")
-        e = step // dt.timedelta(microseconds=1)
-        a, b = to_us(t0, "from"), to_us(t1, "to")
-        cells = max(0, -(-(b - (a // e) * e) // e)) * len(names)
-        if cells > MAX_CELLS:
-            raise InvalidError(
-                f"{cells} values ({len(names)} tags every {format_every(step)}) is more than "
-                f"{MAX_CELLS}: ask for a longer every or a shorter range"
-            )
-        grid = self.historian.query(names, t0, t1, every=step, agg=agg)
-        units = {m.name: m.unit for m in self.historian.tags() if m.name in grid.columns}
-        series = [
-            Series(tag, units.get(tag, ""), [_number(v) for v in grid[tag].tolist()])
-            for tag in names
-        ]
-        times = [t.to_pydatetime() for t in grid.index]
-        return HistorianAnswer(names, t0, t1, format_every(step), agg, time=times, series=series)
+        step = None if every is None else parse_every(every, "every")
+        return answer(self.historian, names, t0, t1, step, agg,
+                      max_rows=MAX_RAW_ROWS, max_cells=MAX_CELLS)  # fmt: skip
 
     def close(self) -> None:
         """Close the historian."""
