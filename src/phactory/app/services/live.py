@@ -52,7 +52,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -710,8 +709,7 @@ class LiveService:
 def _tag_meta(historian: Historian, names: Sequence[str]) -> tuple[TrendTag, ...]:
     """The tags named, as the historian describes them (a tag it does not describe yet
     with no unit), from one read of its catalogue."""
-    prefix = os.path.commonprefix(list(names))  # noqa: RUF071 (a text prefix, as tags() takes)
-    known = {t.name: t for t in historian.tags(prefix)}
+    known = historian.describe(names)
     return tuple(_trend_tag(known[n]) if n in known else TrendTag(n, "", "") for n in names)
 
 

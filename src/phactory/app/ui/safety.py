@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from phactory.htmlsafe import escape_figure as safe_figure
 from phactory.htmlsafe import plain
 
-__all__ = ["plain", "safe_figure", "safe_next", "set_prop", "testid"]
+__all__ = ["plain", "safe_figure", "safe_next", "set_prop", "slug_testid", "testid"]
 
 E = TypeVar("E")
 
@@ -47,6 +47,15 @@ def set_prop(element: E, name: str, value: str) -> E:
 def testid(element: E, value: str) -> E:
     """Set ``data-testid`` of ``element`` to ``value`` (which may hold any user text)."""
     return set_prop(element, "data-testid", value)
+
+
+_SLUG = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def slug_testid(element: E, *parts: str) -> E:
+    """Set ``data-testid`` of ``element`` to ``parts`` (any text: unit ids, tag names)
+    joined with ``-`` and made a slug of letters, digits, ``_`` and ``-`` (at most 120)."""
+    return testid(element, _SLUG.sub("-", "-".join(parts)).strip("-")[:120])
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

@@ -22,7 +22,6 @@ notifications), never as markup; test ids made of unit and phase names are set b
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
@@ -112,11 +111,6 @@ _TAG_COLUMNS: Final[list[dict[str, Any]]] = [
     {"name": "access", "label": "Access", "field": "access", "align": "left", "classes": _NOWRAP},
     {"name": "description", "label": "Description", "field": "description", "align": "left"},
 ]
-_SLUG: Final = re.compile(r"[^A-Za-z0-9_-]+")
-
-
-def _testid(element: Any, *parts: str) -> Any:
-    return safety.testid(element, _SLUG.sub("-", "-".join(parts)).strip("-")[:120])
 
 
 def _number(x: float) -> str:
@@ -221,7 +215,9 @@ class _UnitCard:
         self.may_command = may_command
         self._phases_seen: Any = None
         self._states: tuple[str, str | None, str | None] | None = None
-        self.card = _testid(ui.card().classes("w-full q-pa-md gap-2"), "unit-card", unit.id)
+        self.card = safety.slug_testid(
+            ui.card().classes("w-full q-pa-md gap-2"), "unit-card", unit.id
+        )
         with self.card:
             with ui.row().classes("w-full items-center gap-2 no-wrap"):
                 ui.icon("memory", color="primary").classes("text-2xl")
@@ -233,13 +229,13 @@ class _UnitCard:
             self.fault = ui.label("").classes("text-negative text-caption")
             self.fault.set_visibility(False)
             self.phases = ui.column().classes("w-full gap-0")
-            self.tasks = _testid(
+            self.tasks = safety.slug_testid(
                 ui.label("").classes("text-caption text-grey-8 whitespace-pre-line"),
                 "unit-tasks",
                 unit.id,
             )
             self.expansion = ui.expansion("Tags", icon="sell").classes("w-full")
-            _testid(self.expansion, "unit-tags", unit.id)
+            safety.slug_testid(self.expansion, "unit-tags", unit.id)
             with self.expansion:
                 self.table = (
                     ui.table(columns=_TAG_COLUMNS, rows=[], row_key="path")
@@ -267,7 +263,7 @@ class _UnitCard:
             with self.badges:
                 b = ui.badge(f"PackML {unit.packml_state} {unit.packml_name}")
                 b.props(f"color={_PACKML_COLOURS.get(unit.packml_name, 'grey-7')}")
-                _testid(b, "unit-state", unit.id)
+                safety.slug_testid(b, "unit-state", unit.id)
                 if unit.equipment_state is not None:
                     ui.badge(unit.equipment_state).props("outline color=primary").tooltip(
                         "ISO 22400 equipment state"
@@ -303,7 +299,7 @@ class _UnitCard:
             .classes("justify-self-start")
             .props(f"color={_PHASE_COLOURS.get(phase.state, 'grey-7')}")
         )
-        _testid(state, "phase-state", unit.id, phase.name)
+        safety.slug_testid(state, "phase-state", unit.id, phase.name)
         ui.label(_reports_text(phase.reports)).classes("text-caption text-grey-8")
         with ui.row().classes("gap-1 no-wrap"):
             if not self.may_command:
@@ -316,7 +312,7 @@ class _UnitCard:
                 button.tooltip(command)
                 if not running:
                     button.disable()
-                _testid(button, "phase-command", unit.id, phase.name, command)
+                safety.slug_testid(button, "phase-command", unit.id, phase.name, command)
 
     async def open_tags(self, value: bool) -> None:
         """Open (the card takes the grid's whole width) or close the tag table."""
@@ -391,18 +387,18 @@ async def controllers_page(pc: PageContext) -> None:
                 "outlined dense options-dense"
             )
             site.classes("min-w-[18rem]")
-            _testid(site, "controllers-site")
+            safety.slug_testid(site, "controllers-site")
             speed = ui.select(SPEEDS, value=1.0, label="Speed").props("outlined dense")
             speed.classes("min-w-[10rem]")
-            _testid(speed, "controllers-speed")
+            safety.slug_testid(speed, "controllers-speed")
             start = ui.button("Start", icon="play_arrow", on_click=lambda: do_start())
             start.props("unelevated color=accent")
-            _testid(start, "controllers-start")
+            safety.slug_testid(start, "controllers-start")
             stop = ui.button("Stop", icon="stop", on_click=lambda: do_stop())
             stop.props("unelevated color=negative")
-            _testid(stop, "controllers-stop")
+            safety.slug_testid(stop, "controllers-stop")
         remote = ui.expansion("Connect to controllers", icon="lan").classes("w-full")
-        _testid(remote, "controllers-remote")
+        safety.slug_testid(remote, "controllers-remote")
         with remote:
             ui.label(
                 "Controllers served over OPC UA by `phactory control run SITE` on this or "
@@ -414,22 +410,22 @@ async def controllers_page(pc: PageContext) -> None:
                     "outlined dense maxlength=300"
                 )
                 endpoint.classes("min-w-[22rem]")
-                _testid(endpoint, "controllers-endpoint")
+                safety.slug_testid(endpoint, "controllers-endpoint")
                 user = ui.input("User").props("outlined dense maxlength=100 autocomplete=off")
-                _testid(user, "controllers-user")
+                safety.slug_testid(user, "controllers-user")
                 password = ui.input("Password", password=True, password_toggle_button=True)
                 password.props("outlined dense maxlength=1000 autocomplete=new-password")
-                _testid(password, "controllers-password")
+                safety.slug_testid(password, "controllers-password")
                 insecure = ui.checkbox("Insecure (development server)")
                 insecure.tooltip("No security: only for a server started with --insecure")
-                _testid(insecure, "controllers-insecure")
+                safety.slug_testid(insecure, "controllers-insecure")
                 connect = ui.button("Connect", icon="link", on_click=lambda: do_connect())
                 connect.props("unelevated color=primary")
-                _testid(connect, "controllers-connect")
+                safety.slug_testid(connect, "controllers-connect")
                 disconnect = ui.button(
                     "Disconnect", icon="link_off", on_click=lambda: do_disconnect()
                 ).props("outline color=negative")
-                _testid(disconnect, "controllers-disconnect")
+                safety.slug_testid(disconnect, "controllers-disconnect")
         if not may_run:
             for element in (site, speed, start, stop, endpoint, user, password, insecure):
                 element.disable()
@@ -438,7 +434,7 @@ async def controllers_page(pc: PageContext) -> None:
             ui.label(
                 "Starting, stopping and connecting to controllers needs the operator role."
             ).classes("text-caption text-grey-7")
-        line = _testid(ui.label("").classes("text-grey-8"), "controllers-status")
+        line = safety.slug_testid(ui.label("").classes("text-grey-8"), "controllers-status")
 
     units = ui.column().classes("w-full gap-4")
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -67,7 +66,6 @@ REDRAW_S: Final = 60.0
 WINDOWS: Final[dict[int, str]] = {5: "Last 5 min", 15: "Last 15 min", 60: "Last hour"}
 _SEVERITY_ICONS: Final = {"critical": "error", "major": "warning", "minor": "info"}
 _SEVERITY_COLOURS: Final = {"critical": "negative", "major": "orange-9", "minor": "grey-8"}
-_SLUG: Final = re.compile(r"[^A-Za-z0-9_-]+")
 _FEEDING: Final = (
     "run the site's controllers publishing to MQTT (`phactory control run SITE --mqtt "
     "mqtt://127.0.0.1:1883`) and store what they publish (`phactory mqtt ingest`)"
@@ -92,10 +90,6 @@ _ALARM_COLUMNS: Final[list[dict[str, Any]]] = [
     {"name": "message", "label": "Alarm", "field": "message", "align": "left"},
     {"name": "since", "label": "Since", "field": "since", "align": "left"},
 ]
-
-
-def _testid(element: Any, *parts: str) -> Any:
-    return safety.testid(element, _SLUG.sub("-", "-".join(parts)).strip("-")[:120])
 
 
 def state_label(state: str) -> str:
@@ -231,8 +225,8 @@ class _Table:
     ``live-<name>`` and ``live-no-<name>``."""
 
     def __init__(self, columns: list[dict[str, Any]], row_key: str, empty: str, name: str):
-        self.empty = _testid(ui.label(empty).classes("text-grey-7"), f"live-no-{name}")
-        self.table = _testid(
+        self.empty = safety.slug_testid(ui.label(empty).classes("text-grey-7"), f"live-no-{name}")
+        self.table = safety.slug_testid(
             ui.table(columns=columns, rows=[], row_key=row_key)
             .props("dense flat bordered wrap-cells hide-bottom")
             .classes("w-full"),
@@ -301,12 +295,14 @@ class _LivePage:
             "state, the active alarms, the running batches and trends of the historian's "
             "tags, updated as the plant reports.",
         ):
-            self.status = _testid(ui.label("").classes("text-grey-8"), "live-status")
-            self.problems = _testid(ui.label("").classes("text-negative"), "live-problems")
+            self.status = safety.slug_testid(ui.label("").classes("text-grey-8"), "live-status")
+            self.problems = safety.slug_testid(
+                ui.label("").classes("text-negative"), "live-problems"
+            )
             self.problems.set_visibility(False)
-            self.hint = _testid(ui.label(_FEED_HINT).classes("text-grey-8"), "live-hint")
+            self.hint = safety.slug_testid(ui.label(_FEED_HINT).classes("text-grey-8"), "live-hint")
             self.hint.set_visibility(False)
-            with _testid(ui.row().classes("items-center gap-3"), "live-legend"):
+            with safety.slug_testid(ui.row().classes("items-center gap-3"), "live-legend"):
                 for state, colour in STATE_COLOURS.items():
                     with ui.row().classes("items-center gap-1 no-wrap"):
                         swatch = ui.element("div").classes("rounded-borders")
@@ -328,22 +324,24 @@ class _LivePage:
                 )
         with section("Trend", "Tags of the historian (the unified namespace below the site)."):
             with ui.row().classes("w-full items-center gap-3"):
-                self.tag_select = _testid(
+                self.tag_select = safety.slug_testid(
                     ui.select({}, multiple=True, label="Tags", with_input=True)
                     .props("outlined dense use-chips options-dense")
                     .classes("min-w-[28rem]"),
                     "live-trend-tags",
                 )
                 self.tag_select.on_value_change(lambda _: self.restart_trend())
-                self.window = _testid(
+                self.window = safety.slug_testid(
                     ui.select(WINDOWS, value=self._minutes_wanted(), label="Window")
                     .props("outlined dense")
                     .classes("min-w-[10rem]"),
                     "live-trend-window",
                 )
                 self.window.on_value_change(lambda _: self.restart_trend())
-            self.trend_note = _testid(ui.label("").classes("text-grey-7"), "live-trend-note")
-            self.plot = _testid(
+            self.trend_note = safety.slug_testid(
+                ui.label("").classes("text-grey-7"), "live-trend-note"
+            )
+            self.plot = safety.slug_testid(
                 ui.plotly({"data": [], "layout": {"height": 380}}).classes("w-full"), "live-trend"
             )
             self.plot.style("height: 380px")
@@ -361,7 +359,9 @@ class _LivePage:
         self.plant.clear()
         with self.plant:
             for area in layout.areas:
-                with _testid(ui.card().classes("w-full q-pa-sm gap-2"), "live-area", area.id):
+                with safety.slug_testid(
+                    ui.card().classes("w-full q-pa-sm gap-2"), "live-area", area.id
+                ):
                     title = area.name if area.name == area.id else f"{area.name} ({area.id})"
                     ui.label(title).classes("text-subtitle1 text-primary text-weight-medium")
                     with ui.row().classes("w-full gap-3 items-start"):
@@ -371,7 +371,7 @@ class _LivePage:
     def _build_cell(self, cell_id: str, name: str, units: tuple[UnitLive, ...]) -> None:
         box = ui.element("div").classes("q-pa-sm rounded-borders")
         box.style("border: 1px dashed #b0b8c4")
-        with _testid(box, "live-cell", cell_id):
+        with safety.slug_testid(box, "live-cell", cell_id):
             ui.label(name if name == cell_id else f"{name} ({cell_id})").classes(
                 "text-caption text-grey-8 text-weight-medium"
             )
@@ -380,14 +380,16 @@ class _LivePage:
                     self.shown.tiles[unit.id] = self._build_tile(unit)
 
     def _build_tile(self, unit: UnitLive) -> _Tile:
-        box = _testid(ui.element("div"), "unit-tile", unit.id)
+        box = safety.slug_testid(ui.element("div"), "unit-tile", unit.id)
         box.classes("q-pa-sm rounded-borders column no-wrap gap-0 shadow-1")
         box.style("width: 11.5rem; min-height: 6.2rem")
         with box:
             ui.label(unit.id).classes("text-weight-bold")
             if unit.name != unit.id:
                 ui.label(unit.name).classes("text-caption ellipsis").style("opacity: .85")
-            state = _testid(ui.label("").classes("text-weight-medium"), "unit-state", unit.id)
+            state = safety.slug_testid(
+                ui.label("").classes("text-weight-medium"), "unit-state", unit.id
+            )
             since = ui.label("").classes("text-caption")
             work = ui.label("").classes("text-caption ellipsis")
         tile = _Tile(box, state, since, work)

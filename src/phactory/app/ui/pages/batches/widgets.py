@@ -9,7 +9,6 @@ parsed) and URLs through :func:`batch_link` and :func:`record_url` (percent-enco
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import quote
@@ -78,13 +77,12 @@ _DISPOSITION_COLOURS: Final[dict[str, str]] = {
     "released": "positive",
     "rejected": "negative",
 }
-_SLUG: Final = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 def testid(element: Any, *parts: str) -> Any:
-    """Give ``element`` a ``data-testid`` made of ``parts`` (any text, made a slug),
-    through :func:`phactory.app.ui.safety.testid` (set by key, never parsed)."""
-    return safety.testid(element, _SLUG.sub("-", "-".join(parts)).strip("-")[:120])
+    """Give ``element`` a ``data-testid`` made of ``parts`` (any text, made a slug):
+    :func:`phactory.app.ui.safety.slug_testid`."""
+    return safety.slug_testid(element, *parts)
 
 
 def fmt(x: float | None) -> str:
