@@ -33,6 +33,8 @@ ALLOWED: dict[str, set[str]] = {
     # state machine as the batch engine.
     "control": {"model", "events", "process", "batch"},
     "historian": {"events"},
+    # ``control`` and ``process`` to generate data with known faults from the virtual plant
+    "monitor": {"model", "events", "process", "control"},
     "connect": {"model", "events", "control", "batch", "records", "store", "historian"},
     "live": {
         "model",
@@ -49,6 +51,7 @@ ALLOWED: dict[str, set[str]] = {
         "study",
         "process",
         "schedule",
+        "monitor",
     },
     "study": {"twin", "kpi", "store", "model", "events", "schedule"},
 }
