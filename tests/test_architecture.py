@@ -33,8 +33,9 @@ ALLOWED: dict[str, set[str]] = {
     # state machine as the batch engine.
     "control": {"model", "events", "process", "batch"},
     "historian": {"events"},
-    # ``control`` and ``process`` to generate data with known faults from the virtual plant
-    "monitor": {"model", "events", "process", "control"},
+    # ``control``, ``process`` and ``batch`` (its phase states and commands) to generate
+    # data with known faults from the virtual plant
+    "monitor": {"model", "events", "process", "control", "batch"},
     "connect": {"model", "events", "control", "batch", "records", "store", "historian"},
     "live": {
         "model",

@@ -131,14 +131,14 @@ def array_from_json(obj: Any, where: str) -> np.ndarray:
 
 def save_model(model: Persistable, path: str | Path) -> Path:
     """Write ``model`` to ``path`` (written to a temporary file, then renamed)."""
-    from phactory import __version__
+    import phactory
 
     p = Path(path)
     doc = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "family": model.family,
-        "phactory": __version__,
+        "phactory": phactory.__version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "state": model.to_state(),
     }
