@@ -134,3 +134,14 @@ def test_numbers_read_back_exactly(tmp_path: Path, values: np.ndarray) -> None:
     table = read_table(path)
     assert table.variables == tuple(names)
     np.testing.assert_array_equal(table.values, values)
+
+
+def test_numbers_are_read_exactly_and_wide_files_column_by_name(tmp_path: Path) -> None:
+    # Spectra: hundreds of columns named by wavelength; every float as written.
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=(7, 300)) * 10.0 ** rng.integers(-300, 300, size=(7, 300))
+    header = ",".join(f"{900 + 0.5 * i}" for i in range(300))
+    body = "\n".join(",".join(repr(float(v)) for v in row) for row in values)
+    table = read_table(_write(tmp_path, f"{header}\n{body}\n"))
+    assert table.variables[:2] == ("900.0", "900.5")
+    np.testing.assert_array_equal(table.values, values)

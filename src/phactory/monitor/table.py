@@ -36,6 +36,8 @@ __all__ = ["MAX_BAD_SHOWN", "Table", "read_table"]
 MAX_BAD_SHOWN = 5
 #: A column where at least this share of non-empty cells are numbers is meant as numeric.
 _NUMERIC_SHARE = 0.9
+#: Cell texts read as a missing value (besides an empty cell), in any case.
+_MISSING = ("nan", "NaN", "NAN", "na", "NA", "null", "NULL")
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,34 @@ def _header(path: Path) -> list[str]:
     return names
 
 
+def _numeric_text(path: Path, name: str, column: pd.Series) -> np.ndarray | None:
+    """The numbers of a column the parser read as text; ``None`` if it is a text column.
+
+    Raises
+    ------
+    InvalidError
+        If the column is mostly numbers with cells that are not (naming their lines).
+    """
+    import numpy as np
+    import pandas as pd
+
+    text = column.fillna("").astype(str).str.strip()
+    empty = text.eq("") | text.str.lower().isin(_MISSING)
+    numbers = pd.to_numeric(text.where(~empty), errors="coerce")
+    bad = numbers.isna() & ~empty
+    filled, n_bad = int((~empty).sum()), int(bad.sum())
+    if n_bad == 0:
+        return numbers.to_numpy(dtype=float)
+    if (filled - n_bad) / filled < _NUMERIC_SHARE:
+        return None
+    rows = np.flatnonzero(bad.to_numpy())
+    shown = "; ".join(
+        f"line {Table.line(int(r))}: {text.iloc[int(r)][:40]!r}" for r in rows[:MAX_BAD_SHOWN]
+    )
+    more = f" and {len(rows) - MAX_BAD_SHOWN} more" if len(rows) > MAX_BAD_SHOWN else ""
+    raise InvalidError(f"{path}: column {name!r} is numeric but has {shown}{more}")
+
+
 def read_table(
     path: str | Path,
     *,
@@ -179,9 +209,18 @@ def read_table(
             f"{p}:1: no column {', '.join(map(repr, unknown))} in the header "
             f"(columns: {', '.join(names[:12])}{'...' if len(names) > 12 else ''})"
         )
+    skip = set(named) | set(exclude)
+    # One pass of pandas' C parser: columns that parse as numbers (the usual case, and
+    # thousands of wavelength columns) need no look cell by cell; only the columns that
+    # did not (text, or numbers with a typo) are examined as text below.
     try:
         frame = pd.read_csv(
-            p, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8-sig"
+            p,
+            dtype={n: str for n in skip},
+            keep_default_na=False,
+            na_values=list(_MISSING),
+            skipinitialspace=True,
+            encoding="utf-8-sig",
         )
     except pd.errors.ParserError as exc:
         raise InvalidError(f"{p}: {exc}") from None
@@ -193,30 +232,18 @@ def read_table(
     variables: list[str] = []
     columns: list[np.ndarray] = []
     ignored: list[str] = []
-    skip = set(named) | set(exclude)
     for name in names:
         if name in skip:
             continue
-        text = frame[name].str.strip()
-        empty = text.eq("") | text.str.lower().isin(("nan", "na", "null"))
-        numbers = pd.to_numeric(text.where(~empty), errors="coerce")
-        bad = numbers.isna() & ~empty
-        filled = int((~empty).sum())
-        if filled and int(bad.sum()) == filled:
-            ignored.append(name)
-            continue
-        if bad.any():
-            if filled and (filled - int(bad.sum())) / filled < _NUMERIC_SHARE:
+        column = frame[name]
+        if column.dtype.kind in "fiub":
+            values = column.to_numpy(dtype=float)
+        else:
+            numeric = _numeric_text(p, name, column)
+            if numeric is None:
                 ignored.append(name)
                 continue
-            rows = np.flatnonzero(bad.to_numpy())
-            shown = "; ".join(
-                f"line {Table.line(int(r))}: {frame[name].iloc[int(r)][:40]!r}"
-                for r in rows[:MAX_BAD_SHOWN]
-            )
-            more = f" and {len(rows) - MAX_BAD_SHOWN} more" if len(rows) > MAX_BAD_SHOWN else ""
-            raise InvalidError(f"{p}: column {name!r} is numeric but has {shown}{more}")
-        values = numbers.to_numpy(dtype=float)
+            values = numeric
         inf = np.flatnonzero(np.isinf(values))
         if inf.size:
             raise InvalidError(f"{p}:{Table.line(int(inf[0]))}: column {name!r} is infinite")
