@@ -1,0 +1,321 @@
+"""Batch trajectories: the rows of one batch in time order, read from a monitoring CSV.
+
+A batch file is the table of :mod:`phactory.monitor.table` with two named columns: the
+batch id (``--batch-col``) and the time (``--time-col``). Rows are grouped by batch id in
+order of first appearance in the file (a batch's rows need not be contiguous) and sorted
+by time within each batch.
+
+Time is either numeric in one unit (hours by default; ``time_unit`` converts minutes,
+seconds or days) or ISO 8601 datetimes (a datetime without an offset is UTC). Either way a
+:class:`Batch` carries **hours since its first row** [h]: monitoring compares batches by
+their elapsed time (or their maturity), never by the wall clock.
+
+Refused, naming ``FILE:LINE``: an empty batch id or time, a time that is neither a number
+nor an ISO datetime (or a mix of both in one file), the same time twice in one batch, a
+batch with fewer than :data:`MIN_ROWS` rows. Missing values of the variables are allowed
+here; each method says what it does with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from phactory.errors import InvalidError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from phactory.monitor.table import Table
+
+__all__ = [
+    "MIN_ROWS",
+    "TIME_UNITS",
+    "Batch",
+    "batches_from_table",
+    "quality_from_rows",
+    "quality_from_table",
+]
+
+#: Fewest rows of one batch: with fewer there is no trajectory to align.
+MIN_ROWS = 3
+#: Hours in one unit of a numeric time column.
+TIME_UNITS: dict[str, float] = {"h": 1.0, "min": 1.0 / 60.0, "s": 1.0 / 3600.0, "d": 24.0}
+
+
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """The trajectory of one batch.
+
+    Attributes
+    ----------
+    id
+        Batch id, as in the file.
+    time
+        ``(m,)`` hours since the batch's first row [h], increasing.
+    values
+        ``(m, p)`` the variables at those times; NaN where a value is missing.
+    variables
+        Names of the ``p`` columns of ``values``.
+    source
+        The file the batch was read from ("" if built in code), for messages.
+    lines
+        ``(m,)`` file line of each row (0 if built in code), for messages.
+    """
+
+    id: str
+    time: np.ndarray
+    values: np.ndarray
+    variables: tuple[str, ...]
+    source: str = ""
+    lines: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+
+    def __post_init__(self) -> None:
+        t = np.asarray(self.time, dtype=float)
+        v = np.asarray(self.values, dtype=float)
+        if t.ndim != 1 or v.ndim != 2 or v.shape != (t.size, len(self.variables)):
+            raise ValueError(
+                f"batch {self.id!r}: time (m,) and values (m, {len(self.variables)}) "
+                f"do not match: {t.shape} and {v.shape}"
+            )
+        object.__setattr__(self, "time", t)
+        object.__setattr__(self, "values", v)
+        lines = np.asarray(self.lines, dtype=int)
+        object.__setattr__(self, "lines", lines if lines.size == t.size else np.zeros_like(t, int))
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.time.size)
+
+    @property
+    def duration(self) -> float:
+        """Hours from the first to the last row [h]."""
+        return float(self.time[-1] - self.time[0])
+
+    def where(self, row: int | None = None, column: str | None = None) -> str:
+        """``FILE:LINE column 'c'`` of a row (or the batch's first row), for messages."""
+        r = 0 if row is None else row
+        line = int(self.lines[r]) if self.lines.size else 0
+        at = f"{self.source or 'batch'}:{line}" if line else (self.source or "batch")
+        at = f"{at} (batch {self.id!r})"
+        return f"{at} column {column!r}" if column is not None else at
+
+    def head(self, n: int) -> Batch:
+        """The first ``n`` rows: the batch as it was while running."""
+        return Batch(
+            self.id,
+            self.time[:n],
+            self.values[:n],
+            self.variables,
+            self.source,
+            self.lines[:n],
+        )
+
+    def column(self, name: str) -> np.ndarray:
+        """The values of variable ``name``."""
+        try:
+            return self.values[:, self.variables.index(name)]
+        except ValueError:
+            raise InvalidError(
+                f"{self.where()}: no variable {name!r} (variables: {', '.join(self.variables)})"
+            ) from None
+
+
+def _hours(table: Table, time_col: str, time_unit: str) -> np.ndarray:
+    """The time column as hours on one axis (its origin does not matter)."""
+    import pandas as pd
+
+    if time_unit not in TIME_UNITS:
+        raise InvalidError(f"unknown time unit {time_unit!r} (known: {', '.join(TIME_UNITS)})")
+    text = table.extra_values(time_col).astype(str).str.strip()
+    empty = np.flatnonzero(text.eq("").to_numpy())
+    if empty.size:
+        raise InvalidError(f"{table.where(int(empty[0]), time_col)}: the time is empty")
+    numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+    is_number = ~np.isnan(numbers)
+    if is_number.all():
+        bad = np.flatnonzero(~np.isfinite(numbers))
+        if bad.size:
+            raise InvalidError(f"{table.where(int(bad[0]), time_col)}: the time is not finite")
+        return numbers * TIME_UNITS[time_unit]
+    if is_number[0]:
+        r = int(np.flatnonzero(~is_number)[0])
+        raise InvalidError(
+            f"{table.where(r, time_col)}: {text.iloc[r][:40]!r} is not a number (the first "
+            f"time of the file is a number, so every time must be)"
+        )
+    stamps = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
+    bad = np.flatnonzero(stamps.isna().to_numpy())
+    if bad.size:
+        r = int(bad[0])
+        raise InvalidError(
+            f"{table.where(r, time_col)}: {text.iloc[r][:40]!r} is neither a number nor an "
+            f"ISO 8601 datetime"
+        )
+    ns = stamps.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    # Hours relative to the earliest stamp keep the float exact to well below a second.
+    hours: np.ndarray = (ns - ns.min()).astype(float) / 3.6e12
+    return hours
+
+
+def batches_from_table(
+    table: Table,
+    batch_col: str,
+    time_col: str,
+    *,
+    time_unit: str = "h",
+    min_rows: int = MIN_ROWS,
+) -> list[Batch]:
+    """Split a table into batches, each sorted by time.
+
+    Parameters
+    ----------
+    table
+        Read with ``named=(batch_col, time_col)``.
+    batch_col, time_col
+        The batch id column and the time column.
+    time_unit
+        Unit of a numeric time column: ``"h"``, ``"min"``, ``"s"`` or ``"d"``
+        (ignored for ISO datetimes).
+    min_rows
+        Fewest rows a batch may have.
+
+    Returns
+    -------
+    list of Batch
+        In order of each batch's first row in the file; times in hours since the batch's
+        first row [h].
+
+    Raises
+    ------
+    InvalidError
+        Naming ``FILE:LINE``: an empty batch id, a bad or repeated time within a batch, a
+        batch with fewer than ``min_rows`` rows.
+    """
+    for name in (batch_col, time_col):
+        if name not in table.extra:
+            raise InvalidError(f"{table.path}: column {name!r} was not read as a named column")
+    ids = table.extra_values(batch_col).astype(str).str.strip().to_numpy()
+    blank = np.flatnonzero(ids == "")
+    if blank.size:
+        raise InvalidError(f"{table.where(int(blank[0]), batch_col)}: the batch id is empty")
+    hours = _hours(table, time_col, time_unit)
+    order: dict[str, list[int]] = {}
+    for row, bid in enumerate(ids):
+        order.setdefault(str(bid), []).append(row)
+    batches: list[Batch] = []
+    for bid, rows_list in order.items():
+        rows = np.asarray(rows_list, dtype=int)
+        if rows.size < min_rows:
+            raise InvalidError(
+                f"{table.where(int(rows[0]), batch_col)}: batch {bid!r} has {rows.size} "
+                f"row(s); a trajectory needs at least {min_rows}"
+            )
+        t = hours[rows]
+        sort = np.argsort(t, kind="stable")
+        rows, t = rows[sort], t[sort]
+        same = np.flatnonzero(np.diff(t) == 0.0)
+        if same.size:
+            a, b = int(rows[same[0]]), int(rows[same[0] + 1])
+            first, second = sorted((a, b))
+            raise InvalidError(
+                f"{table.where(second, time_col)}: batch {bid!r} has the time "
+                f"{table.extra_values(time_col).iloc[second]!s} twice (also on line "
+                f"{table.line(first)})"
+            )
+        batches.append(
+            Batch(
+                id=bid,
+                time=t - t[0],
+                values=table.values[rows],
+                variables=table.variables,
+                source=table.path,
+                lines=np.array([table.line(int(r)) for r in rows], dtype=int),
+            )
+        )
+    return batches
+
+
+def _quality_values(
+    raw: pd.Series, where: Callable[[int], str], rows: np.ndarray, name: str
+) -> float:
+    """One batch's final quality from its rows of a quality column (one value, repeated)."""
+    import pandas as pd
+
+    text = raw.iloc[rows].astype(str).str.strip()
+    filled = text[text != ""]
+    if filled.empty:
+        raise InvalidError(f"{where(int(rows[0]))}: no final quality {name!r} for this batch")
+    numbers = pd.to_numeric(filled, errors="coerce")
+    bad = np.flatnonzero(numbers.isna().to_numpy())
+    if bad.size:
+        r = int(rows[np.flatnonzero(text != "")[bad[0]]])
+        raise InvalidError(f"{where(r)}: final quality {name!r} is not a number")
+    values = numbers.to_numpy(dtype=float)
+    differ = np.flatnonzero(values != values[0])
+    if differ.size:
+        r = int(rows[np.flatnonzero(text != "")[differ[0]]])
+        raise InvalidError(
+            f"{where(r)}: final quality {name!r} differs within the batch ({values[0]:g} on "
+            f"its first row, {values[differ[0]]:g} here); it is one value per batch"
+        )
+    if not np.isfinite(values[0]):
+        raise InvalidError(f"{where(int(rows[0]))}: final quality {name!r} is not finite")
+    return float(values[0])
+
+
+def quality_from_table(
+    table: Table, batch_col: str, batches: Sequence[Batch], names: Sequence[str]
+) -> np.ndarray:
+    """Final quality ``(B, r)`` of ``batches`` from quality columns of the batch file.
+
+    Each quality column (read as a named column) holds one value per batch, repeated on
+    its rows or given on some of them and empty on the others.
+    """
+    ids = table.extra_values(batch_col).astype(str).str.strip().to_numpy()
+    out = np.empty((len(batches), len(names)))
+    for j, name in enumerate(names):
+        raw = table.extra_values(name)
+
+        def where(row: int, column: str = name) -> str:
+            return table.where(row, column)
+
+        for i, b in enumerate(batches):
+            rows = np.flatnonzero(ids == b.id)
+            out[i, j] = _quality_values(raw, where, rows, name)
+    return out
+
+
+def quality_from_rows(
+    table: Table, batch_col: str, batches: Sequence[Batch], names: Sequence[str] = ()
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """Final quality of ``batches`` from a table of one row per batch (``--quality-csv``).
+
+    The table has the batch column ``batch_col`` (read as a named column) and the quality
+    columns: ``names``, or every numeric column when none are named. Returns the names and
+    ``(B, r)`` values.
+    """
+    cols = tuple(names) or table.variables
+    values = table.columns(cols, role="quality")
+    ids = table.extra_values(batch_col).astype(str).str.strip().to_numpy()
+    first: dict[str, int] = {}
+    for r, bid in enumerate(ids):
+        if bid in first:
+            raise InvalidError(
+                f"{table.where(r, batch_col)}: batch {bid!r} again (first on line "
+                f"{table.line(first[bid])}); one row per batch"
+            )
+        first[str(bid)] = r
+    out = np.empty((len(batches), len(cols)))
+    for i, b in enumerate(batches):
+        if b.id not in first:
+            raise InvalidError(f"{table.path}: no row for batch {b.id!r} (of {b.where()})")
+        row = first[b.id]
+        bad = np.flatnonzero(~np.isfinite(values[row]))
+        if bad.size:
+            raise InvalidError(f"{table.where(row, cols[int(bad[0])])}: quality is missing")
+        out[i] = values[row]
+    return cols, out
