@@ -56,7 +56,10 @@ def _pipeline(spec: str, seeds: list[int], n_test: int, n_outside: int) -> dict[
                 "rmsep": np.sqrt(np.mean((test.y - ex.test.y) ** 2, axis=0)),
                 "flag_in": 1 - float(test.in_domain.mean()),
                 "flag_in_jm": float(
-                    np.mean((test.t2 > m.t2_limit_) | (test.spe > m.domain_.spe_limit_jm))
+                    np.mean(
+                        (test.t2 > m.t2_limit_)
+                        | (test.spe > (m.domain_.spe_limit_jm or m.spe_limit_))
+                    )
                 ),
                 "flag_out": {
                     k: 1 - float(out.in_domain[kinds == k].mean())

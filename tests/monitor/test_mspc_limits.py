@@ -9,17 +9,18 @@ from hypothesis import strategies as st
 from scipy.stats import chi2, f
 
 from phactory.errors import InvalidError
-from phactory.monitor.mspc.limits import (
-    calibrate,
-    false_alarm_rate,
+from phactory.monitor.limits import (
+    moment_limit,
+    scaled_chi2_limit,
     spe_limit,
     spe_limit_box,
     spe_limit_jackson_mudholkar,
     t2_limit,
     thetas,
 )
+from phactory.monitor.mspc.limits import calibrate, false_alarm_rate
 from phactory.monitor.mspc.rules import k_of_n, parse_persistence
-from phactory.monitor.mspc.smoothing import ewma, moment_limit
+from phactory.monitor.mspc.smoothing import ewma
 
 
 def test_t2_limit_is_the_tracy_young_mason_f_quantile() -> None:
@@ -186,3 +187,13 @@ def test_ewma_of_columns_keeps_their_sum() -> None:
 def test_moment_limit_matches_chi2_data() -> None:
     values = np.random.default_rng(6).chisquare(6, 100_000) * 2.0
     assert moment_limit(values, 0.01) == pytest.approx(2.0 * chi2.ppf(0.99, 6), rel=0.02)
+
+
+def test_the_scaled_chi2_limit_is_vectorised_and_matches_box() -> None:
+    # Box's limit from eigenvalues is the moment-matched limit with mean theta1 and
+    # variance 2 theta2; per-point limits (batch evolution) take arrays of moments.
+    t1, t2, _ = thetas(np.array([2.0, 1.0, 0.5]))
+    box = spe_limit_box(t1, t2, 0.01)
+    many = scaled_chi2_limit(np.array([t1, 3.0, 0.0]), np.array([2 * t2, 0.0, 1.0]), 0.01)
+    assert many[0] == pytest.approx(box, rel=1e-12)
+    assert many[1] == 3.0 and many[2] == 0.0  # no spread: the mean; nothing: zero

@@ -43,7 +43,8 @@ from typing import Any
 import numpy as np
 
 from phactory.monitor.batch.evolution import principal_axes
-from phactory.monitor.batch.limits import scaled_chi2_limit
+from phactory.monitor.batch.limits import moments_limit
+from phactory.monitor.limits import t2_limit
 from phactory.monitor.modelfile import StateReader, array_to_json
 
 __all__ = ["MAX_COMPONENTS", "BatchLevel", "LevelStats", "fit_level"]
@@ -176,7 +177,6 @@ def fit_level(
 
     ``quality`` is ``(B, r)`` final quality of the same batches (complete, finite).
     """
-    from scipy.stats import f as f_dist
 
     n_b, n_k, n_j = aligned.shape
     x_raw = aligned.reshape(n_b, n_k * n_j)
@@ -199,12 +199,9 @@ def fit_level(
         spe_cv[b] = r @ r
     alpha = target_far
     moments = np.array([spe_cv.mean()]), np.array([np.mean(spe_cv**2)])
-    spe_limit = float(scaled_chi2_limit(*moments, alpha)[0])
-    if n_b - a > 0:
-        t2_limit = float(a * (n_b**2 - 1) / (n_b * (n_b - a)) * f_dist.ppf(1.0 - alpha, a, n_b - a))
-    else:  # pragma: no cover - a <= B - 3 by construction
-        t2_limit = float("inf")
-    level = BatchLevel(n_j, mean, scale, loadings, np.maximum(var, 1e-300), t2_limit, spe_limit)
+    spe_limit = float(moments_limit(*moments, alpha)[0])
+    t2_lim = t2_limit(a, n_b, alpha)  # a <= B - 3 by construction
+    level = BatchLevel(n_j, mean, scale, loadings, np.maximum(var, 1e-300), t2_lim, spe_limit)
     if quality is None or not len(quality_names):
         return level
     return _with_quality(level, x_raw, np.asarray(quality, dtype=float), tuple(quality_names))

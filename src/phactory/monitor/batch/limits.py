@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from phactory.monitor.limits import scaled_chi2_limit
 from phactory.monitor.modelfile import StateReader, array_to_json
 
 if TYPE_CHECKING:
@@ -56,8 +57,8 @@ __all__ = [
     "cross_validated_stats",
     "interpolate",
     "local_average",
+    "moments_limit",
     "nearest",
-    "scaled_chi2_limit",
 ]
 
 #: Rows that a kernel should hold on average around each grid point.
@@ -94,15 +95,11 @@ def local_average(
     return out
 
 
-def scaled_chi2_limit(mean: np.ndarray, second: np.ndarray, alpha: float) -> np.ndarray:
-    """``g chi2_(1-alpha)(h)`` from the mean and the mean square of a statistic."""
-    from scipy.stats import chi2
-
+def moments_limit(mean: np.ndarray, second: np.ndarray, alpha: float) -> np.ndarray:
+    """The scaled chi2 limit from the mean and the mean square of a statistic (a
+    variance floor keeps a constant statistic's limit just above it)."""
     m = np.maximum(mean, 1e-300)
-    var = np.maximum(second - mean**2, 1e-12 * m**2)
-    g = var / (2.0 * m)
-    h = 2.0 * m**2 / var
-    return np.asarray(g * chi2.ppf(1.0 - alpha, h), dtype=float)
+    return scaled_chi2_limit(m, np.maximum(second - mean**2, 1e-12 * m**2), alpha)
 
 
 def interpolate(grid: np.ndarray, values: np.ndarray, progress: np.ndarray) -> np.ndarray:
@@ -227,8 +224,8 @@ def calibrated_limits(
     """Limits from cross-validated T2 and SPE of training rows (module docstring)."""
     width = bandwidth(progress.size, grid.size)
     mom = local_average(progress, np.column_stack([t2, t2**2, spe, spe**2]), grid, width)
-    t2_base = scaled_chi2_limit(mom[:, 0], mom[:, 1], alpha)
-    spe_base = np.maximum(scaled_chi2_limit(mom[:, 2], mom[:, 3], alpha), 1e-12)
+    t2_base = moments_limit(mom[:, 0], mom[:, 1], alpha)
+    spe_base = np.maximum(moments_limit(mom[:, 2], mom[:, 3], alpha), 1e-12)
     ratio = np.maximum(
         t2 / interpolate(grid, t2_base, progress), spe / interpolate(grid, spe_base, progress)
     )

@@ -56,18 +56,13 @@ from typing import Any, ClassVar, Final, Self
 import numpy as np
 
 from phactory.errors import InvalidError
+from phactory.monitor.limits import SPE_METHODS, moment_limit, spe_limit, t2_limit
 from phactory.monitor.mspc import dynamic
-from phactory.monitor.mspc.limits import (
-    SPE_METHODS,
-    calibrate,
-    false_alarm_rate,
-    spe_limit,
-    t2_limit,
-)
+from phactory.monitor.mspc.limits import calibrate, false_alarm_rate
 from phactory.monitor.mspc.projection import fit_pca, fit_pls
 from phactory.monitor.mspc.rules import check_persistence, k_of_n
 from phactory.monitor.mspc.scores import MspcScores
-from phactory.monitor.mspc.smoothing import ewma, moment_limit
+from phactory.monitor.mspc.smoothing import ewma
 
 __all__ = ["METHODS", "MspcModel", "MspcScores"]
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ewma", "moment_limit"]
+__all__ = ["ewma"]
 
 
 def ewma(values: np.ndarray, weight: float, start: np.ndarray | float) -> np.ndarray:
@@ -51,17 +51,3 @@ def ewma(values: np.ndarray, weight: float, start: np.ndarray | float) -> np.nda
     smoothed, _ = lfilter([weight], [1.0, weight - 1.0], x[valid], axis=0, zi=zi)
     out[valid] = smoothed
     return out
-
-
-def moment_limit(values: np.ndarray, alpha: float) -> float:
-    """``g chi2_{1-alpha}(h)`` with ``g h`` and ``2 g^2 h`` the mean and variance of the
-    finite ``values``."""
-    from scipy.stats import chi2
-
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    mean, var = float(v.mean()), float(v.var(ddof=1))
-    if mean <= 0.0 or var <= 0.0:
-        return float(v.max(initial=0.0))
-    g, h = var / (2.0 * mean), 2.0 * mean * mean / var
-    return float(g * chi2.ppf(1.0 - alpha, h))

@@ -65,6 +65,12 @@ from typing import Any
 import numpy as np
 
 from phactory.errors import InvalidError
+from phactory.monitor.limits import (
+    moment_limit,
+    spe_limit_jackson_mudholkar,
+    t2_limit,
+    thetas,
+)
 from phactory.monitor.modelfile import StateReader, array_to_json
 
 __all__ = ["DomainModel", "fit_domain", "pca_basis", "systematic_components", "t2_spe"]
@@ -156,41 +162,6 @@ def systematic_components(t2_cv: np.ndarray, share: float = SYSTEMATIC_SHARE) ->
     return len(low)
 
 
-def t2_limit(n_components: int, n: int, alpha: float) -> float:
-    """F-distribution limit of T2 for a new observation (Tracy, Young & Mason 1992)."""
-    from scipy.stats import f
-
-    a = n_components
-    return float(a * (n - 1) * (n + 1) / (n * (n - a)) * f.ppf(1 - alpha, a, n - a))
-
-
-def spe_limit_box(spe: np.ndarray, alpha: float) -> float:
-    """Scaled chi-square limit matched to the mean and variance of ``spe`` (Box 1954)."""
-    from scipy.stats import chi2
-
-    m, v = float(np.mean(spe)), float(np.var(spe, ddof=1))
-    if not m > 0:
-        return 0.0
-    if not v > 0:
-        return m
-    g, h = v / (2 * m), 2 * m * m / v
-    return float(g * chi2.ppf(1 - alpha, h))
-
-
-def spe_limit_jm(residual_variances: np.ndarray, alpha: float) -> float:
-    """Jackson & Mudholkar (1979) limit from the residual eigenvalues (variances beyond the
-    model's components)."""
-    from scipy.stats import norm
-
-    th1, th2, th3 = (float(np.sum(residual_variances**k)) for k in (1, 2, 3))
-    if not th1 > 0 or not th2 > 0:
-        return 0.0
-    h0 = 1 - 2 * th1 * th3 / (3 * th2**2)
-    z = float(norm.ppf(1 - alpha))
-    val = z * np.sqrt(2 * th2 * h0**2) / th1 + 1 + th2 * h0 * (h0 - 1) / th1**2
-    return float(th1 * max(val, 0.0) ** (1 / h0)) if h0 > 0 else float("inf")
-
-
 @dataclass(frozen=True)
 class DomainModel:
     """A PCA of the preprocessed calibration spectra with T2 and SPE limits.
@@ -208,7 +179,8 @@ class DomainModel:
     t2_limit, spe_limit
         The limits used (each at ``target_far / 2``).
     spe_limit_jm
-        Jackson-Mudholkar limit from the calibration residuals (stored for comparison).
+        Jackson-Mudholkar limit from the calibration residuals (stored for comparison;
+        ``None`` where it is undefined).
     """
 
     mean: np.ndarray
@@ -217,7 +189,7 @@ class DomainModel:
     n_train: int
     t2_limit: float
     spe_limit: float
-    spe_limit_jm: float
+    spe_limit_jm: float | None
 
     @property
     def n_components(self) -> int:
@@ -248,7 +220,7 @@ class DomainModel:
             n_train=r.integer("n_train"),
             t2_limit=r.number("t2_limit"),
             spe_limit=r.number("spe_limit"),
-            spe_limit_jm=r.number("spe_limit_jm"),
+            spe_limit_jm=r.optional_number("spe_limit_jm"),
         )
         a = d.variances.shape[0] if d.variances.ndim == 1 else -1
         if d.mean.shape != (p,) or d.loadings.shape != (p, a):
@@ -281,6 +253,6 @@ def fit_domain(
         variances=variances,
         n_train=n,
         t2_limit=t2_limit(a, n, alpha) if a > 0 else 0.0,
-        spe_limit=spe_limit_box(spe_cv, alpha),
-        spe_limit_jm=spe_limit_jm(all_var[a:], alpha),
+        spe_limit=moment_limit(spe_cv, alpha),
+        spe_limit_jm=spe_limit_jackson_mudholkar(*thetas(all_var[a:]), alpha),
     )
