@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from phactory.app.services.controllers import ControllerService
     from phactory.app.services.historian import HistorianService
     from phactory.app.services.live import LiveService
+    from phactory.app.services.monitoring import MonitorService
 
 __all__ = ["AppContext", "StartupReport"]
 
@@ -77,9 +78,11 @@ class AppContext:
             self._controllers: ControllerService | None = None
             self._live: LiveService | None = None
             self._historian: HistorianService | None = None
+            self._monitoring: MonitorService | None = None
             self.report = StartupReport()
             if bootstrap:
                 self._bootstrap()
+                self._resume_monitoring()
             if settings.prewarm_workers:
                 self.runner.start()
         except BaseException:
@@ -184,9 +187,38 @@ class AppContext:
                 )
             return self._live
 
+    @property
+    def monitoring(self) -> MonitorService:
+        """Deployed monitoring models, their live scanning, alarms and charts (made on
+        first use; scanning starts with the first deployment)."""
+        with self._batches_lock:
+            if self._monitoring is None:
+                from phactory.app.services.monitoring import MonitorService
+
+                self._monitoring = MonitorService(
+                    self.db,
+                    self.changes,
+                    historian=lambda: self.historian.historian,
+                    records=lambda: self.batches.records,
+                )
+            return self._monitoring
+
+    def _resume_monitoring(self) -> None:
+        """Go on scanning the monitors a previous server deployed (none: nothing opened)."""
+        from sqlalchemy import select
+
+        from phactory.app.schema import MonitorRow
+
+        with self.db.session() as s:
+            deployed = s.scalar(select(MonitorRow.id).where(MonitorRow.removed_at.is_(None)))
+        if deployed is not None:
+            self.monitoring.ensure_running()
+
     def close(self) -> None:
         """Stop the controllers and the workers (unfinished runs are marked failed) and
         close the store."""
+        if self._monitoring is not None:
+            self._monitoring.close()
         if self._live is not None:
             self._live.close()
         if self._controllers is not None:

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Double,
     ForeignKey,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -29,7 +31,17 @@ from sqlalchemy.sql import expression
 
 from phactory.store.schema import NAMING_CONVENTION, UTCDateTime
 
-__all__ = ["AppBase", "ArtifactRow", "ChangeRow", "LoginFailureRow", "TokenRow", "UserRow"]
+__all__ = [
+    "AppBase",
+    "ArtifactRow",
+    "ChangeRow",
+    "LoginFailureRow",
+    "MonitorAlarmEventRow",
+    "MonitorAlarmRow",
+    "MonitorRow",
+    "TokenRow",
+    "UserRow",
+]
 
 #: Longest user name.
 NAME_LENGTH: Final = 100
@@ -130,3 +142,99 @@ class ArtifactRow(AppBase):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     content: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MonitorRow(AppBase):
+    """A monitoring model deployed on the live plant (:mod:`phactory.app.services.monitoring`).
+
+    The model file is kept in the data folder (``model_file``, with its SHA-256); a
+    removed deployment keeps its row (``removed_at``) so that its alarms keep their
+    history. ``settings`` holds how it reads the historian (grid step, hold, tag map),
+    ``state`` where its live monitor stopped (:class:`phactory.live.monitoring.MonitorState`),
+    and the ``shelved_*`` columns the shelving of its alarm point (ISA-18.2).
+    """
+
+    __tablename__ = "app_monitors"
+    __table_args__ = (Index(None, "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    family: Mapped[str] = mapped_column(String(16))
+    site: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    unit: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    tag_prefix: Mapped[str] = mapped_column(Text)
+    model_file: Mapped[str] = mapped_column(String(300))
+    model_sha256: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removed_by: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    shelved_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    shelved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    shelved_by: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    shelve_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class MonitorAlarmRow(AppBase):
+    """One alarm occurrence of a deployed monitor (:class:`phactory.live.alarms.AlarmRecord`).
+
+    One per monitor and raising row (``raised_us``), so that a monitor restarted after a
+    crash that sees the same alarm again stores it once.
+    """
+
+    __tablename__ = "app_monitor_alarms"
+    __table_args__ = (
+        UniqueConstraint("monitor_id", "raised_us"),
+        Index(None, "cleared_at"),
+        Index(None, "raised_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    monitor_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("app_monitors.id", ondelete="RESTRICT")
+    )
+    monitor: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    site: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    unit: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    raised_us: Mapped[int] = mapped_column(BigInteger)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    statistic: Mapped[str] = mapped_column(String(16))
+    t2: Mapped[float | None] = mapped_column(Double)
+    spe: Mapped[float | None] = mapped_column(Double)
+    t2_limit: Mapped[float | None] = mapped_column(Double)
+    spe_limit: Mapped[float | None] = mapped_column(Double)
+    top: Mapped[list[Any]] = mapped_column(JSON)
+    contributions: Mapped[dict[str, Any]] = mapped_column(JSON)
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acked_by: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    ack_note: Mapped[str] = mapped_column(Text)
+    shelved: Mapped[bool] = mapped_column(Boolean)
+    batch_id: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    step: Mapped[str | None] = mapped_column(Text)
+    deviation_id: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+
+
+class MonitorAlarmEventRow(AppBase):
+    """One line of the alarm history: raised, cleared, acknowledged, shelved, unshelved,
+    deviation; who (a user, or ``monitor``) and when (wall clock)."""
+
+    __tablename__ = "app_monitor_alarm_events"
+    __table_args__ = (Index(None, "monitor_id", "id"), Index(None, "alarm_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    monitor_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("app_monitors.id", ondelete="RESTRICT")
+    )
+    alarm_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("app_monitor_alarms.id", ondelete="RESTRICT")
+    )
+    monitor: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    note: Mapped[str] = mapped_column(Text)

@@ -19,6 +19,7 @@ def build_router() -> APIRouter:
         live,
         lots,
         meta,
+        monitoring,
         records,
         runs,
         scenarios,
@@ -30,4 +31,5 @@ def build_router() -> APIRouter:
         router.include_router(module.router)
     router.include_router(live.router)
     router.include_router(historian.router)
+    router.include_router(monitoring.router)
     return router

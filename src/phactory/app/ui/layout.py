@@ -40,6 +40,7 @@ NAV: Final[tuple[tuple[str, str, str, Role], ...]] = (
     ("/batch-accounts", "Batch-record accounts", "manage_accounts", "admin"),
     ("/controllers", "Controllers", "memory", "viewer"),
     ("/live", "Live", "sensors", "viewer"),
+    ("/monitoring", "Monitoring", "monitor_heart", "viewer"),
     ("/scenarios", "Scenarios", "compare_arrows", "viewer"),
     ("/runs", "Runs", "play_circle", "viewer"),
     ("/parameters", "Parameters", "tune", "viewer"),

@@ -13,6 +13,7 @@ def register() -> None:
         controllers,
         dashboard,
         live,
+        monitoring,
         plan,
         plant,
         runs,
