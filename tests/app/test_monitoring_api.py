@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,13 +61,16 @@ def api(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
         yield api
 
 
-def feed(api: Api, process: ContinuousProcess, now: dt.datetime) -> None:
+def feed(
+    api: Api, process: ContinuousProcess, now: dt.datetime, faulty: slice = slice(100, 200)
+) -> None:
     """The last 400 s of T1 at 1 Hz: normal, with the faulty sensor biased by 4 standard
-    deviations from 300 s to 200 s ago (a run on which the model raises nothing else)."""
+    deviations from 300 s to 200 s ago (a run on which the model raises nothing else), or
+    over the rows ``faulty``."""
     names = list(process.names)
     frame, _ = process.simulate(500, seed=5)
     values = frame[names].to_numpy(copy=True)[:400]
-    values[100:200, FAULTY] += 4 * process.sd()[FAULTY]
+    values[faulty, FAULTY] += 4 * process.sd()[FAULTY]
     first = to_us(now) - 400_000_000
     api.ctx.historian.historian.ingest(
         Sample(PREFIX + n, first + i * 1_000_000, float(v), seq=i, source="edge")
@@ -191,6 +195,28 @@ def test_a_fault_raises_an_alarm_that_people_acknowledge_and_shelve(
     assert len(api.get("/api/v1/monitor/alarms/log").json()) == 1  # history kept
     changes = api.get("/api/v1/changes?entity_kind=monitor", role="admin").json()
     assert {c["action"] for c in changes} >= {"monitor.deploy", "monitor.remove"}
+
+
+def test_an_active_alarm_is_on_the_live_page_until_its_monitor_is_shelved(
+    api: Api, fitted: tuple[ContinuousProcess, Path]
+) -> None:
+    process, path = fitted
+    feed(api, process, dt.datetime.now(dt.UTC), faulty=slice(300, 400))  # still biased
+    assert deploy(api, path).status_code == 201
+    api.ctx.monitoring.scan_once()
+    [alarm] = api.get("/api/v1/monitor/alarms?site=tiny").json()
+    assert alarm["cleared_at"] is None
+    live = [a for a in api.get("/api/v1/live/alarms?site=tiny").json() if a["kind"] == "monitor"]
+    assert [(a["key"], a["source"]) for a in live] == [(f"monitor:{alarm['id']}", "T1")]
+    assert process.names[FAULTY] in live[0]["message"]
+    shelve = {"reason": "sensor being recalibrated", "minutes": 30}
+    url = f"/api/v1/monitor/alarms/{alarm['id']}/shelve"
+    assert api.post(url, role="operator", json=shelve).status_code == 200
+    # The Live service reads alarms again at least every batches_every_s (1 s).
+    deadline = time.monotonic() + 10 * api.ctx.live.batches_every_s
+    while [a for a in api.ctx.live.alarms("tiny") if a.kind == "monitor"]:
+        assert time.monotonic() < deadline, "the shelved alarm stayed on the Live page"
+        time.sleep(0.1)
 
 
 def test_deployments_are_refused_with_reasons(

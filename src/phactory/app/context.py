@@ -184,6 +184,7 @@ class AppContext:
                     historian=lambda: self.historian.historian,
                     batches=lambda: self.batches,
                     controllers=lambda: self._controllers,
+                    monitoring=lambda: self._monitoring,
                 )
             return self._live
 

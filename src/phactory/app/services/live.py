@@ -86,6 +86,7 @@ if TYPE_CHECKING:
 
     from phactory.app.services.batches import BatchService
     from phactory.app.services.controllers import ControllerService
+    from phactory.app.services.monitoring import MonitorService
     from phactory.batch.plant_events import RecordEventFeed
     from phactory.events.live import LiveEventLog
     from phactory.events.plant_event import PlantEvent
@@ -126,6 +127,8 @@ TREND_COLUMNS: Final = ("time", "tag", "value")
 #: Severity of alarms that are not deviations.
 _FAULT_SEVERITY: Final = "critical"
 _DOWN_SEVERITY: Final = "major"
+#: A monitoring model's alarm: the process left its normal operation, not yet a fault.
+_MONITOR_SEVERITY: Final = "major"
 _SEVERITY_ORDER: Final = {"critical": 0, "major": 1, "minor": 2}
 #: ISA-88 batch states of a batch that is not running: not started yet, or finished.
 _NOT_RUNNING: Final = FINAL_STATES | {BatchState.IDLE}
@@ -213,6 +216,7 @@ class LiveService:
         historian: Callable[[], Historian | None] | None = None,
         batches: Callable[[], BatchService | None] | None = None,
         controllers: Callable[[], ControllerService | None] | None = None,
+        monitoring: Callable[[], MonitorService | None] | None = None,
         poll_s: float = 0.2,
         idle_s: float = 15.0,
         lookback: dt.timedelta = dt.timedelta(minutes=2),
@@ -226,6 +230,7 @@ class LiveService:
         self._historian = historian or (lambda: None)
         self._batch_service = batches or (lambda: None)
         self._controller_service = controllers or (lambda: None)
+        self._monitoring = monitoring or (lambda: None)
         self.poll_s = poll_s
         self.idle_s = idle_s
         self.lookback = lookback
@@ -652,7 +657,37 @@ class LiveService:
                                 since=None,
                             )
                         )
+        alarms.extend(self._monitor_alarms(live.site_id))
         return tuple(alarms)
+
+    def _monitor_alarms(self, site_id: str) -> list[Alarm]:
+        """The site's active, unshelved alarms of its deployed monitoring models."""
+        from phactory.app.services.accounts import SYSTEM
+
+        monitoring = self._monitoring()
+        if monitoring is None:
+            return []
+        try:
+            found = monitoring.desk.annunciated(SYSTEM, site=site_id)
+        except PhactoryError:
+            return []
+        out = []
+        for a in found:
+            if a.cleared_at is not None:
+                continue  # returned to normal, waiting for its acknowledgement: not active
+            top = ", ".join(c.variable for c in a.top[:3])
+            out.append(
+                Alarm(
+                    key=f"monitor:{a.id}",
+                    kind="monitor",
+                    severity=_MONITOR_SEVERITY,
+                    source=a.unit or a.monitor,
+                    message=f"{a.monitor}: {a.statistic.upper()} alarm"
+                    + (f"; top contributing tags: {top}" if top else ""),
+                    since=a.raised_at,
+                )
+            )
+        return out
 
     def _all_alarms(self, live: _Site) -> tuple[Alarm, ...]:
         down = [

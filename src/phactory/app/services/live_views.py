@@ -70,7 +70,7 @@ RAW_WINDOW: Final = dt.timedelta(minutes=15)
 #: Points per tag of a trend on a grid (about).
 GRID_POINTS: Final = 600
 
-AlarmKind = Literal["deviation", "controller_fault", "equipment_down"]
+AlarmKind = Literal["deviation", "controller_fault", "equipment_down", "monitor"]
 Severity = Literal["critical", "major", "minor"]
 
 
@@ -196,7 +196,8 @@ class Alarm:
         Stable identity (``deviation:DEV-000001``, ``fault:BR-01``, ``down:BR-01``).
     kind
         ``deviation`` (open, of a running batch), ``controller_fault`` (a controller in
-        its safe state) or ``equipment_down`` (a unit in the ISO 22400 ``down`` state).
+        its safe state), ``equipment_down`` (a unit in the ISO 22400 ``down`` state) or
+        ``monitor`` (a deployed monitoring model's alarm, active and not shelved).
     severity
         ``critical``, ``major`` or ``minor``.
     source
