@@ -68,6 +68,8 @@ def _register() -> None:
     from phactory.cli.mqtt_commands import app as mqtt_app
     from phactory.cli.process_commands import app as process_app
 
+    _register_monitoring()
+
     if not any(g.name == "bench" for g in app.registered_groups):
         app.add_typer(bench_app, name="bench", help="Public benchmarks (scheduling).")
 
@@ -101,6 +103,47 @@ def _register() -> None:
             name="process",
             help="Process models: simulate, sensitivity, design space, surrogates.",
         )
+
+
+def _register_monitoring() -> None:
+    """``monitor`` (MSPC, and ``watch`` of the live plant), ``batchmon``, ``softsensor``,
+    ``rul`` and ``pdm``: each from its module, if not yet registered."""
+    import importlib
+
+    groups = {
+        "monitor": (
+            "monitor_commands",
+            "Multivariate statistical process monitoring: fit "
+            "a model on good data, score any CSV, watch the historian live.",
+        ),
+        "batchmon": (
+            "batchmon_commands",
+            "Batch evolution monitoring: trajectories "
+            "aligned by time, maturity or DTW; running batches against limits.",
+        ),
+        "softsensor": (
+            "softsensor_commands",
+            "PAT soft sensors: PLS on preprocessed spectra, with an applicability domain.",
+        ),
+        "rul": (
+            "rul_commands",
+            "Remaining useful life from run-to-failure sensor "
+            "histories, with prediction intervals.",
+        ),
+        "pdm": (
+            "pdm_commands",
+            "Reliability from maintenance and failure records; update a twin scenario with it.",
+        ),
+    }
+    for name, (module, text) in groups.items():
+        if any(g.name == name for g in app.registered_groups):
+            continue
+        group = importlib.import_module(f"phactory.cli.{module}").app
+        if name == "monitor":
+            from phactory.cli.monitor_live_commands import register
+
+            register(group)
+        app.add_typer(group, name=name, help=text)
 
 
 def main() -> None:

@@ -25,5 +25,8 @@ __getattr__, __dir__ = exports(
         "SoftSensorPrediction": "softsensor",
         "RulModel": "rul",
         "RulPrediction": "rul",
+        "RulTrajectory": "rul",
+        "fit_reliability": "reliability",
+        "write_twin_scenario": "twin_update",
     },
 )
