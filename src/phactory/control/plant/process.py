@@ -207,12 +207,11 @@ class CHOCoupling(ProcessCoupling):
         """Integrate the mass balances over ``dt_s`` at ``temp`` [degC] and ``ph``."""
         from scipy.integrate import solve_ivp
 
-        from phactory.process.models.cho_fed_batch import CELLS_PER_L, CHOFedBatch
+        from phactory.process.models.cho_fed_batch import CHOFedBatch
 
         p = {**self.p, "ph_setpoint": ph}
         t0, t1 = self.t_h, self.t_h + dt_s / 3600.0
         feed = p["feed_rate"] * p["initial_volume"] / 24.0  # [L/h]
-        gf, qf = p["glucose_feed"], p["glutamine_feed"]
         # The model's own piecewise integration: split at the start of feeding.
         cuts = [t0, *([p["feed_start"]] if t0 < p["feed_start"] < t1 else []), t1]
         y = list(self.y)
@@ -220,19 +219,7 @@ class CHOCoupling(ProcessCoupling):
             f = feed if a >= p["feed_start"] else 0.0
 
             def rhs(t: float, yy: Any, f: float = f) -> list[float]:
-                v, x_nl, g, q, lac, amm, titer = (float(v) for v in yy)
-                r = CHOFedBatch.rates(p, temp, yy)
-                x = max(x_nl, 0.0) * CELLS_PER_L
-                dil = f / v
-                return [
-                    f,
-                    (r["mu"] - r["mu_d"] - dil) * x_nl,
-                    -r["q_glc"] * x + dil * (gf - g),
-                    -r["q_gln"] * x - p["d_gln"] * q + dil * (qf - q),
-                    r["q_lac"] * x - dil * lac,
-                    r["q_amm"] * x + p["d_gln"] * q - dil * amm,
-                    r["q_p"] * x - dil * titer,
-                ]
+                return CHOFedBatch.balances(p, temp, f, yy)
 
             sol = solve_ivp(rhs, (a, b), y, method="LSODA", rtol=1e-7, atol=1e-9)
             if sol.status != 0:

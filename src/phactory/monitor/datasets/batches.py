@@ -209,10 +209,9 @@ def _simulate(
     """One batch: sampled times [h], measured values and (final titer, aggregates)."""
     from scipy.integrate import solve_ivp
 
-    from phactory.process.models.cho_fed_batch import CELLS_PER_L, CHOFedBatch
+    from phactory.process.models.cho_fed_batch import CHOFedBatch
 
     feed_lph = p["feed_rate"] * p["initial_volume"] / 24.0  # [L/h]
-    gf, qf = p["glucose_feed"], p["glutamine_feed"]
 
     def inputs(t: float) -> tuple[float, float]:
         after = fault is not None and t >= fault_h
@@ -224,21 +223,9 @@ def _simulate(
 
     def rhs(temp: float, f: float) -> Any:
         def fun(t: float, y: np.ndarray) -> list[float]:
-            v, x_nl, g, q, lac, amm, titer, _ivcd, _fed = y
-            r = CHOFedBatch.rates(p, temp, y[:7])
-            x = max(x_nl, 0.0) * CELLS_PER_L
-            dil = f / v
-            return [
-                f,
-                (r["mu"] - r["mu_d"] - dil) * x_nl,
-                -r["q_glc"] * x + dil * (gf - g),
-                -r["q_gln"] * x - p["d_gln"] * q + dil * (qf - q),
-                r["q_lac"] * x - dil * lac,
-                r["q_amm"] * x + p["d_gln"] * q - dil * amm,
-                r["q_p"] * x - dil * titer,
-                max(x_nl, 0.0) / 24.0,  # integral of VCD [1e6 cells d/mL]
-                f,
-            ]
+            # the model's seven balances, then the integral of VCD [1e6 cells d/mL] and
+            # the feed added [L]
+            return [*CHOFedBatch.balances(p, temp, f, y), max(float(y[1]), 0.0) / 24.0, f]
 
         return fun
 

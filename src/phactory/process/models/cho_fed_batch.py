@@ -355,6 +355,29 @@ class CHOFedBatch(UnitOperationModel):
             "q_p": p["q_p"] * 1e-12 / 24.0 * k_t,
         }
 
+    @classmethod
+    def balances(
+        cls, p: dict[str, float], temp: float, feed_lph: float, y: FloatArray | list[float]
+    ) -> list[float]:
+        """Time derivatives of the seven states (volume, VCD, glucose, glutamine, lactate,
+        ammonia, titre) at culture temperature ``temp`` [degC] and feed ``feed_lph``
+        [L/h] of the feed medium ``p["glucose_feed"]``/``p["glutamine_feed"]``: the
+        model's mass balances, one place for every user of them (this model, the virtual
+        plant's bioreactor, generated monitoring data)."""
+        v, x_nl, g, q, lac, amm, titer = (float(s) for s in y[:7])
+        r = cls.rates(p, temp, y[:7])
+        x = max(x_nl, 0.0) * CELLS_PER_L  # [cells/L]
+        dil = feed_lph / v
+        return [
+            feed_lph,
+            (r["mu"] - r["mu_d"] - dil) * x_nl,
+            -r["q_glc"] * x + dil * (p["glucose_feed"] - g),
+            -r["q_gln"] * x - p["d_gln"] * q + dil * (p["glutamine_feed"] - q),
+            r["q_lac"] * x - dil * lac,
+            r["q_amm"] * x + p["d_gln"] * q - dil * amm,
+            r["q_p"] * x - dil * titer,
+        ]
+
     def _run(self, p: dict[str, float], times: FloatArray | None) -> RunOutput:
         from scipy.integrate import solve_ivp
 
@@ -362,26 +385,13 @@ class CHOFedBatch(UnitOperationModel):
         t_shift = min(p["shift_time"], t_end)
         t_feed = min(p["feed_start"], t_end)
         feed = p["feed_rate"] * p["initial_volume"] / 24.0  # [L/h]
-        gf, qf = p["glucose_feed"], p["glutamine_feed"]
 
         def temp_at(t: float) -> float:
             return 37.0 if t < t_shift else p["shift_temperature"]
 
         def rhs_for(temp: float, f: float) -> object:
             def rhs(t: float, y: FloatArray) -> list[float]:
-                v, x_nl, g, q, lac, amm, titer = (float(v) for v in y)
-                r = self.rates(p, temp, y)
-                x = max(x_nl, 0.0) * CELLS_PER_L  # [cells/L]
-                dil = f / v
-                return [
-                    f,
-                    (r["mu"] - r["mu_d"] - dil) * x_nl,
-                    -r["q_glc"] * x + dil * (gf - g),
-                    -r["q_gln"] * x - p["d_gln"] * q + dil * (qf - q),
-                    r["q_lac"] * x - dil * lac,
-                    r["q_amm"] * x + p["d_gln"] * q - dil * amm,
-                    r["q_p"] * x - dil * titer,
-                ]
+                return self.balances(p, temp, f, y)
 
             return rhs
 
