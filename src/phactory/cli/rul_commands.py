@@ -90,9 +90,13 @@ def fit(
         int, typer.Option("--trees", min=1, help="Boosting iterations of each tree model.")
     ] = 300,
     threads: Annotated[
-        int | None,
-        typer.Option("--threads", min=1, help="Threads fitting the trees (default: all cores)."),
-    ] = None,
+        int,
+        typer.Option(
+            "--threads",
+            min=1,
+            help="Threads fitting the trees; more help only on an otherwise idle machine.",
+        ),
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Fit a RUL model on units that ran to failure; save it as JSON."""
