@@ -140,3 +140,16 @@ def test_settings_from_the_environment(tmp_path: Path) -> None:
     assert AppSettings.from_env(env, host="0.0.0.0").host == "0.0.0.0"
     with pytest.raises(ValueError):
         AppSettings.from_env({**env, "PHACTORY_PORT": "0"})
+
+
+def test_a_rul_interval_without_a_finite_bound_reads_open() -> None:
+    from zoneinfo import ZoneInfo
+
+    from phactory.app.services.monitor_families import RulView
+    from phactory.app.ui.pages.monitoring import rul_row
+
+    at = dt.datetime(2026, 12, 7, 12, tzinfo=dt.UTC)
+    utc = ZoneInfo("UTC")
+    assert rul_row(RulView("m", "BR-02", at, 96.55, 0.0, None), utc)["interval"] == "0 – ∞"
+    assert rul_row(RulView("m", "BR-02", at, 96.55, 40.0, 150.0), utc)["interval"] == "40 – 150"
+    assert rul_row(RulView("m", "BR-02", None, None, None, None), utc)["interval"] == "— – —"

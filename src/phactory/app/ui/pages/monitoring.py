@@ -174,9 +174,12 @@ def rul_row(view: RulView, zone: ZoneInfo) -> dict[str, str]:
     def num(x: float | None) -> str:
         return "—" if x is None else f"{x:.4g}"
 
+    # With a prediction but no upper bound, the calibration had too few units to bound
+    # it (the conformal level went over 1): the interval is open, not unknown.
+    upper = "∞" if view.rul is not None and view.upper is None else num(view.upper)
     return {
         "monitor": view.monitor, "unit": view.unit, "at": _when(view.at, zone),
-        "rul": num(view.rul), "interval": f"{num(view.lower)} – {num(view.upper)}",
+        "rul": num(view.rul), "interval": f"{num(view.lower)} – {upper}",
     }  # fmt: skip
 
 
