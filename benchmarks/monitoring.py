@@ -19,6 +19,10 @@ Each part runs in a fresh interpreter, one after the other, on data generated fr
 ``live``
     A faulty sample in the historian -> alarm raised (and deviation opened): latency
     (``monitoring_live.py``).
+``tep``
+    The Tennessee Eastman process (``tep-studio``, the optional ``bench`` extra:
+    ``pip install -e '.[bench]'``), IDV(1)-(20), through ``phactory monitor fit/score``
+    (``monitoring_tep.py``; reports itself skipped without the simulator).
 
 Usage::
 
@@ -43,7 +47,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-PARTS = ("mspc", "batch", "softsensor", "rul", "live")
+PARTS = ("mspc", "batch", "softsensor", "rul", "live", "tep")
 
 
 def _load() -> float:

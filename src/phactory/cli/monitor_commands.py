@@ -204,8 +204,9 @@ def _summary(model: MspcModel, table: Table, train: Path, validation: Path | Non
         )
         if model.ewma_ < 1.0:
             _say(
-                "warning: the nominal limits of smoothed (EWMA) statistics are optimistic; "
-                "give --validation to set them on data the model has not seen"
+                "note: smoothed (EWMA) statistics have no theoretical limits; these were set "
+                "on held-out blocks of the training rows: give --validation (another run of "
+                "normal operation) to set them on data from outside the training file"
             )
 
 

@@ -13,15 +13,18 @@ Methods (``method``):
                static PCA misses (``benchmarks/monitoring_mspc.py``)
 =============  ==========================================================================
 
-Any method can smooth its statistics (option ``ewma``, :mod:`.smoothing`); a smoothed
-model should be calibrated on validation data, as its nominal limits are optimistic
-(they come from the training rows the model was fitted on).
+Any method can smooth its statistics (option ``ewma``, :mod:`.smoothing`). Smoothed
+statistics have no distribution theory: their nominal limits are moments of the
+statistics of held-out training rows (five contiguous blocks, each scored by the model
+fitted on the other four), as the statistics of the rows a model was fitted on are
+optimistic; validation data of another run remain the better calibration.
 
 Every method reduces to one projection of monitored rows (:mod:`.projection`), so
 scoring is a handful of matrix products per batch of rows, with no loop per row.
 
 Limits: nominal (F distribution for T2, Box's ``g chi2(h)`` for SPE, or
-Jackson-Mudholkar with ``spe_limit="jm"``; :mod:`.limits`), then, when validation data
+Jackson-Mudholkar with ``spe_limit="jm"``; :mod:`.limits`; moments of held-out
+statistics when smoothed), then, when validation data
 are given, both scaled by one factor so that the alarm (after the persistence rule) hits
 ``target_far`` on them. The model keeps the nominal and the calibrated limits and the
 false-alarm rates measured on the validation and the training rows.
@@ -50,6 +53,8 @@ References
 
 from __future__ import annotations
 
+import copy
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Final, Self
 
@@ -76,6 +81,9 @@ OPTIONS: Final[dict[str, Any]] = {"explained": 0.9, "spe_limit": "box", "ewma": 
 #: EWMA weight of the statistics when ``ewma`` is not given (1: no smoothing).
 DEFAULT_EWMA: Final = {"pca": 1.0, "dpca": 1.0, "pls": 1.0, "innovation": 0.1}
 STATE_VERSION: Final = 1
+#: Contiguous blocks of the training rows whose held-out statistics set the nominal
+#: limits of smoothed statistics (:meth:`MspcModel._held_out_statistics`).
+HELD_OUT_BLOCKS: Final = 5
 
 
 class MspcModel:
@@ -203,29 +211,14 @@ class MspcModel:
             )
         self.center_, self.scale_ = mean[keep], std[keep]
         self.lags_ = lags
-        zs = (X[:, keep] - self.center_) / self.scale_
-        self.predictor_: np.ndarray | None = None
-        if self.method == "innovation":
-            self.predictor_, self.ridge_ = dynamic.fit_autoregression(zs, lags)
-            e = dynamic.innovations(zs, self.predictor_, lags)[lags:]
-            self.innovation_center_ = e.mean(axis=0)
-            self.innovation_scale_ = e.std(axis=0, ddof=1)
-        z = self._monitored(X[:, keep])[lags:]
         if self.method == "pls":
             assert Y is not None
             _refuse_missing(Y, self.y_variables, "the quality data")
-            y_std = Y.std(axis=0, ddof=1)
-            if np.any(y_std <= 0.0):
-                raise InvalidError("a quality variable (--y) is constant in the training data")
-            y = ((Y - Y.mean(axis=0)) / y_std)[lags:]
-            self.projection_ = fit_pls(z, y, self.n_components)
-        else:
-            self.projection_ = fit_pca(z, self.n_components, float(options["explained"]))
-        self.n_components_ = self.projection_.n_components
         self.spe_method_ = str(options["spe_limit"])
         self.explained_ = float(options["explained"])
         self.ewma_ = ewma_weight(self.method, options["ewma"])
-        self._fit_limits(X[:, keep])
+        self._fit_projection(X[:, keep], Y, self.n_components)
+        self._fit_limits(X[:, keep], Y)
         self.far_validation_: float | None = None
         self.far_validation_nominal_: float | None = None
         self.validation_rows_ = 0
@@ -248,13 +241,43 @@ class MspcModel:
         self.far_training_ = false_alarm_rate(train.alarm, np.isfinite(train.t2))
         return self
 
-    def _fit_limits(self, X: np.ndarray) -> None:
-        """Where smoothing starts, and the nominal limits (F and Box, or moments)."""
-        t2, spe, c_t2, c_spe = self._raw_statistics(X)
+    def _fit_projection(
+        self, X: np.ndarray, Y: np.ndarray | None, n_components: int | None
+    ) -> None:
+        """The projection of the training rows ``X`` (kept columns; ``center_``,
+        ``scale_`` and ``lags_`` set): the autoregression of ``innovation`` first."""
+        lags = self.lags_
+        self.predictor_: np.ndarray | None = None
+        if self.method == "innovation":
+            zs = (X - self.center_) / self.scale_
+            self.predictor_, self.ridge_ = dynamic.fit_autoregression(zs, lags)
+            e = dynamic.innovations(zs, self.predictor_, lags)[lags:]
+            self.innovation_center_ = e.mean(axis=0)
+            self.innovation_scale_ = e.std(axis=0, ddof=1)
+        z = self._monitored(X)[lags:]
+        if self.method == "pls":
+            assert Y is not None
+            y_std = Y.std(axis=0, ddof=1)
+            if np.any(y_std <= 0.0):
+                raise InvalidError("a quality variable (--y) is constant in the training data")
+            y = ((Y - Y.mean(axis=0)) / y_std)[lags:]
+            self.projection_ = fit_pls(z, y, n_components)
+        else:
+            self.projection_ = fit_pca(z, n_components, self.explained_)
+        self.n_components_ = self.projection_.n_components
+
+    def _fit_start(self, X: np.ndarray) -> None:
+        """Where smoothing starts: the mean contributions on the training rows ``X``."""
+        t2, _, c_t2, c_spe = self._raw_statistics(X)
         ok = np.isfinite(t2)
         self.start_t2_, self.start_spe_ = c_t2[ok].mean(axis=0), c_spe[ok].mean(axis=0)
+
+    def _fit_limits(self, X: np.ndarray, Y: np.ndarray | None) -> None:
+        """Where smoothing starts, and the nominal limits (F and Box, or moments)."""
+        self._fit_start(X)
         if self.ewma_ < 1.0:
-            t2, spe, _, _ = self._statistics(X)
+            held = self._held_out_statistics(X, Y)
+            t2, spe = held if held is not None else self._statistics(X)[:2]
             self.t2_nominal_ = moment_limit(t2, self.target_far)
             self.spe_nominal_ = moment_limit(spe, self.target_far)
         else:
@@ -265,6 +288,44 @@ class MspcModel:
             )
         self.t2_limit_, self.spe_limit_ = self.t2_nominal_, self.spe_nominal_
         self.calibration_factor_ = 1.0
+
+    def _held_out_statistics(
+        self, X: np.ndarray, Y: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Smoothed T2 and SPE of each of :data:`HELD_OUT_BLOCKS` contiguous blocks of the
+        training rows, by the same model fitted on the other rows.
+
+        Smoothed statistics have no distribution theory, so their nominal limits are
+        moments of observed values; on the rows the model was fitted on, those are
+        optimistic (the autoregression and the projection fit their own noise, and the
+        EWMA turns a slightly larger spread of new rows into a shifted mean): on the
+        Tennessee Eastman process (``benchmarks/monitoring_tep.py``) the in-sample limits
+        of ``innovation`` alarmed on 98 % of the rows of three fresh normal runs, the
+        held-out ones on 0.7-2.1 % (1.5 % in all). The held-out models keep the
+        autoscaling and the number of components of the full model; each block is scored
+        as a new file (its first ``lags`` rows get no statistics, the smoothing starts
+        afresh). None when a block model cannot be fitted (too few rows), and the
+        in-sample statistics are used.
+        """
+        n = X.shape[0]
+        edges = np.linspace(0, n, HELD_OUT_BLOCKS + 1).astype(int)
+        t2s, spes = [], []
+        for lo, hi in itertools.pairwise(edges):
+            rest = np.r_[0:lo, hi:n]
+            block = copy.copy(self)  # shares the parameters and the autoscaling
+            try:
+                block._fit_projection(X[rest], None if Y is None else Y[rest], self.n_components_)
+            except (InvalidError, ValueError, np.linalg.LinAlgError):
+                return None
+            block._fit_start(X[rest])
+            t2, spe, _, _ = block._statistics(X[lo:hi])
+            t2s.append(t2)
+            spes.append(spe)
+        t2, spe = np.concatenate(t2s), np.concatenate(spes)
+        ok = np.isfinite(t2) & np.isfinite(spe)
+        if ok.sum() < n // 2:
+            return None
+        return t2[ok], spe[ok]
 
     # -- scoring ---------------------------------------------------------------------
     def _monitored(self, X: np.ndarray) -> np.ndarray:
