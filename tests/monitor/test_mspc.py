@@ -218,10 +218,18 @@ def test_constant_columns_are_dropped_and_recorded(world: World) -> None:
     assert model.score(world.fresh[:10]).t2.shape == (10,)
 
 
-def test_without_validation_the_limits_are_nominal(world: World) -> None:
-    model = MspcModel().fit(world.train[world.names].to_numpy(), world.names)
-    assert model.far_validation_ is None and model.calibration_factor_ == 1.0
-    assert model.t2_limit_ == model.t2_nominal_ and 0 <= model.far_training_ < 0.05
+def test_without_validation_held_out_blocks_calibrate_the_limits(world: World) -> None:
+    X = world.train[world.names].to_numpy()
+    model = MspcModel().fit(X, world.names)
+    assert model.calibrated_on_ == "held-out" and model.validation_rows_ == X.shape[0]
+    assert model.far_validation_ is not None and model.far_validation_ <= model.target_far
+    assert model.t2_limit_ == model.t2_nominal_ * model.calibration_factor_
+    fresh = model.score(world.fresh)
+    assert fresh.alarm[np.isfinite(fresh.t2)].mean() < 2 * model.target_far
+    # Too few rows to calibrate a 0.1 % rate on (fewer than 1,000): nominal limits.
+    rare = MspcModel(target_far=0.001).fit(X[:600], world.names)
+    assert rare.calibrated_on_ == "nominal" and rare.far_validation_ is None
+    assert rare.t2_limit_ == rare.t2_nominal_ and rare.calibration_factor_ == 1.0
 
 
 def test_components_and_the_explained_share(world: World) -> None:
@@ -298,9 +306,16 @@ def test_a_persistence_rule_trades_delay_for_fewer_false_alarms(world: World) ->
     X = world.train[world.names].to_numpy()
     plain = MspcModel().fit(X, world.names)
     strict = MspcModel(persistence=(3, 3)).fit(X, world.names)
+    # Calibrated to the same false-alarm rate, 3 exceedances in a row let the limits
+    # come down: smaller faults get through to an alarm.
+    assert strict.t2_nominal_ == plain.t2_nominal_
+    assert strict.calibration_factor_ < plain.calibration_factor_
     a, b = plain.score(world.fresh), strict.score(world.fresh)
-    assert b.alarm.mean() < a.alarm.mean()
-    assert not np.any(b.alarm & ~a.alarm)  # same limits (nominal): a subset of alarms
+    assert abs(b.alarm.mean() - a.alarm.mean()) < plain.target_far
+    # With the same limits the rule can only take alarms away.
+    both = MspcModel(persistence=(3, 3)).fit(X, world.names, X_val=None)
+    both.t2_limit_, both.spe_limit_ = plain.t2_limit_, plain.spe_limit_
+    assert not np.any(both.score(world.fresh).alarm & ~a.alarm)
 
 
 def test_scores_dataclass_top_orders_by_contribution() -> None:

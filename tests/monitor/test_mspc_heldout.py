@@ -47,7 +47,7 @@ def _far(model: MspcModel, X: np.ndarray, t2_limit: float, spe_limit: float) -> 
 
 def test_smoothed_limits_without_validation_hold_on_fresh_data(data: Data) -> None:
     model = MspcModel("innovation", target_far=TARGET).fit(data.train, data.names)
-    assert model.ewma_ < 1.0 and model.far_validation_ is None
+    assert model.ewma_ < 1.0 and model.calibrated_on_ == "held-out"
     s = model.score(data.fresh)
     held_out = float(s.alarm[np.isfinite(s.t2)].mean())
     # What the moments of the training rows' own statistics would give.

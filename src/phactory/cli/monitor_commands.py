@@ -189,25 +189,26 @@ def _summary(model: MspcModel, table: Table, train: Path, validation: Path | Non
         f"SPE {model.spe_limit_:.4g} (nominal {model.spe_nominal_:.4g})"
     )
     target = f"false-alarm rate: target {100 * model.target_far:.3g} %"
-    if model.far_validation_ is not None and validation is not None:
+    if model.far_validation_ is not None and model.calibrated_on_ != "nominal":
         nominal = model.far_validation_nominal_ or 0.0
+        where = validation if model.calibrated_on_ == "validation" else "held-out blocks"
         _say(
-            f"{target}; on {validation} ({model.validation_rows_} rows) "
+            f"{target}; on {where} ({model.validation_rows_} rows) "
             f"{100 * model.far_validation_:.3g} % (nominal limits: {100 * nominal:.3g} %, "
             f"calibration factor {model.calibration_factor_:.3g}); "
             f"on the training rows {100 * model.far_training_:.3g} %"
         )
+        if model.calibrated_on_ == "held-out":
+            _say(
+                "note: no --validation: the limits were calibrated on five held-out blocks of "
+                "the training rows, each scored by the model fitted on the others; another run "
+                "of normal operation (--validation) calibrates them on data from outside it"
+            )
     else:
         _say(
             f"{target}; on the training rows {100 * model.far_training_:.3g} % "
             "(nominal limits, no --validation: expect more on new data)"
         )
-        if model.ewma_ < 1.0:
-            _say(
-                "note: smoothed (EWMA) statistics have no theoretical limits; these were set "
-                "on held-out blocks of the training rows: give --validation (another run of "
-                "normal operation) to set them on data from outside the training file"
-            )
 
 
 def _top(scores: MspcScores, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -73,6 +73,7 @@ def write_state(model: MspcModel) -> dict[str, Any]:
             "validation_nominal_limits": model.far_validation_nominal_,
             "validation_rows": model.validation_rows_,
             "training": model.far_training_,
+            "calibrated_on": model.calibrated_on_,
         },
     }
     if model.predictor_ is not None:
@@ -155,6 +156,12 @@ def read_state(cls: type[_M], state: Mapping[str, Any], where: str) -> _M:
     model.far_validation_nominal_ = far.optional_number("validation_nominal_limits")
     model.validation_rows_ = far.integer("validation_rows")
     model.far_training_ = far.number("training")
+    # Files written before the held-out calibration have no "calibrated_on".
+    model.calibrated_on_ = (
+        far.text("calibrated_on")
+        if far.has("calibrated_on")
+        else ("validation" if model.validation_rows_ else "nominal")
+    )
     try:
         model._check(None, fitting=False)
     except InvalidError as exc:
