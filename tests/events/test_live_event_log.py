@@ -98,8 +98,10 @@ def test_any_arrival_order_with_replays_gives_the_same_log(data: st.DataObject) 
     assert live.extend(order) == len(events)
     a, b = reference.snapshot(T0, at(10)), live.snapshot(T0, at(10))
     assert a.timeline.equals(b.timeline)
-    assert a.batches.sort_values("batch").reset_index(drop=True).equals(
-        b.batches.sort_values("batch").reset_index(drop=True)
+    assert (
+        a.batches.sort_values("batch")
+        .reset_index(drop=True)
+        .equals(b.batches.sort_values("batch").reset_index(drop=True))
     )
 
 

@@ -26,8 +26,11 @@ concentration, an amount, a volume) must stay at or above ``-tolerance`` at **ev
 reported time, not only at the end of the run; :meth:`UnitOperationModel.simulate` checks
 the whole time series and raises :class:`SimulationError` naming the variable and the time
 otherwise. The tolerance is :attr:`UnitOperationModel.nonnegative_rtol` times the largest
-magnitude the variable reaches in the run (an integrator's round-off near zero is not a
-negative concentration; a sign error in the kinetics is).
+magnitude the variable reaches in the run, and at least
+:attr:`UnitOperationModel.nonnegative_atol` (an integrator's round-off near zero is not a
+negative concentration; a sign error in the kinetics is). The absolute floor matters when
+a variable stays at zero all run: a glutamine of -3.7e-110 mmol/L, the round-off of a
+feed of 4.5e-117 L/h that Hypothesis drew, was then its own largest magnitude.
 
 The declared bounds of every parameter are the model's valid domain: any combination of
 values within them must simulate (``tests/process/test_contract.py`` samples each bound and
@@ -244,9 +247,13 @@ class UnitOperationModel(ABC):
     nonnegative_rtol : float
         Tolerance of the non-negativity check, relative to the largest magnitude a
         variable reaches in the run [-].
+    nonnegative_atol : float
+        Smallest tolerance of the non-negativity check [the variable's unit]: values
+        this close to zero are zero.
     """
 
     nonnegative_rtol: ClassVar[float] = 1e-6
+    nonnegative_atol: ClassVar[float] = 1e-12
     name: ClassVar[str]
     title: ClassVar[str]
     parameters: ClassVar[tuple[Parameter, ...]]
@@ -430,7 +437,7 @@ class UnitOperationModel(ABC):
             finite = col[np.isfinite(col)]
             if finite.size == 0:
                 continue
-            tol = self.nonnegative_rtol * max(float(np.max(np.abs(finite))), 1e-300)
+            tol = max(self.nonnegative_rtol * float(np.max(np.abs(finite))), self.nonnegative_atol)
             worst = int(np.nanargmin(col))
             if col[worst] < -tol:
                 raise SimulationError(
