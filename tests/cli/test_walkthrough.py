@@ -27,10 +27,15 @@ BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
 
 
-def walkthrough() -> str:
-    """The bash block of the README's walk-through section."""
+#: The README's walk-through sections, by what they walk through.
+RECORD = "## Walk-through: from lot receipt to a released batch"
+MONITORING = "## Walk-through: catch a drifting sensor"
+
+
+def walkthrough(heading: str = RECORD) -> str:
+    """The first bash block of the README's walk-through section ``heading``."""
     text = README.read_text(encoding="utf-8")
-    start = text.index("## Walk-through")
+    start = text.index(heading)
     found = re.search(r"```bash\n(.*?)```", text[start:], re.S)
     assert found is not None, "the walk-through section has no bash block"
     return found.group(1)
@@ -65,6 +70,27 @@ def _status(folder: Path, batch_id: str) -> dict[str, Any]:
     assert done.returncode == 0, done.stderr
     data: dict[str, Any] = json.loads(done.stdout)
     return data
+
+
+def test_the_readme_monitoring_walkthrough_runs_and_finds_the_injected_bias(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "monitoring.sh"
+    script.write_text("set -euo pipefail\n" + walkthrough(MONITORING), encoding="utf-8")
+    run = subprocess.run(
+        ["bash", str(script)], cwd=tmp_path, env=_env(tmp_path), capture_output=True,
+        text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    truth = json.loads((tmp_path / "mon" / "faults.json").read_text(encoding="utf-8"))
+    bias = truth["faults"]["fault_bias.csv"]
+    [faulty] = bias["variables"]
+    first = re.search(r"first alarm: row (\d+)", run.stdout)
+    assert first is not None, run.stdout[-2000:]
+    assert bias["start_row"] <= int(first.group(1)) <= bias["start_row"] + 20
+    # the variable blamed first on the alarmed rows shown is the biased sensor
+    blamed = re.findall(r"│\s*\d+\s*│[^│]*│[^│]*│[^│]*│\s*(\S+) [\d.e-]+,", run.stdout)
+    assert blamed and blamed.count(faulty) > 0.9 * len(blamed), blamed[:20]
 
 
 def test_the_readme_walkthrough_runs(tmp_path: Path) -> None:
