@@ -492,7 +492,9 @@ class ControllerService:
         """The site, whether it runs, plant time and every unit's states and statistics.
 
         Controllers elsewhere whose connection is lost are shown disconnected (their
-        units as last read), never as an error."""
+        units as last read), never as an error; a read they do not answer in time (a
+        loaded machine) shows the units as last read, still connected, and the next
+        status reads them again."""
         self._connect_default()
         with self._lock:
             current = self._current
@@ -507,6 +509,8 @@ class ControllerService:
         except UnavailableError as exc:
             if current.owned:
                 raise
+            if getattr(current.plant, "connected", False) is True:  # a slow answer, kept
+                return self._snapshot(current, current.last_units, None, error=str(exc))
             self._lose(current, str(exc))
             return self._snapshot(current, current.last_units, None)
         except PhactoryError as exc:  # a remote plant that answers oddly: shown, kept

@@ -136,7 +136,10 @@ def open_plant(
             insecure=target.insecure,
             pki_dir=pki_dir,
             timeout_s=timeout_s,
-            watchdog_s=max(timeout_s, 2.0),
+            # asyncua's health probe is a read under the same timeout: it declares the
+            # connection lost when a loaded server answers late, so probe seldom (a
+            # closed connection is seen at once; the probe finds only silent ones)
+            watchdog_s=max(2.0 * timeout_s, 10.0),
         )
     except PhactoryError as exc:
         raise _refusal(exc, target) from None

@@ -32,11 +32,12 @@ How it talks to the server:
 
 Refusals are Phactory's errors: an unreachable server or a dropped connection
 :class:`~phactory.errors.UnavailableError` (after a drop every call raises it at once; a
-new ``RemotePlant`` reconnects), a refused login or a role that does not allow a write
-or a command :class:`~phactory.errors.DeniedError`, an unknown path
-:class:`~phactory.errors.NotFoundError` naming it, a value of the wrong type or out of
-range :class:`~phactory.errors.InvalidError`, a command the phase's state refuses
-:class:`~phactory.batch.states.InvalidCommand`.
+new ``RemotePlant`` reconnects), and so does a request not answered within ``timeout_s``
+(a loaded server; the session holds, and the next request is tried), a refused login
+or a role that does not allow a write or a command :class:`~phactory.errors.DeniedError`,
+an unknown path :class:`~phactory.errors.NotFoundError` naming it, a value of the wrong
+type or out of range :class:`~phactory.errors.InvalidError`, a command the phase's state
+refuses :class:`~phactory.batch.states.InvalidCommand`.
 """
 
 from __future__ import annotations
@@ -542,7 +543,14 @@ class RemotePlant:
                     f"the connection to {self.endpoint} was lost: {name}"
                 ) from None
             raise self._refusal(name, "request") from None
-        except (ConnectionError, OSError, TimeoutError) as exc:
+        except TimeoutError:  # before OSError, its base class
+            # A request not answered in time (a loaded server) is not a lost connection:
+            # the answer may still come, and the next request may be answered at once.
+            # A connection that is dead but not closed fails asyncua's health probe.
+            raise UnavailableError(
+                f"the OPC UA server at {self.endpoint} did not answer within {self.timeout_s:g} s"
+            ) from None
+        except (ConnectionError, OSError) as exc:
             self._lost = str(exc) or type(exc).__name__
             raise UnavailableError(
                 f"the connection to {self.endpoint} was lost: {self._lost}"
