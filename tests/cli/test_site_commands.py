@@ -60,8 +60,11 @@ def test_every_command_has_help(runner: CliRunner) -> None:
         assert result.exit_code == 0 and "Usage" in result.output
 
 
-def test_installed_entry_point_runs_demo() -> None:
+def test_installed_entry_point_runs_demo(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("phactory")
-    result = subprocess.run([str(exe), "demo"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(  # in a folder of its own: the report goes to the working folder
+        [str(exe), "demo"], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert "mab-biologics" in result.stdout
+    assert (tmp_path / "demo-report.html").is_file()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
 import signal
 import socket
 import subprocess
@@ -68,26 +67,29 @@ def accounts_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return url
 
 
-def _read_until(proc: subprocess.Popen[str], marker: str, timeout_s: float) -> list[str]:
-    """Lines of the process's stdout up to the one holding ``marker``."""
-    assert proc.stdout is not None
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    lines: list[str] = []
+def _read_until(
+    proc: subprocess.Popen[bytes], stdout: Path, stderr: Path, marker: str, timeout_s: float
+) -> list[str]:
+    """Lines the process wrote to ``stdout`` up to the one holding ``marker``.
+
+    Its output goes to files, not pipes: a select() on a pipe misses the lines that a
+    buffered readline() has already taken in (on a loaded machine the announcement's
+    lines come in one read, and the marker was never seen), and a pipe left unread
+    fills and stops the process.
+    """
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not sel.select(0.2):
-            if proc.poll() is not None:
-                break
-            continue
-        line = proc.stdout.readline()
-        if not line:
+    while True:
+        ended = proc.poll() is not None
+        lines = stdout.read_text(errors="replace").splitlines()
+        found = next((i for i, line in enumerate(lines) if marker in line), None)
+        if found is not None:
+            return lines[: found + 1]
+        if ended or time.monotonic() > deadline:
             break
-        lines.append(line.rstrip("\n"))
-        if marker in line:
-            return lines
+        time.sleep(0.1)
     proc.kill()
-    _, err = proc.communicate(timeout=10)
+    proc.wait(timeout=10)
+    err = stderr.read_text(errors="replace")[-3000:]
     raise AssertionError(f"no {marker!r} within {timeout_s} s; stdout {lines}, stderr {err}")
 
 
@@ -99,27 +101,29 @@ def running(tmp_path: Path, accounts_db: str) -> Iterator[tuple[str, Path, Path]
     env = {**os.environ, "PHACTORY_HOME": str(tmp_path / "home"), "PHACTORY_EXAMPLES": "none"}
     env.pop("PHACTORY_DATABASE_URL", None)
     code = "import sys; from phactory.cli import main; sys.argv[0] = 'phactory'; main()"
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-c", code, "control", "run", str(EXAMPLES / "mrna-vaccine"),
-            "--opcua-port", "0", "--db", accounts_db, "--pki-dir", str(pki),
-            "--retain", str(retain), "--scan-period", "100ms",
-            "--fault", f"{IVT_TT}=sensor_bias@0s,bias=2.5", "--faults-out", str(faults),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )  # fmt: skip
+    out_file, err_file = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with out_file.open("wb") as stdout, err_file.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-c", code, "control", "run", str(EXAMPLES / "mrna-vaccine"),
+                "--opcua-port", "0", "--db", accounts_db, "--pki-dir", str(pki),
+                "--retain", str(retain), "--scan-period", "100ms",
+                "--fault", f"{IVT_TT}=sensor_bias@0s,bias=2.5", "--faults-out", str(faults),
+            ],
+            stdout=stdout,
+            stderr=stderr,
+            env=env,
+        )  # fmt: skip
     try:
-        lines = _read_until(proc, "Press Ctrl-C", timeout_s=90)
+        lines = _read_until(proc, out_file, err_file, "Press Ctrl-C", timeout_s=90)
         endpoint = next(line.split(": ", 1)[1] for line in lines if "OPC UA endpoint" in line)
         summary = next(line for line in lines if line.startswith("mrna-vaccine:"))
         assert "25 units, 166 tags, 29 phases" in summary
         assert "Basic256Sha256 SignAndEncrypt" in summary and "INSECURE" not in summary
         yield endpoint, pki, retain
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+        out, err = out_file.read_text(errors="replace"), err_file.read_text(errors="replace")
         assert proc.returncode == 0, err
         assert "Stopped mrna-vaccine at plant time" in out
         assert "Traceback" not in err
@@ -138,7 +142,7 @@ def running(tmp_path: Path, accounts_db: str) -> Iterator[tuple[str, Path, Path]
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate(timeout=10)
+            proc.wait(timeout=10)
 
 
 def test_run_serves_the_site_and_status_reports_it(running: tuple[str, Path, Path]) -> None:
