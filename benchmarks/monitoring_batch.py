@@ -115,7 +115,7 @@ def _one(align: str, method: str, data: dict[str, Any]) -> dict[str, Any]:
     return {
         "components": model.n_components_,
         "nominal": {
-            "target_far": 0.01,
+            "target_far": model.target_far,
             "far_rows_complete": round(float(np.mean(good_rows > 1.0)), 4),
             "far_rows_running_first_half": round(
                 float(np.mean(np.concatenate([s.alarm for s in halves]))), 4

@@ -48,15 +48,15 @@ def test_fresh_good_batches_stay_within_the_false_alarm_rate(
     models: dict[str, BatchModel], fresh: BatchSet, align: str
 ) -> None:
     # Target 1 % of rows. Rows of a batch are correlated, so 16 batches are far fewer
-    # independent samples than their ~4,000 rows: the tolerance is 2.5 % (measured:
-    # 0.35 % to 0.7 %). The cross-validated estimate of the fit says the same.
+    # independent samples than their ~4,000 rows: the tolerance is 2.5 % (measured
+    # 2026-12-08: 0.35 % to 0.67 %). The cross-validated estimate of the fit says the same.
     model = models[align]
-    alarms = np.concatenate([model.score(b).alarm for b in fresh.batches])
+    scored = [model.score(b) for b in fresh.batches]
+    alarms = np.concatenate([s.alarm for s in scored])
     assert alarms.mean() <= 0.025
     assert model.far_ <= 0.025
     # Every fresh good batch is recognised as complete, and the batch-level model passes
     # at least 14 of the 16 (target 1 % per batch).
-    scored = [model.score(b) for b in fresh.batches]
     assert all(s.complete for s in scored)
     assert sum(bool(s.batch_alarm) for s in scored) <= 2
 
@@ -125,8 +125,9 @@ def test_final_quality_predicted_better_than_the_mean(
     pred = np.array([[model.score(b).quality[q] for q in QUALITY] for b in fresh.batches])
     rmsep = np.sqrt(np.mean((pred - fresh.quality) ** 2, axis=0))
     rmse_mean = np.sqrt(np.mean((train.quality.mean(axis=0) - fresh.quality) ** 2, axis=0))
-    # final titer [g/L]: measured RMSEP 0.10-0.12 against 0.19 for the mean
-    assert rmsep[0] < 0.8 * rmse_mean[0]
+    # final titer [g/L]: RMSEP 0.081-0.090 against 0.193 for the mean (measured
+    # 2026-12-08 for the three alignments)
+    assert rmsep[0] < 0.6 * rmse_mean[0]
     assert rmsep[1] < rmse_mean[1]
 
 

@@ -54,6 +54,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from phactory.errors import InvalidError
+from phactory.monitor.batch.limits import interpolate
 from phactory.monitor.modelfile import StateReader
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "MaturityAlignment",
     "TimeAlignment",
     "alignment_from_state",
+    "complete_at",
     "fill_forward",
     "make_alignment",
     "resample",
@@ -123,15 +125,19 @@ def resample(progress: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.n
         v = np.zeros((u.size, values.shape[1]))
         np.add.at(v, inv, values)
         v /= counts[:, None]
-    out = np.empty((grid.size, values.shape[1]))
-    for j in range(values.shape[1]):
-        out[:, j] = np.interp(grid, u, v[:, j])
-    return out
+    return interpolate(u, v, grid)
 
 
-def _grid_upto(grid: np.ndarray, last: float) -> np.ndarray:
+def _on_grid(progress: np.ndarray, values: np.ndarray, grid: np.ndarray) -> Aligned:
     # A running batch is on the grid up to its progress (a small tolerance for round-off).
-    return grid[grid <= last + 1e-9]
+    upto = grid[grid <= float(progress[-1]) + 1e-9]
+    return Aligned(progress, resample(progress, values, upto))
+
+
+def complete_at(ends: np.ndarray) -> float:
+    """:attr:`Alignment.complete_at` from the training batches' ends measured as if they
+    were running: the least less twice their standard deviation (module docstring)."""
+    return float(ends.min() - 2.0 * ends.std())
 
 
 class Alignment(Protocol):
@@ -193,13 +199,7 @@ class TimeAlignment:
     ) -> None:
         durations = np.array([t[-1] - t[0] for t in times])
         self.reference_h = float(np.median(durations))
-        ends = durations / self.reference_h
-        self.complete_at = float(ends.min() - 2.0 * ends.std())
-
-    def _progress(self, time: np.ndarray, complete: bool) -> np.ndarray:
-        elapsed = time - time[0]
-        total = float(elapsed[-1]) if complete else self.reference_h
-        return np.asarray(np.minimum(elapsed / total, 1.0), dtype=float)
+        self.complete_at = complete_at(durations / self.reference_h)
 
     def align(
         self,
@@ -210,8 +210,9 @@ class TimeAlignment:
         *,
         complete: bool,
     ) -> Aligned:
-        p = self._progress(time, complete)
-        return Aligned(p, resample(p, values, _grid_upto(grid, float(p[-1]))))
+        elapsed = time - time[0]
+        total = float(elapsed[-1]) if complete else self.reference_h
+        return _on_grid(np.minimum(elapsed / total, 1.0), values, grid)
 
     def running_end(
         self, time: np.ndarray, values: np.ndarray, maturity: np.ndarray | None, grid: np.ndarray
@@ -250,8 +251,7 @@ class MaturityAlignment:
     ) -> None:
         totals = np.array([self.increase(_need(m, self.column))[-1] for m in maturity])
         self.reference = float(np.median(totals))
-        ends = totals / self.reference
-        self.complete_at = float(ends.min() - 2.0 * ends.std())
+        self.complete_at = complete_at(totals / self.reference)
 
     def align(
         self,
@@ -265,7 +265,7 @@ class MaturityAlignment:
         inc = self.increase(_need(maturity, self.column))
         total = float(inc[-1]) if complete else self.reference
         p = np.minimum(inc / total, 1.0) if total > 0 else np.zeros_like(inc)
-        return Aligned(p, resample(p, values, _grid_upto(grid, float(p[-1]))))
+        return _on_grid(p, values, grid)
 
     def running_end(
         self, time: np.ndarray, values: np.ndarray, maturity: np.ndarray | None, grid: np.ndarray
@@ -301,7 +301,7 @@ def make_alignment(spec: str) -> Alignment:
     raise InvalidError(f"unknown alignment {spec!r}: use 'time', 'maturity:COLUMN' or 'dtw'")
 
 
-def alignment_from_state(r: StateReader, where: str) -> Alignment:
+def alignment_from_state(r: StateReader) -> Alignment:
     """Rebuild a fitted alignment from its state (see each class's ``to_state``)."""
     from phactory.monitor.batch.warping import DtwAlignment
 
@@ -312,6 +312,4 @@ def alignment_from_state(r: StateReader, where: str) -> Alignment:
         return MaturityAlignment(r.text("column"), r.number("reference"), r.number("complete_at"))
     if method == "dtw":
         return DtwAlignment.from_state(r)
-    raise InvalidError(
-        f"{where}: field 'state.alignment.method' is {method!r}, not time, maturity or dtw"
-    )
+    raise InvalidError(f"{r.at('method')} is {method!r}, not time, maturity or dtw")

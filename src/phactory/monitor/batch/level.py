@@ -37,14 +37,13 @@ References
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from phactory.monitor.batch.evolution import principal_axes
-from phactory.monitor.batch.limits import moments_limit
-from phactory.monitor.limits import t2_limit
+from phactory.monitor.limits import moment_limit, t2_limit
 from phactory.monitor.modelfile import StateReader, array_to_json
 
 __all__ = ["MAX_COMPONENTS", "BatchLevel", "LevelStats", "fit_level"]
@@ -140,7 +139,7 @@ class BatchLevel:
     @classmethod
     def from_state(cls, r: StateReader) -> BatchLevel:
         quality = r.texts("quality")
-        extra = [r.array(n) for n in _QUALITY_ARRAYS] if quality else [None] * 6
+        extra = [r.array(n) for n in _QUALITY_ARRAYS] if quality else []
         return cls(
             r.integer("n_vars"),
             r.array("mean"),
@@ -177,7 +176,6 @@ def fit_level(
 
     ``quality`` is ``(B, r)`` final quality of the same batches (complete, finite).
     """
-
     n_b, n_k, n_j = aligned.shape
     x_raw = aligned.reshape(n_b, n_k * n_j)
     mean, scale = _scaling(x_raw, n_j)
@@ -197,10 +195,8 @@ def fit_level(
         xb = (x_raw[b] - m) / s
         r = xb - (xb @ p) @ p.T
         spe_cv[b] = r @ r
-    alpha = target_far
-    moments = np.array([spe_cv.mean()]), np.array([np.mean(spe_cv**2)])
-    spe_limit = float(moments_limit(*moments, alpha)[0])
-    t2_lim = t2_limit(a, n_b, alpha)  # a <= B - 3 by construction
+    spe_limit = moment_limit(spe_cv, target_far)
+    t2_lim = t2_limit(a, n_b, target_far)  # a <= B - 3 by construction
     level = BatchLevel(n_j, mean, scale, loadings, np.maximum(var, 1e-300), t2_lim, spe_limit)
     if quality is None or not len(quality_names):
         return level
@@ -242,21 +238,15 @@ def _with_quality(
     ym, ys = quality.mean(axis=0), _sd(quality)
     x = (x_raw - level.mean) / level.scale
     coefs, icpt = _pls_coef(x, (quality - ym) / ys, a)
-    return BatchLevel(
-        level.n_vars,
-        level.mean,
-        level.scale,
-        level.loadings,
-        level.score_var,
-        level.t2_limit,
-        level.spe_limit,
-        names,
-        ym,
-        ys,
-        coefs[-1],
-        icpt[-1],
-        np.sqrt(press[a - 1] / n_b),
-        np.sqrt(press_mean / n_b),
+    return replace(
+        level,
+        quality=names,
+        q_mean=ym,
+        q_scale=ys,
+        q_coef=coefs[-1],
+        q_intercept=icpt[-1],
+        q_rmsecv=np.sqrt(press[a - 1] / n_b),
+        q_rmse_mean=np.sqrt(press_mean / n_b),
     )
 
 

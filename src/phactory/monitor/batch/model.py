@@ -235,7 +235,6 @@ class BatchModel:
         self.alignment_ = alignment
         self.evolution_ = ev
         self.level_ = fit_level(traj, target_far=self.target_far, quality=q, quality_names=names)
-        self.grid_ = grid
         self.batches_ = tuple(ids)
         return self
 
@@ -263,20 +262,14 @@ class BatchModel:
         return self.evolution_.n_components
 
     @property
+    def grid_(self) -> np.ndarray:
+        """``(n_points,)`` progress of the grid points."""
+        return self.evolution_.grid
+
+    @property
     def far_(self) -> float:
         """Cross-validated false-alarm rate per row of complete batches (step 4)."""
         return self.limits_.far
-
-    @property
-    def far_running_(self) -> float:
-        """The same for batches scored as running, at the reference's clock."""
-        return self.running_limits_.far
-
-    def is_complete(self, batch: Batch) -> bool:
-        """Whether ``batch`` has gone as far as the shortest training batch."""
-        t, x, m = self._prepare(batch, training=False)
-        end = self.alignment_.running_end(t, x, m, self.grid_)
-        return bool(end >= self.alignment_.complete_at - 1e-9)
 
     def score(self, batch: Batch, *, complete: bool | None = None) -> BatchScores:
         """Score every row of ``batch`` at its progress (module docstring).
@@ -302,7 +295,7 @@ class BatchModel:
         t2_lim = interpolate(self.grid_, lim.t2, p)
         spe_lim = interpolate(self.grid_, lim.spe, p)
         t2_ex, spe_ex = rs.t2 > t2_lim, rs.spe > spe_lim
-        c_t2, c_spe = ev.contributions(rs, p, t2_lim, spe_lim)
+        c_t2, c_spe = ev.contributions(rs, t2_lim, spe_lim)
         t2_first = (t2_ex & ~spe_ex) | (~t2_ex & ~spe_ex & (rs.t2 / t2_lim > rs.spe / spe_lim))
         contrib = np.where(
             (t2_ex & spe_ex)[:, None], c_t2 + c_spe, np.where(t2_first[:, None], c_t2, c_spe)
@@ -402,25 +395,22 @@ class BatchModel:
     def from_state(cls, state: Mapping[str, Any], where: str) -> Self:
         r = StateReader(state, where)
         version = r.integer("version")
-        if version > STATE_VERSION or version < 1:
+        if not 1 <= version <= STATE_VERSION:
             raise InvalidError(
-                f"{where}: field 'state.version' is {version}; this Phactory reads batch "
-                f"models of version 1 to {STATE_VERSION}"
+                f"{r.at('version')} is {version}; this Phactory reads batch models of "
+                f"version 1 to {STATE_VERSION}"
             )
         persistence = state.get("persistence")
         if not (
             isinstance(persistence, list)
             and len(persistence) == 2
-            and all(isinstance(v, int) for v in persistence)
+            and all(type(v) is int for v in persistence)
         ):
-            raise InvalidError(f"{where}: field 'state.persistence' must be [k, n]")
-        n_comp = state.get("n_components")
-        if n_comp is not None and not isinstance(n_comp, int):
-            raise InvalidError(f"{where}: field 'state.n_components' must be an integer or null")
+            raise InvalidError(f"{r.at('persistence')} must be [k, n]")
         model = cls(
             align=r.text("align"),
             n_points=r.integer("n_points"),
-            n_components=n_comp,
+            n_components=None if state.get("n_components") is None else r.integer("n_components"),
             target_far=r.number("target_far"),
             quality=r.texts("quality"),
             method=r.text("method"),
@@ -429,30 +419,27 @@ class BatchModel:
         model._check()
         maturity = state.get("maturity")
         if maturity is not None and not isinstance(maturity, str):
-            raise InvalidError(f"{where}: field 'state.maturity' must be a string or null")
+            raise InvalidError(f"{r.at('maturity')} must be a string or null")
         model.maturity_ = maturity
         model.variables_ = r.texts("variables")
         model.batches_ = r.texts("batches")
-        model.alignment_ = alignment_from_state(r.child("alignment"), where)
+        model.alignment_ = alignment_from_state(r.child("alignment"))
         model.evolution_ = Evolution.from_state(r.child("evolution"))
         model.limits_ = Limits.from_state(r.child("limits"))
         model.running_limits_ = Limits.from_state(r.child("running_limits"))
         model.level_ = BatchLevel.from_state(r.child("level"))
-        model.grid_ = model.evolution_.grid
         n_k, n_j = model.grid_.size, len(model.variables_)
-        if model.grid_.size != model.n_points or model.evolution_.mean.size != n_j:
-            raise InvalidError(f"{where}: field 'state.evolution' does not match the variables")
-        for name in ("limits", "running_limits"):
-            lim = getattr(model, f"{name}_")
+        if n_k != model.n_points or model.evolution_.mean.size != n_j:
+            raise InvalidError(f"{r.at('evolution')} does not match the variables")
+        for name, lim in (("limits", model.limits_), ("running_limits", model.running_limits_)):
             if lim.t2.shape != (n_k,) or lim.spe.shape != (n_k,):
-                raise InvalidError(f"{where}: field 'state.{name}' needs {n_k} values per limit")
+                raise InvalidError(f"{r.at(name)} needs {n_k} values per limit")
         return model
 
     # Fitted attributes (declared for type checkers).
     alignment_: Alignment
     evolution_: Evolution
     level_: BatchLevel
-    grid_: np.ndarray
     limits_: Limits
     running_limits_: Limits
     variables_: tuple[str, ...]

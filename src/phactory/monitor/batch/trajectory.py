@@ -114,15 +114,6 @@ class Batch:
             self.lines[:n],
         )
 
-    def column(self, name: str) -> np.ndarray:
-        """The values of variable ``name``."""
-        try:
-            return self.values[:, self.variables.index(name)]
-        except ValueError:
-            raise InvalidError(
-                f"{self.where()}: no variable {name!r} (variables: {', '.join(self.variables)})"
-            ) from None
-
 
 def _hours(table: Table, time_col: str, time_unit: str) -> np.ndarray:
     """The time column as hours on one axis (its origin does not matter)."""
@@ -276,6 +267,7 @@ def quality_from_table(
     its rows or given on some of them and empty on the others.
     """
     ids = table.extra_values(batch_col).astype(str).str.strip().to_numpy()
+    rows = [np.flatnonzero(ids == b.id) for b in batches]
     out = np.empty((len(batches), len(names)))
     for j, name in enumerate(names):
         raw = table.extra_values(name)
@@ -283,9 +275,8 @@ def quality_from_table(
         def where(row: int, column: str = name) -> str:
             return table.where(row, column)
 
-        for i, b in enumerate(batches):
-            rows = np.flatnonzero(ids == b.id)
-            out[i, j] = _quality_values(raw, where, rows, name)
+        for i, r in enumerate(rows):
+            out[i, j] = _quality_values(raw, where, r, name)
     return out
 
 

@@ -40,7 +40,8 @@ from typing import Any
 
 import numpy as np
 
-from phactory.monitor.batch.align import Aligned, resample
+from phactory.monitor.batch.align import Aligned, complete_at, resample
+from phactory.monitor.batch.evolution import floored_scale
 from phactory.monitor.modelfile import StateReader, array_to_json
 
 __all__ = ["ITERATIONS", "DtwAlignment", "warp"]
@@ -116,7 +117,7 @@ class DtwAlignment:
         rows = np.vstack(values)
         self.mean = rows.mean(axis=0)
         sd = rows.std(axis=0, ddof=1) if rows.shape[0] > 1 else np.ones(rows.shape[1])
-        self.scale = np.where(sd > 1e-12 * (1.0 + np.abs(self.mean)), sd, 1.0)
+        self.scale = floored_scale(sd, self.mean)
         p = rows.shape[1]
         self.weights = np.ones(p)
         durations = np.array([t[-1] - t[0] for t in times])
@@ -135,7 +136,7 @@ class DtwAlignment:
         ends = np.array(
             [self.running_end(t, v, None, grid) for t, v in zip(times, values, strict=True)]
         )
-        self.complete_at = float(ends.min() - 2.0 * ends.std())
+        self.complete_at = complete_at(ends)
 
     def average(self, values: np.ndarray, grid: np.ndarray, *, open_end: bool) -> Aligned:
         """Warp ``values`` (m, p) and average its rows per reference point."""

@@ -12,7 +12,8 @@ seeding density (20 %), basal glucose (3 %) and glutamine (5 %), feed rate (3 %)
 yield on glucose (3 %), plus per-batch offsets of the temperature and pH probes
 (0.03 degC, 0.01) and of the dissolved-oxygen level (1 %). Batches are **harvested when
 the integral of viable cell density reaches** :data:`IVCD_HARVEST` (a maturity criterion:
-titer is ``q_p`` times it), so their durations differ (about 9.5 to 12 days) and time
+titer is ``q_p`` times it), so their durations differ (226 to 279 h, 9.4 to 11.6 days,
+over the 30 training batches of ``benchmarks/monitoring_batch.py``, 2026-12-07) and time
 alignment alone is not enough.
 
 Measured every ``interval_h`` (0.5 h by default), with noise: ``vcd`` [1e6 cells/mL]
@@ -96,6 +97,8 @@ FAULT_VARIABLE = {"temperature": "temperature", "feed": "feed_total", "drift": "
 IVCD_HARVEST = 110.0
 #: Longest a batch runs if it never reaches the harvest criterion [h].
 MAX_DURATION_H = 16 * 24.0
+#: The typical duration of a batch [h]; faults start before 60 % of it.
+_EXPECTED_DURATION_H = 260.0
 _FEED_START_H = 72.0
 _FAULT_TEMPERATURE = 36.0
 _FAULT_FEED_SHARE = 0.65
@@ -265,7 +268,8 @@ def _simulate(
             break
     t = np.concatenate(ts)
     states = np.vstack(ys)
-    temps = np.array([inputs(float(tt))[0] for tt in t])
+    hot = fault == "temperature"
+    temps = np.where(hot & (t >= fault_h), _FAULT_TEMPERATURE, 37.0)
     meas = _measure(t, states, temps, fault, fault_h, rng, offsets)
     final_titer = float(y[6]) * (1.0 + 0.02 * rng.standard_normal())
     aggregates = 0.8 + 0.25 * peak_amm + 0.02 * float(y[4]) + 0.02 * rng.standard_normal()
@@ -356,7 +360,7 @@ def fed_batch_runs(
         for name, cv in _VARIATION.items():
             p[name] = base[name] * float(np.exp(cv * rng.standard_normal()))
         offsets = np.array([0.03, 0.01, 1.0]) * rng.standard_normal(3)
-        fault_h = float(rng.uniform(_FEED_START_H, 0.6 * 260.0))
+        fault_h = float(rng.uniform(_FEED_START_H, 0.6 * _EXPECTED_DURATION_H))
         t, values, q = _simulate(
             p, fault=fault, fault_h=fault_h, interval_h=interval_h, rng=rng, offsets=offsets
         )
