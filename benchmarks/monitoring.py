@@ -39,35 +39,21 @@ import datetime as dt
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 PARTS = ("mspc", "batch", "softsensor", "rul", "live", "tep")
 
 
-def _load() -> float:
-    return round(os.getloadavg()[0], 2)
-
-
-def _run(script: str, quick: bool, timeout_s: float) -> dict[str, Any]:
-    """A part's JSON output (the last JSON document it printed), in a fresh interpreter."""
-    args = [sys.executable, str(HERE / script)] + (["--quick"] if quick else [])
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout_s, cwd=ROOT)
-    if proc.returncode != 0:
-        return {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-2000:]}"}
-    text = proc.stdout.strip()
-    try:
-        return dict(json.loads(text[text.find("{") :]))
-    except (ValueError, TypeError) as exc:
-        return {"error": f"no JSON in the output ({exc}): {text[-500:]}"}
-
-
 def main() -> None:
+    # The live benchmark's helpers: a script's JSON output in a fresh interpreter, and
+    # the load average.
+    sys.path.insert(0, str(HERE))
+    from live import _load, _run
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=PARTS, action="append")
     parser.add_argument("--quick", action="store_true", help="smaller data, for a smoke run")
@@ -81,7 +67,8 @@ def main() -> None:
     }
     for part in args.only or PARTS:
         before, t0 = _load(), time.perf_counter()
-        result = _run(f"monitoring_{part}.py", args.quick, args.timeout)
+        script = [str(HERE / f"monitoring_{part}.py")] + (["--quick"] if args.quick else [])
+        result = _run(script, args.timeout)
         result["wall_s"] = round(time.perf_counter() - t0, 2)
         result["load_average"] = {"before": before, "after": _load()}
         out[part] = result

@@ -18,9 +18,9 @@ validation run (calibrates the limits to a 1 % false-alarm rate), fresh normal t
 the disturbance switched on after 8 h (160 samples) of normal operation. Every run has
 its own seed (the seed of the model's measurement-noise and process-disturbance random
 generators). The closed loop does not start at its own steady state: it moves for about
-20 h after a cold start (up to 25 standard deviations of normal operation on XMV 1), so
-the plant is first run for ``WARMUP_H`` hours once, and every run starts from that plant
-and controller state with its own seed.
+20 h after a cold start (XMV 1 up to 20 standard deviations of its own hours 24-48,
+measured on the warm-up seed on 2026-12-08), so the plant is first run for ``WARMUP_H``
+hours once, and every run starts from that plant and controller state with its own seed.
 
 Methods: ``pca``, ``dpca`` (2 lags), ``innovation`` (VAR(2) innovations, EWMA 0.1) and
 ``pls`` with the product composition (XMEAS 40 and 41, G and H in the stripper
@@ -42,8 +42,10 @@ against one statistic at its nominal 99 % limit) all differ. IDV(3), (9) and (15
 known to be practically undetectable on the Braatz data with these methods.
 
 Run: ``.venv/bin/python benchmarks/monitoring_tep.py [--quick]`` (needs ``tep-studio``,
-the ``bench`` extra; without it the benchmark prints ``{"skipped": ...}``). About 0.55 s
-of one core per simulated hour; the full run simulates ~1,220 h on two processes. The
+the ``bench`` extra; without it the benchmark prints ``{"skipped": ...}``). The
+simulation takes 0.2-0.5 s of one core per simulated hour (``results/monitoring_tep.json``,
+2 shared cores: the 24-h warm-up 4.7 s, the runs 0.46 s/h with two workers); the full
+run simulates ~1,220 h on two processes. The
 quick run: 16-h training and validation runs, one fresh normal run and IDV(1), (4), (6)
 and (11), 8-h runs with the disturbance after 2 h.
 
@@ -170,14 +172,14 @@ def _seed_offset() -> int | None:
     return None
 
 
-def _warm_up() -> None:
-    """Run the closed loop from the cold start for WARMUP_H hours; keep plant + controller."""
+def _cold_start(seed: int) -> tuple[Any, Any, Any]:
+    """A plant and controller run from the cold start for WARMUP_H hours with ``seed``."""
     from tep_studio.control.controller import RickerMultiLoopController  # type: ignore[import-untyped,unused-ignore]
     from tep_studio.simulation.core import TennesseeEastmanProcess  # type: ignore[import-untyped,unused-ignore]
 
     sim = TennesseeEastmanProcess()
     ctl = RickerMultiLoopController()
-    meas, _ = sim.reset(seed=float(SEED_WARMUP))
+    meas, _ = sim.reset(seed=float(seed))
     ctl.reset(meas, time=sim.time)
     for _ in range(round(WARMUP_H / CONTROL_H)):
         action, _ = ctl.compute_action(meas, time=sim.time)
@@ -185,6 +187,12 @@ def _warm_up() -> None:
         meas = result.measurements
         if result.shutdown_status["terminated"]:
             raise RuntimeError(f"the normal warm-up shut down: {result.shutdown_status}")
+    return sim, ctl, meas
+
+
+def _warm_up() -> None:
+    """Run the closed loop from the cold start once; keep plant + controller."""
+    sim, ctl, meas = _cold_start(SEED_WARMUP)
     _WARM.update(snapshot=sim.snapshot(), controller=ctl, meas=meas, offset=_seed_offset())
 
 
@@ -193,26 +201,19 @@ def _start(seed: int) -> tuple[Any, Any, Any]:
 
     Without the seeds' offset (another model layout), the run warms up itself instead.
     """
-    from tep_studio.control.controller import RickerMultiLoopController  # type: ignore[import-untyped,unused-ignore]
     from tep_studio.simulation.core import TennesseeEastmanProcess  # type: ignore[import-untyped,unused-ignore]
 
-    sim = TennesseeEastmanProcess()
     offset = _WARM.get("offset")
-    if offset is not None:
-        # The native snapshot holds the generators' states too: restored as they are,
-        # every run would repeat the same noise; their seeds are overwritten instead.
-        sim.reset(seed=float(seed))
-        blob = bytearray(_WARM["snapshot"].model_bytes)
-        struct.pack_into("<3d", blob, offset, float(seed), float(seed), float(seed))
-        sim.restore(dataclasses.replace(_WARM["snapshot"], model_bytes=bytes(blob)))
-        return sim, copy.deepcopy(_WARM["controller"]), _WARM["meas"].copy()
-    ctl = RickerMultiLoopController()
-    meas, _ = sim.reset(seed=float(seed))
-    ctl.reset(meas, time=sim.time)
-    for _ in range(round(WARMUP_H / CONTROL_H)):
-        action, _ = ctl.compute_action(meas, time=sim.time)
-        meas = sim.advance(action, control_interval=CONTROL_H).measurements
-    return sim, ctl, meas
+    if offset is None:
+        return _cold_start(seed)
+    # The native snapshot holds the generators' states too: restored as they are, every
+    # run would repeat the same noise; their seeds are overwritten instead.
+    sim = TennesseeEastmanProcess()
+    sim.reset(seed=float(seed))
+    blob = bytearray(_WARM["snapshot"].model_bytes)
+    struct.pack_into("<3d", blob, offset, float(seed), float(seed), float(seed))
+    sim.restore(dataclasses.replace(_WARM["snapshot"], model_bytes=bytes(blob)))
+    return sim, copy.deepcopy(_WARM["controller"]), _WARM["meas"].copy()
 
 
 def _simulate(job: tuple[str, int, float, int, float, str]) -> dict[str, Any]:
@@ -443,7 +444,8 @@ def run(
     plan = QUICK if quick else FULL
     workers = workers or min(2, os.cpu_count() or 1)
     # One BLAS thread per process: the benchmark runs `workers` processes at once, and
-    # OpenBLAS threads of its own made a CLI fit 2.5 times slower on the shared 2 cores.
+    # OpenBLAS threads of its own made a CLI fit slower on the shared 2 cores (seen during
+    # development, not recorded).
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     t0 = time.perf_counter()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,10 +87,13 @@ def array_to_json(a: np.ndarray) -> dict[str, Any]:
 
     arr = np.asarray(a)
     if arr.dtype.kind == "f":
-        flat: list[Any] = [
-            float(v) if np.isfinite(v) else ("nan" if np.isnan(v) else ("inf" if v > 0 else "-inf"))
-            for v in arr.astype(float).ravel()
-        ]
+        values = arr.astype(np.float64, copy=False).ravel()
+        # tolist() gives Python floats in one call (a 5,000-variable model holds millions);
+        # only the few non-finite values are replaced one by one.
+        flat: list[Any] = values.tolist()
+        for i in np.flatnonzero(~np.isfinite(values)):
+            v = flat[i]
+            flat[i] = "nan" if v != v else ("inf" if v > 0 else "-inf")
         dtype = "float64"
     elif arr.dtype.kind in "iub":
         flat = [int(v) for v in arr.ravel()]
@@ -112,10 +116,7 @@ def array_from_json(obj: Any, where: str) -> np.ndarray:
         raise InvalidError(f"{where}: shape must be a list of non-negative integers")
     if not isinstance(data, list):
         raise InvalidError(f"{where}: data must be a list")
-    size = 1
-    for s in shape:
-        size *= s
-    if len(data) != size:
+    if len(data) != math.prod(shape):
         raise InvalidError(f"{where}: {len(data)} values for shape {shape}")
     try:
         if dtype == "float64":
@@ -214,16 +215,13 @@ class StateReader:
         self._where = where
         self._prefix = prefix
 
-    def _at(self, name: str) -> str:
-        return f"{self._where}: field '{self._prefix}.{name}'"
-
     def at(self, name: str) -> str:
         """``FILE: field 'state.name'``: where a field is, for a family's own checks."""
-        return self._at(name)
+        return f"{self._where}: field '{self._prefix}.{name}'"
 
     def _get(self, name: str) -> Any:
         if name not in self._state:
-            raise InvalidError(f"{self._at(name)} is missing")
+            raise InvalidError(f"{self.at(name)} is missing")
         return self._state[name]
 
     def has(self, name: str) -> bool:
@@ -232,20 +230,37 @@ class StateReader:
     def text(self, name: str) -> str:
         v = self._get(name)
         if not isinstance(v, str):
-            raise InvalidError(f"{self._at(name)} must be a string")
+            raise InvalidError(f"{self.at(name)} must be a string")
         return v
 
     def integer(self, name: str) -> int:
         v = self._get(name)
         if isinstance(v, bool) or not isinstance(v, int):
-            raise InvalidError(f"{self._at(name)} must be an integer")
+            raise InvalidError(f"{self.at(name)} must be an integer")
         return int(v)
 
     def number(self, name: str) -> float:
         v = self._get(name)
         if isinstance(v, bool) or not isinstance(v, int | float):
-            raise InvalidError(f"{self._at(name)} must be a number")
+            raise InvalidError(f"{self.at(name)} must be a number")
         return float(v)
+
+    def version(self, latest: int, family: str) -> int:
+        """The state's ``version``; refuse one this Phactory cannot read (``1..latest``)."""
+        v = self.integer("version")
+        if not 1 <= v <= latest:
+            raise InvalidError(
+                f"{self.at('version')} is {v}; this Phactory reads {family} models up to "
+                f"version {latest} (upgrade Phactory)"
+            )
+        return v
+
+    def pair(self, name: str) -> tuple[int, int]:
+        """Two integers stored as ``[a, b]`` (a persistence rule ``[k, n]``)."""
+        v = self._get(name)
+        if not (isinstance(v, list) and len(v) == 2 and all(type(i) is int for i in v)):
+            raise InvalidError(f"{self.at(name)} must be a list of two integers")
+        return int(v[0]), int(v[1])
 
     def optional_number(self, name: str) -> float | None:
         return None if self._state.get(name) is None else self.number(name)
@@ -253,22 +268,22 @@ class StateReader:
     def flag(self, name: str) -> bool:
         v = self._get(name)
         if not isinstance(v, bool):
-            raise InvalidError(f"{self._at(name)} must be true or false")
+            raise InvalidError(f"{self.at(name)} must be true or false")
         return v
 
     def texts(self, name: str) -> tuple[str, ...]:
         v = self._get(name)
         if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
-            raise InvalidError(f"{self._at(name)} must be a list of strings")
+            raise InvalidError(f"{self.at(name)} must be a list of strings")
         return tuple(v)
 
     def array(self, name: str) -> np.ndarray:
-        return array_from_json(self._get(name), self._at(name))
+        return array_from_json(self._get(name), self.at(name))
 
     def child(self, name: str) -> StateReader:
         v = self._get(name)
         if not isinstance(v, Mapping):
-            raise InvalidError(f"{self._at(name)} must be an object")
+            raise InvalidError(f"{self.at(name)} must be an object")
         return StateReader(v, self._where, f"{self._prefix}.{name}")
 
     def mapping(self) -> Mapping[str, Any]:

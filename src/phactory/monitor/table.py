@@ -19,6 +19,7 @@ reports problems in the user's terms.
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,8 +132,7 @@ def _header(path: Path) -> list[str]:
     blank = [i + 1 for i, n in enumerate(names) if not n]
     if blank:
         raise InvalidError(f"{path}:1: column(s) {blank} have no name in the header row")
-    seen: set[str] = set()
-    dupes = sorted({n for n in names if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
+    dupes = sorted(n for n, count in Counter(names).items() if count > 1)
     if dupes:
         raise InvalidError(f"{path}:1: the header names {', '.join(map(repr, dupes))} twice")
     return names

@@ -25,11 +25,12 @@ import numpy as np
 import pandas as pd
 
 from phactory.control.plant.faults import FaultRecord
+from phactory.monitor.datasets import continuous
 
 __all__ = ["PlantFault", "PlantRun", "plant_run"]
 
-#: Time of plant time zero in the ``time`` column (ISO 8601, UTC).
-EPOCH = pd.Timestamp("2025-01-06T00:00:00Z")
+#: Time of plant time zero in the ``time`` column (ISO 8601, UTC), as the generated process.
+EPOCH = pd.Timestamp(continuous.EPOCH)
 _UNIT = "BR-001"
 
 

@@ -218,29 +218,6 @@ class MspcModel:
         if self.method == "pls":
             assert Y is not None
             _refuse_missing(Y, self.y_variables, "the quality data")
-        self.spe_method_ = str(options["spe_limit"])
-        self.explained_ = float(options["explained"])
-        self.ewma_ = ewma_weight(self.method, options["ewma"])
-        self._fit_projection(X[:, keep], Y, self.n_components)
-        held = self._held_out_statistics(X[:, keep], Y)
-        self._fit_limits(X[:, keep], held)
-        self.far_validation_: float | None = None
-        self.far_validation_nominal_: float | None = None
-        self.validation_rows_ = 0
-        self.calibrated_on_ = "nominal"
-        if X_val is None and held is not None and held[0].size * self.target_far >= 1.0:
-            # No other run of normal operation: the held-out blocks of the training rows
-            # stand for one. Nominal limits assume independent normal rows; on the
-            # autocorrelated Tennessee Eastman process they alarmed on 9 % (pca) and 33 %
-            # (dpca) of fresh normal rows for a 1 % target (benchmarks/monitoring_tep.py).
-            cal = calibrate(
-                *held, self.t2_nominal_, self.spe_nominal_, self.target_far, self.persistence
-            )
-            self.t2_limit_, self.spe_limit_ = cal.t2_limit, cal.spe_limit
-            self.calibration_factor_ = cal.factor
-            self.far_validation_, self.far_validation_nominal_ = cal.far, cal.far_nominal
-            self.validation_rows_ = cal.rows
-            self.calibrated_on_ = "held-out"
         if X_val is not None:
             X_val = np.asarray(X_val, dtype=float)
             if X_val.ndim != 2 or X_val.shape[1] != len(names):
@@ -248,15 +225,29 @@ class MspcModel:
                     f"the validation data must have the {len(names)} training columns"
                 )
             _refuse_missing(X_val, names, "the validation data")
+        self.spe_method_ = str(options["spe_limit"])
+        self.explained_ = float(options["explained"])
+        self.ewma_ = ewma_weight(self.method, options["ewma"])
+        self._fit_projection(X[:, keep], Y, self.n_components)
+        # Held-out statistics set the nominal limits of smoothed statistics and stand for
+        # validation data when none are given; otherwise they are not needed.
+        held = (
+            self._held_out_statistics(X[:, keep], Y) if X_val is None or self.ewma_ < 1.0 else None
+        )
+        self._fit_limits(X[:, keep], held)
+        self.far_validation_: float | None = None
+        self.far_validation_nominal_: float | None = None
+        self.validation_rows_ = 0
+        self.calibrated_on_ = "nominal"
+        if X_val is not None:
             t2, spe, _, _ = self._statistics(X_val[:, keep])
-            cal = calibrate(
-                t2, spe, self.t2_nominal_, self.spe_nominal_, self.target_far, self.persistence
-            )
-            self.t2_limit_, self.spe_limit_ = cal.t2_limit, cal.spe_limit
-            self.calibration_factor_ = cal.factor
-            self.far_validation_, self.far_validation_nominal_ = cal.far, cal.far_nominal
-            self.validation_rows_ = cal.rows
-            self.calibrated_on_ = "validation"
+            self._calibrate(t2, spe, "validation")
+        elif held is not None and held[0].size * self.target_far >= 1.0:
+            # No other run of normal operation: the held-out blocks of the training rows
+            # stand for one. Nominal limits assume independent normal rows; on the
+            # autocorrelated Tennessee Eastman process they alarmed on 9 % (pca) and 33 %
+            # (dpca) of fresh normal rows for a 1 % target (benchmarks/monitoring_tep.py).
+            self._calibrate(*held, "held-out")
         train = self.score(X[:, keep])
         self.far_training_ = false_alarm_rate(train.alarm, np.isfinite(train.t2))
         return self
@@ -308,6 +299,18 @@ class MspcModel:
             )
         self.t2_limit_, self.spe_limit_ = self.t2_nominal_, self.spe_nominal_
         self.calibration_factor_ = 1.0
+
+    def _calibrate(self, t2: np.ndarray, spe: np.ndarray, on: str) -> None:
+        """Scale the nominal limits so that the alarm hits ``target_far`` on these
+        statistics (:func:`.limits.calibrate`); ``on`` says what they are of."""
+        cal = calibrate(
+            t2, spe, self.t2_nominal_, self.spe_nominal_, self.target_far, self.persistence
+        )
+        self.t2_limit_, self.spe_limit_ = cal.t2_limit, cal.spe_limit
+        self.calibration_factor_ = cal.factor
+        self.far_validation_, self.far_validation_nominal_ = cal.far, cal.far_nominal
+        self.validation_rows_ = cal.rows
+        self.calibrated_on_ = on
 
     def _held_out_statistics(
         self, X: np.ndarray, Y: np.ndarray | None

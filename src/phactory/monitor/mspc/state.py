@@ -89,19 +89,15 @@ def write_state(model: MspcModel) -> dict[str, Any]:
 def read_state(cls: type[_M], state: Mapping[str, Any], where: str) -> _M:
     """Rebuild a fitted model; refuse unknown or newer versions, naming the field."""
     r = StateReader(state, where)
-    version = r.integer("version")
-    if not 1 <= version <= STATE_VERSION:
-        raise InvalidError(
-            f"{r.at('version')} is {version}; this Phactory reads mspc models up to "
-            f"version {STATE_VERSION} (upgrade Phactory)"
-        )
+    r.version(STATE_VERSION, "mspc")
     method = r.text("method")
     if method not in METHODS:
         raise InvalidError(f"{r.at('method')}: unknown method {method!r}")
     params = r.child("params")
-    persistence = _pair(params, "persistence")
+    persistence = params.pair("persistence")
     options = params.child("options")
     n_comp = params.mapping().get("n_components")
+    spe_method, explained = options.text("spe_limit"), options.number("explained")
     model = cls(
         method,
         n_components=None if n_comp is None else params.integer("n_components"),
@@ -109,8 +105,8 @@ def read_state(cls: type[_M], state: Mapping[str, Any], where: str) -> _M:
         target_far=params.number("target_far"),
         persistence=persistence,
         y_variables=params.texts("y_variables"),
-        explained=options.number("explained"),
-        spe_limit=options.text("spe_limit"),
+        explained=explained,
+        spe_limit=spe_method,
         ewma=options.number("ewma"),
     )
     model.variables_ = r.texts("variables")
@@ -128,7 +124,7 @@ def read_state(cls: type[_M], state: Mapping[str, Any], where: str) -> _M:
     m = p * (model.lags_ + 1) if method == "dpca" else p
     model.projection_ = Projection.from_state(r.child("projection"), m)
     model.n_components_ = model.projection_.n_components
-    model.spe_method_, model.explained_ = options.text("spe_limit"), options.number("explained")
+    model.spe_method_, model.explained_ = spe_method, explained
     model.ewma_ = ewma_weight(method, options.number("ewma"))
     start = r.child("smoothing_start")
     model.start_t2_, model.start_spe_ = start.array("t2"), start.array("spe")
@@ -167,10 +163,3 @@ def read_state(cls: type[_M], state: Mapping[str, Any], where: str) -> _M:
     except InvalidError as exc:
         raise InvalidError(f"{r.at('params')}: {exc}") from None
     return model
-
-
-def _pair(r: StateReader, name: str) -> tuple[int, int]:
-    v = r.mapping().get(name)
-    if not (isinstance(v, list) and len(v) == 2 and all(type(i) is int for i in v)):
-        raise InvalidError(f"{r.at(name)} must be two integers [k, n]")
-    return int(v[0]), int(v[1])
