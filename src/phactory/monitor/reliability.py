@@ -276,7 +276,7 @@ def _weibull_loglik(t: np.ndarray, d: np.ndarray, beta: float, eta: float) -> fl
 
 
 def _weibull(t: np.ndarray, d: np.ndarray, confidence: float) -> LifetimeFit:
-    from scipy import optimize, stats
+    from scipy import optimize, special, stats
 
     r = int(d.sum())
     ref = float(t.max())
@@ -312,7 +312,7 @@ def _weibull(t: np.ndarray, d: np.ndarray, confidence: float) -> LifetimeFit:
     zq = float(stats.norm.ppf(0.5 + confidence / 2.0))
     se_mu = math.sqrt(cov[0, 0])
     se_log_sigma = math.sqrt(cov[1, 1]) / sigma
-    grad = np.array([1.0, float(_digamma(1.0 + sigma))])  # d ln MTBF / d (mu, sigma)
+    grad = np.array([1.0, float(special.digamma(1.0 + sigma))])  # d ln MTBF / d (mu, sigma)
     se_log_mtbf = math.sqrt(float(grad @ cov @ grad))
     loglik = _weibull_loglik(t[keep], dd, beta, eta)
     return LifetimeFit(
@@ -326,12 +326,6 @@ def _weibull(t: np.ndarray, d: np.ndarray, confidence: float) -> LifetimeFit:
         loglik,
         4.0 - 2.0 * loglik,
     )
-
-
-def _digamma(x: float) -> float:
-    from scipy import special
-
-    return float(special.digamma(x))
 
 
 def _repairs(
@@ -426,8 +420,7 @@ def fit_reliability(
         chosen = weib if model == "weibull" and weib is not None else expo
         how = "requested"
     mttr, sd, ci, n_rep, logn = _repairs(
-        np.full(t.size, np.nan) if repair_h is None else np.asarray(repair_h, float)[d],
-        confidence,
+        np.empty(0) if repair_h is None else np.asarray(repair_h, float)[d], confidence
     )
     return ReliabilityFit(
         model=chosen.model,

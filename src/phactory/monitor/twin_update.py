@@ -78,11 +78,6 @@ class TwinUpdate:
     warnings: tuple[str, ...]
 
 
-def _hours(v: float) -> str:
-    # Full precision: the twin reads back exactly the fitted value.
-    return f"{float(v)!r} h"
-
-
 def reliability_overrides(
     site: Site, equipment_class: str, fit: ReliabilityFit, *, where: str = "the site"
 ) -> tuple[dict[str, Any], list[str]]:
@@ -99,13 +94,16 @@ def reliability_overrides(
     InvalidError
         If the site has no such equipment class (the message lists the classes).
     """
+    # repr-exact text ("876.066823249961 h"): the twin reads back exactly the fitted value.
+    from phactory.model.quantity import format_quantity as q
+
     classes = site.equipment_classes
     if equipment_class not in classes:
         known = ", ".join(sorted(classes)) or "none"
         raise InvalidError(f"{where}: no equipment class {equipment_class!r} (classes: {known})")
     warnings: list[str] = []
     values: dict[str, Any] = {
-        "mtbf": _hours(fit.mtbf_h),
+        "mtbf": q(fit.mtbf_h, "time"),
         "model": fit.model,
         "shape": float(fit.shape) if fit.model == "weibull" else 1.0,
     }
@@ -113,11 +111,11 @@ def reliability_overrides(
         if fit.mttr_sd_h is not None and fit.mttr_sd_h > 0:
             values["mttr"] = {
                 "distribution": "lognormal",
-                "mean": _hours(fit.mttr_h),
-                "sd": _hours(fit.mttr_sd_h),
+                "mean": q(fit.mttr_h, "time"),
+                "sd": q(fit.mttr_sd_h, "time"),
             }
         else:
-            values["mttr"] = _hours(fit.mttr_h)
+            values["mttr"] = q(fit.mttr_h, "time")
     else:
         warnings.append("no repair times in the records: the MTTR is left as the site has it")
     if fit.model == "weibull" and fit.shape > 1.0 and fit.n_censored > 0:

@@ -109,15 +109,12 @@ def fit_ridge(
     z = (X - mean) / scale
     z = np.where(np.isfinite(z), z, 0.0)
     if alpha is None:
-        labels = np.unique(groups)
+        labels, unit = np.unique(groups, return_inverse=True)
         k = min(FOLDS, labels.size)
         if k < 2:
             alpha = 1.0
         else:
-            fold_of = dict(
-                zip(labels, np.random.default_rng(seed).permutation(labels.size) % k, strict=True)
-            )
-            fold = np.array([fold_of[g] for g in groups])
+            fold = (np.random.default_rng(seed).permutation(labels.size) % k)[unit]
             errors = np.zeros(len(ALPHAS))
             for f in range(k):
                 tr, te = fold != f, fold == f

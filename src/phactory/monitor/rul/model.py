@@ -362,7 +362,7 @@ class RulModel:
 
     def _predict_rows(
         self, table: Table, unit_col: str, time_col: str, rows: str
-    ) -> tuple[Units, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[Units, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         self._check_fitted()
         units = group_units(table, unit_col, time_col)
         if units.time_kind != self.time_kind_:
@@ -398,11 +398,11 @@ class RulModel:
         hi = self.upper_.predict(F) + q
         lower = np.maximum(np.minimum(np.minimum(lo, hi), rul), 0.0)
         upper = np.maximum(np.maximum(lo, hi), rul)
-        return units, t, rul, lower, upper, row_start
+        return units, t, rul, lower, upper
 
     def predict(self, table: Table, unit_col: str, time_col: str) -> list[RulPrediction]:
         """RUL of each unit at its last row, units in order of first appearance."""
-        units, t, rul, lower, upper, _ = self._predict_rows(table, unit_col, time_col, "last")
+        units, t, rul, lower, upper = self._predict_rows(table, unit_col, time_col, "last")
         return [
             RulPrediction(u, float(t[i]), float(rul[i]), float(lower[i]), float(upper[i]))
             for i, u in enumerate(units.ids)
@@ -410,7 +410,7 @@ class RulModel:
 
     def predict_trajectory(self, table: Table, unit_col: str, time_col: str) -> list[RulTrajectory]:
         """RUL of each unit at every row of its history."""
-        units, t, rul, lower, upper, _ = self._predict_rows(table, unit_col, time_col, "all")
+        units, t, rul, lower, upper = self._predict_rows(table, unit_col, time_col, "all")
         s = units.starts
         return [
             RulTrajectory(
@@ -467,12 +467,12 @@ class RulModel:
         version = r.integer("version")
         if version < 1 or version > cls.VERSION:
             raise InvalidError(
-                f"{where}: field 'state.version' is {version}; this Phactory reads RUL models "
+                f"{r.at('version')} is {version}; this Phactory reads RUL models "
                 f"of version 1 to {cls.VERSION} (upgrade Phactory)"
             )
         method = r.text("method")
         if method not in METHODS:
-            raise InvalidError(f"{where}: field 'state.method' is {method!r}, not one of {METHODS}")
+            raise InvalidError(f"{r.at('method')} is {method!r}, not one of {METHODS}")
         p = r.child("params")
         n_regimes = p.optional_number("n_regimes")
         model = cls(
@@ -491,44 +491,35 @@ class RulModel:
         try:
             model._check_params()
         except InvalidError as exc:
-            raise InvalidError(f"{where}: field 'state.params': {exc}") from None
+            raise InvalidError(f"{r.at('params')}: {exc}") from None
         model.variables_ = r.texts("variables")
         model.sensors_ = r.texts("sensors")
         model.dropped_ = r.texts("dropped")
         model.features_ = r.texts("features")
         if model.features_ != feature_names(model.sensors_, age=model.age):
-            raise InvalidError(f"{where}: field 'state.features' does not match 'state.sensors'")
+            raise InvalidError(f"{r.at('features')} does not match 'state.sensors'")
         kind = r.text("time_kind")
         if kind not in ("number", "datetime"):
-            raise InvalidError(f"{where}: field 'state.time_kind' must be number or datetime")
+            raise InvalidError(f"{r.at('time_kind')} must be number or datetime")
         model.time_kind_ = kind
         model.regimes_ = None
         if state.get("regimes") is not None:
             reg = Regimes.from_state(r.child("regimes"))
             k, s, n = reg.centres.shape[0], len(model.settings), len(model.sensors_)
-            if (
-                reg.centres.shape != (k, s)
-                or reg.mean.shape != (k, n)
-                or reg.scale.shape
-                != (
-                    k,
-                    n,
-                )
-                or reg.setting_mean.shape != (s,)
-                or reg.setting_scale.shape != (s,)
-            ):
-                raise InvalidError(f"{where}: field 'state.regimes' has arrays of wrong shapes")
+            shapes = (reg.centres, reg.mean, reg.scale, reg.setting_mean, reg.setting_scale)
+            if [a.shape for a in shapes] != [(k, s), (k, n), (k, n), (s,), (s,)]:
+                raise InvalidError(f"{r.at('regimes')} has arrays of wrong shapes")
             model.regimes_ = reg
         nf = len(model.features_)
-        model.point_ = _regressor_from_state(r.child("point"), nf, f"{where}: field 'state.point'")
-        model.lower_ = _regressor_from_state(r.child("lower"), nf, f"{where}: field 'state.lower'")
-        model.upper_ = _regressor_from_state(r.child("upper"), nf, f"{where}: field 'state.upper'")
+        model.point_ = _regressor_from_state(r.child("point"), nf, r.at("point"))
+        model.lower_ = _regressor_from_state(r.child("lower"), nf, r.at("lower"))
+        model.upper_ = _regressor_from_state(r.child("upper"), nf, r.at("upper"))
         m = r.child("margins")
         edges, q = m.array("edges"), m.array("q")
         if edges.ndim != 1 or q.shape != (edges.size + 1,) or np.any(np.diff(edges) <= 0):
-            raise InvalidError(f"{where}: field 'state.margins' is malformed")
+            raise InvalidError(f"{r.at('margins')} is malformed")
         if np.any(np.isnan(q)) or np.any(q == -np.inf):
-            raise InvalidError(f"{where}: field 'state.margins.q' must be numbers or inf")
+            raise InvalidError(f"{r.at('margins.q')} must be numbers or inf")
         model.margins_ = BandMargins(edges=edges.astype(float), q=q.astype(float))
         model.n_units_ = r.integer("n_units")
         model.n_calibration_units_ = r.integer("n_calibration_units")

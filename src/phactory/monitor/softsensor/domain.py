@@ -100,18 +100,26 @@ def _eigen(xc: np.ndarray, k: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return np.maximum(w[::-1], 0.0), v[:, ::-1][:, :k]
 
 
-def pca_basis(Xp: np.ndarray, max_components: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean (p,), loadings (p, A) and score variances (A,) of ``Xp`` (n, p).
-
-    ``A`` is at most ``max_components`` and the numerical rank of the centred data.
-    """
+def _pca(
+    Xp: np.ndarray, max_components: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`pca_basis` and every score variance (descending) of the centred data."""
     mean = Xp.mean(axis=0)
     xc = Xp - mean
     s2, vectors = _eigen(xc, max_components)
     var = s2 / max(xc.shape[0] - 1, 1)
     keep = int(np.sum(var > _RANK_TOL * max(float(var[0]), np.finfo(float).tiny)))
     a = min(max_components, keep)
-    return mean, np.ascontiguousarray(vectors[:, :a]), var[:a].copy()
+    return mean, np.ascontiguousarray(vectors[:, :a]), var[:a].copy(), var
+
+
+def pca_basis(Xp: np.ndarray, max_components: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean (p,), loadings (p, A) and score variances (A,) of ``Xp`` (n, p).
+
+    ``A`` is at most ``max_components`` and the numerical rank of the centred data.
+    """
+    mean, loadings, variances, _ = _pca(Xp, max_components)
+    return mean, loadings, variances
 
 
 def t2_spe(
@@ -243,10 +251,9 @@ def fit_domain(
         Share of in-domain spectra allowed to be flagged; each statistic gets half.
     """
     n = Xp.shape[0]
-    mean, loadings, variances = pca_basis(Xp, min(n_components, n - 2))
+    mean, loadings, variances, all_var = _pca(Xp, min(n_components, n - 2))
     a = loadings.shape[1]
     alpha = target_far / 2
-    all_var = _eigen(Xp - mean)[0] / max(n - 1, 1)
     return DomainModel(
         mean=mean,
         loadings=loadings,

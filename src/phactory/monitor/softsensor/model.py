@@ -338,10 +338,10 @@ class SoftSensor:
         r = StateReader(state, where)
         method, version = r.text("method"), r.integer("version")
         if method != "pls1":
-            raise InvalidError(f"{where}: field 'state.method': unknown method {method!r}")
+            raise InvalidError(f"{r.at('method')}: unknown method {method!r}")
         if version > STATE_VERSION or version < 1:
             raise InvalidError(
-                f"{where}: field 'state.version': soft-sensor state {version}; this Phactory "
+                f"{r.at('version')}: soft-sensor state {version}; this Phactory "
                 f"reads up to {STATE_VERSION} (upgrade Phactory)"
             )
         pr = r.child("params")
@@ -371,7 +371,7 @@ class SoftSensor:
             and len(comps) == nr
             and all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in comps)
         ):
-            raise InvalidError(f"{where}: field 'state.components' must list {nr} counts >= 1")
+            raise InvalidError(f"{r.at('components')} must list {nr} counts >= 1")
         model.components_ = tuple(comps)
         model.n_components_ = max(comps)
         expected = {
@@ -386,7 +386,7 @@ class SoftSensor:
         for name, shape in expected.items():
             arrays[name] = r.array(name)
             if arrays[name].shape != shape:
-                raise InvalidError(f"{where}: field 'state.{name}' must have shape {shape}")
+                raise InvalidError(f"{r.at(name)} must have shape {shape}")
         model.x_mean_, model.y_mean_, model.coef_ = (
             arrays["x_mean"],
             arrays["y_mean"],
@@ -398,13 +398,10 @@ class SoftSensor:
             for arr in (step.reference, step.mean, step.scale):
                 if arr is not None and arr.shape != (p,):
                     raise InvalidError(
-                        f"{where}: field 'state.preprocess': step {step.spec!r} does not "
-                        f"match the {p} variables"
+                        f"{r.at('preprocess')}: step {step.spec!r} does not match the {p} variables"
                     )
         model.n_train_ = r.integer("n_train")
-        model.domain_ = DomainModel.from_state(
-            r.child("domain"), p, f"{where}: field 'state.domain'"
-        )
+        model.domain_ = DomainModel.from_state(r.child("domain"), p, r.at("domain"))
         model.t2_limit_, model.spe_limit_ = model.domain_.t2_limit, model.domain_.spe_limit
         model.fit_seconds_ = float("nan")
         return model
