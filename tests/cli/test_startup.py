@@ -49,6 +49,12 @@ def test_help_of_every_command_loads_no_heavy_library() -> None:
         ["bench", "--help"],
         ["schedule", "--help"],
         ["serve", "--help"],
+        ["monitor", "--help"],
+        ["monitor", "watch", "--help"],
+        ["batchmon", "fit", "--help"],
+        ["softsensor", "--help"],
+        ["rul", "--help"],
+        ["pdm", "--help"],
     ]
     found = _probe(commands)
     assert found["codes"] == [0] * len(commands)

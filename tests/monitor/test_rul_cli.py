@@ -103,12 +103,23 @@ def test_predict_with_truth_by_unit_and_in_order(
         assert json.loads(again.output)["scores"] == scores
 
 
-def test_predict_csv_and_table(example: Path, model: Path, runner: CliRunner) -> None:
+def test_predict_csv_and_table(
+    example: Path, model: Path, runner: CliRunner, tmp_path: Path
+) -> None:
     r = runner.invoke(app, ["predict", str(model), str(example / "test.csv"), *PRED, "--csv"])
     assert r.exit_code == 0, r.output
     rows = list(csv.DictReader(io.StringIO(r.output)))
     assert [row["unit"] for row in rows] == [str(i) for i in range(1, 31)]
     assert set(rows[0]) == {"unit", "time", "rul", "lower", "upper"}
+    # A unit id a spreadsheet would run as a formula is neutralised; the numbers are not.
+    lines = (example / "test.csv").read_text().splitlines()
+    renamed = [lines[0], *(("@SUM(1)" + ln[1:]) if ln.startswith("1,") else ln for ln in lines[1:])]
+    formula = _write(tmp_path / "formula.csv", renamed)
+    r = runner.invoke(app, ["predict", str(model), str(formula), *PRED, "--csv"])
+    assert r.exit_code == 0, r.output
+    again = list(csv.DictReader(io.StringIO(r.output)))
+    assert "'@SUM(1)" in [row["unit"] for row in again]
+    assert sorted(row["rul"] for row in again) == sorted(row["rul"] for row in rows)
     table = runner.invoke(
         app,
         [

@@ -255,3 +255,29 @@ def test_positional_matching_without_ids(cli: typer.Typer, example: Path, tmp_pa
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "m.json").exists()
+
+
+def test_names_and_ids_from_the_files_are_shown_verbatim(
+    cli: typer.Typer, example: Path, tmp_path: Path
+) -> None:
+    # A response named like Rich markup and sample ids a spreadsheet would run as
+    # formulas: the terminal shows the name as it is, the CSV neutralises the ids.
+    x, y = _rows(example / "x_train.csv"), _rows(example / "y_train.csv")
+    y[0][3] = "[/titre]"
+    for rows in (x, y):
+        for r in rows[1:]:
+            r[0] = "=" + r[0]
+    x_path, y_path = _write(tmp_path / "x.csv", x), _write(tmp_path / "y.csv", y)
+    fit = _run(cli, "fit", x_path, y_path, "--id-col", "sample", "--max-components", "3",
+               "--folds", "3", "--out", tmp_path / "m.json")  # fmt: skip
+    assert fit.exit_code == 0, fit.output
+    assert "[/titre]" in fit.output
+    table = _run(cli, "predict", tmp_path / "m.json", x_path, "--id-col", "sample")
+    assert table.exit_code == 0, table.output
+    assert "[/titre]" in table.output and "=C0001" in table.output
+    as_csv = _run(cli, "predict", tmp_path / "m.json", x_path, "--id-col", "sample", "--csv")
+    assert as_csv.exit_code == 0, as_csv.output
+    lines = list(csv.reader(as_csv.output.splitlines()))
+    assert lines[0] == ["id", "glucose", "lactate", "[/titre]", "in_domain", "t2", "spe"]
+    assert lines[1][0] == "'=C0001"
+    assert all(float(v) > -1e3 for v in lines[1][1:4])  # numbers stay numbers, unquoted

@@ -21,27 +21,22 @@ naming the file and line, exit code 2. Only Typer and Rich are imported at top l
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from phactory.cli.main import PhactoryGroup
-from phactory.cli.output import console, echo_json
+from phactory.cli.monitor_io import Exclude, column_names, command_group, csv_header
+from phactory.cli.output import echo_json, number, print_table, say, write_csv
 
 if TYPE_CHECKING:
     from phactory.monitor.batch import Batch, BatchModel, BatchScores
+    from phactory.monitor.table import Table as CsvTable
 
 __all__ = ["app"]
 
-app = typer.Typer(
-    name="batchmon",
-    help="Batch evolution monitoring: fit on good batches, score complete and running ones.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    cls=PhactoryGroup,  # refusals reported as by `phactory`, also when run on its own
+app = command_group(
+    "batchmon", "Batch evolution monitoring: fit on good batches, score complete and running ones."
 )
 
 BatchCol = Annotated[str, typer.Option("--batch-col", help="Column of the batch id.")]
@@ -51,16 +46,6 @@ TimeCol = Annotated[
 TimeUnit = Annotated[
     str, typer.Option("--time-unit", help="Unit of a numeric time column: h, min, s or d.")
 ]
-Exclude = Annotated[
-    list[str] | None, typer.Option("--exclude", help="Column that is not a variable (repeat).")
-]
-
-
-def _names(values: list[str] | None) -> tuple[str, ...]:
-    out: list[str] = []
-    for v in values or []:
-        out.extend(n.strip() for n in v.split(",") if n.strip())
-    return tuple(out)
 
 
 def _read(
@@ -72,34 +57,13 @@ def _read(
     named: tuple[str, ...] = (),
     exclude: tuple[str, ...] = (),
     min_rows: int = 3,
-) -> tuple[Any, list[Batch]]:
+) -> tuple[CsvTable, list[Batch]]:
     from phactory.monitor.batch.trajectory import batches_from_table
     from phactory.monitor.table import read_table
 
     table = read_table(path, named=(batch_col, time_col, *named), exclude=exclude, role="named")
     batches = batches_from_table(table, batch_col, time_col, time_unit=time_unit, min_rows=min_rows)
     return table, batches
-
-
-def _header(path: Path) -> tuple[str, ...]:
-    import csv
-
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            return tuple(c.strip() for c in next(csv.reader(f), []))
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return ()  # read_table reports it
-
-
-def _persistence(text: str) -> tuple[int, int]:
-    from phactory.errors import InvalidError
-
-    k, sep, n = text.partition("/")
-    try:
-        pair = (int(k), int(n) if sep else int(k))
-    except ValueError:
-        raise InvalidError(f"--persistence must be K/N (e.g. 2/3), not {text!r}") from None
-    return pair
 
 
 @app.command()
@@ -142,16 +106,17 @@ def fit(
     from phactory.monitor.batch import BatchModel
     from phactory.monitor.batch.trajectory import quality_from_rows, quality_from_table
     from phactory.monitor.modelfile import save_model
+    from phactory.monitor.mspc.rules import parse_persistence
     from phactory.monitor.table import read_table
 
-    names = _names(quality)
-    leave_out = _names(exclude)
+    names = tuple(column_names(quality))
+    leave_out = tuple(column_names(exclude))
     q_table = None
     if quality_csv is not None:
         q_table = read_table(quality_csv, named=(batch_col,), role="batch")
         names = names or q_table.variables
         # Quality columns also in the batch file are not variables there either.
-        header = _header(batches_csv)
+        header = csv_header(batches_csv)
         leave_out += tuple(n for n in names if n in header and n not in leave_out)
     in_file = names if quality_csv is None else ()
     table, batches = _read(
@@ -169,7 +134,7 @@ def fit(
         target_far=target_far,
         quality=names,
         method=method,
-        persistence=_persistence(persistence),
+        persistence=parse_persistence(persistence),
     ).fit(batches, q)
     save_model(model, out)
     summary: dict[str, Any] = {"model": str(out), **model.summary()}
@@ -242,7 +207,7 @@ def _print_summary(s: dict[str, Any]) -> None:
         rows.append(("text columns ignored", ", ".join(s["ignored_text_columns"])))
     for r in rows:
         table.add_row(*r)
-    console.print(table, markup=False, highlight=False)
+    print_table(table)
 
 
 def _top(scores: BatchScores, row: int, k: int) -> str:
@@ -326,18 +291,13 @@ def score(
         raise InvalidError("choose one of --csv and --json")
     model: BatchModel = load_model(model_json, expect=BatchModel)
     _, batches = _read(batches_csv, batch_col, time_col, time_unit, min_rows=1)
-    forced = {b: False for b in _names(running)} | {b: True for b in _names(complete)}
+    forced = {b: False for b in column_names(running)} | {b: True for b in column_names(complete)}
     unknown = sorted(set(forced) - {b.id for b in batches})
     if unknown:
         raise InvalidError(f"{batches_csv}: no batch {', '.join(map(repr, unknown))}")
     scored = [model.score(b, complete=forced.get(b.id)) for b in batches]
     if as_csv:
-        from defusedcsv import csv  # type: ignore[import-untyped]
-
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(ROW_HEADER)
-        for s in scored:
-            writer.writerows(_rows(s, top))
+        write_csv(ROW_HEADER, (r for s in scored for r in _rows(s, top)))
         return
     if as_json:
         rows = [
@@ -352,8 +312,6 @@ def score(
 
 def _print_batches(rows: list[dict[str, Any]], title: str) -> None:
     from rich.table import Table
-
-    from phactory.cli.output import number
 
     table = Table(title=f"{len(rows)} batches of {title}", title_justify="left")
     quality = list((rows[0]["quality"] or {}) if rows else {})
@@ -378,7 +336,7 @@ def _print_batches(rows: list[dict[str, Any]], title: str) -> None:
             level,
             *(number(q.get(name)) for name in quality),
         )
-    console.print(table, markup=False, highlight=False)
+    print_table(table)
 
 
 @app.command()
@@ -415,14 +373,11 @@ def example(
         "quality": QUALITY,
     }
     (out / "faults.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
-    console.print(
+    say(
         f"wrote {out}/train.csv ({batches} good batches), test.csv (4 good, "
         f"{len(test.faults)} faulty, 1 running), test_quality.csv, faults.json\n"
         f"try: phactory batchmon fit {out}/train.csv --batch-col batch --time-col time_h "
         f"--quality final_titer,aggregates --align maturity:ivcd --out {out}/model.json\n"
         f"     phactory batchmon score {out}/model.json {out}/test.csv --batch-col batch "
-        f"--time-col time_h",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
+        f"--time-col time_h"
     )

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from phactory.cli.output import console, echo_json
+from phactory.cli.output import console, echo_json, write_csv
 
 if TYPE_CHECKING:
     from phactory.historian import Historian
@@ -59,15 +58,6 @@ def _open(db: str | None) -> Historian:
 def _iso(t: Any) -> str:
     text: str = t.isoformat()
     return text.replace("+00:00", "Z")
-
-
-def _write_csv(header: list[str], rows: list[list[Any]]) -> None:
-    # defusedcsv: a cell starting with = + - @ (a formula to a spreadsheet) gets a leading '
-    from defusedcsv import csv  # type: ignore[import-untyped]
-
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(["" if c is None else c for c in row] for row in rows)
 
 
 def _table(title: str, header: list[str], rows: list[list[Any]]) -> None:
@@ -134,7 +124,7 @@ def query(
         rows = [[_iso(t), *(s.values[i] for s in got.series)] for i, t in enumerate(got.time)]
         title = f"{agg} every {got.every}"
     if as_csv:
-        _write_csv(header, rows)
+        write_csv(header, rows)
     else:
         _table(title, header, rows)
 

@@ -22,14 +22,13 @@ command runs.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from phactory.cli.main import PhactoryGroup
-from phactory.cli.output import console, echo_json
+from phactory.cli.monitor_io import Exclude, column_names, command_group
+from phactory.cli.output import echo_json, print_table, say, write_csv
 
 if TYPE_CHECKING:
     import numpy as np
@@ -42,23 +41,14 @@ __all__ = ["TABLE_ROWS", "app"]
 #: Most alarmed rows the default table shows (``--csv`` and ``--json`` show all).
 TABLE_ROWS = 200
 
-app = typer.Typer(
-    name="monitor",
-    help="Multivariate statistical process monitoring (PCA, dynamic PCA, PLS): fit, score.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    cls=PhactoryGroup,  # refusals reported as by `phactory`, also when run on its own
+app = command_group(
+    "monitor", "Multivariate statistical process monitoring (PCA, dynamic PCA, PLS): fit, score."
 )
 
 TimeCol = Annotated[
     str | None,
     typer.Option("--time-col", help="Column with the time of each row (not a variable)."),
 ]
-
-
-def _say(text: str) -> None:
-    console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def _complete(table: Table, names: tuple[str, ...]) -> None:
@@ -89,9 +79,7 @@ def fit(
     target_far: Annotated[
         float, typer.Option("--target-far", help="Wanted false-alarm rate per row.")
     ] = 0.01,
-    exclude: Annotated[
-        list[str] | None, typer.Option("--exclude", help="Column to leave out (repeatable).")
-    ] = None,
+    exclude: Exclude = None,
     time_col: TimeCol = None,
     components: Annotated[
         int | None, typer.Option("--components", help="Components (default: automatic).")
@@ -131,7 +119,8 @@ def fit(
     if method == "pls" and not quality:
         raise InvalidError("--method pls needs the quality columns: --y COL (repeatable)")
     named = [time_col] if time_col else []
-    table = read_table(train, named=named, exclude=exclude or ())
+    excluded = column_names(exclude)
+    table = read_table(train, named=named, exclude=excluded)
     Y = table.columns(quality, role="quality (--y)") if quality else None
     names = tuple(v for v in table.variables if v not in quality)
     if not names:
@@ -140,7 +129,7 @@ def fit(
     X = table.columns(names)
     X_val = None
     if validation is not None:
-        vtable = read_table(validation, named=named, exclude=exclude or ())
+        vtable = read_table(validation, named=named, exclude=excluded)
         _complete(vtable, names)
         X_val = vtable.columns(names)
         usable = X_val.shape[0] - (lags if method in ("dpca", "innovation") else 0)
@@ -165,26 +154,26 @@ def fit(
         raise InvalidError(f"{train}: {exc}") from None
     save_model(model, out)
     _summary(model, table, train, validation)
-    _say(f"wrote {out}")
+    say(f"wrote {out}")
 
 
 def _summary(model: MspcModel, table: Table, train: Path, validation: Path | None) -> None:
     if table.ignored:
-        _say(f"ignored text column(s): {', '.join(table.ignored)}")
+        say(f"ignored text column(s): {', '.join(table.ignored)}")
     if model.dropped_:
-        _say(
+        say(
             f"dropped {len(model.dropped_)} column(s) constant in {train}: "
             f"{', '.join(model.dropped_)}"
         )
     lags = f", lags {model.lags_}" if model.lags_ else ""
     smooth = f", EWMA {model.ewma_:g}" if model.ewma_ < 1.0 else ""
     k, n = model.persistence
-    _say(
+    say(
         f"method {model.method}: {table.n_rows} rows, {len(model.variables_)} variables, "
         f"{model.n_components_} components ({100 * model.projection_.explained.sum():.1f} % "
         f"of the variance){lags}{smooth}, persistence {k}/{n}"
     )
-    _say(
+    say(
         f"limits: T2 {model.t2_limit_:.4g} (nominal {model.t2_nominal_:.4g}), "
         f"SPE {model.spe_limit_:.4g} (nominal {model.spe_nominal_:.4g})"
     )
@@ -192,20 +181,20 @@ def _summary(model: MspcModel, table: Table, train: Path, validation: Path | Non
     if model.far_validation_ is not None and model.calibrated_on_ != "nominal":
         nominal = model.far_validation_nominal_ or 0.0
         where = validation if model.calibrated_on_ == "validation" else "held-out blocks"
-        _say(
+        say(
             f"{target}; on {where} ({model.validation_rows_} rows) "
             f"{100 * model.far_validation_:.3g} % (nominal limits: {100 * nominal:.3g} %, "
             f"calibration factor {model.calibration_factor_:.3g}); "
             f"on the training rows {100 * model.far_training_:.3g} %"
         )
         if model.calibrated_on_ == "held-out":
-            _say(
+            say(
                 "note: no --validation: the limits were calibrated on five held-out blocks of "
                 "the training rows, each scored by the model fitted on the others; another run "
                 "of normal operation (--validation) calibrates them on data from outside it"
             )
     else:
-        _say(
+        say(
             f"{target}; on the training rows {100 * model.far_training_:.3g} % "
             "(nominal limits, no --validation: expect more on new data)"
         )
@@ -294,13 +283,13 @@ def score(
         i = int(alarms[0])
         at = f", time {times[i]}" if times is not None else ""
         first = f"row {i} ({table.where(i)}{at})"
-    _say(
+    say(
         f"{n} rows, {int(scored.sum())} with statistics, {alarms.size} alarms "
         f"({100 * alarms.size / max(n, 1):.3g} %); first alarm: {first}"
     )
-    _say(f"limits: T2 {scores.t2_limit:.4g}, SPE {scores.spe_limit:.4g} ({model.method})")
+    say(f"limits: T2 {scores.t2_limit:.4g}, SPE {scores.spe_limit:.4g} ({model.method})")
     if scored.sum() < n:
-        _say(
+        say(
             f"{n - int(scored.sum())} rows without statistics (a missing value, or the "
             f"first {model.lags_} rows of a dynamic model)"
         )
@@ -313,28 +302,26 @@ def _write_csv(
     values: np.ndarray,
     scored: np.ndarray,
 ) -> None:
-    # defusedcsv: a cell starting with = + - @ (a formula to a spreadsheet) gets a leading '
-    from defusedcsv import csv  # type: ignore[import-untyped]
-
     k = order.shape[1]
     header = ["row", *(["time"] if times is not None else [])]
     header += ["t2", "spe", "t2_limit", "spe_limit", "alarm"]
     for j in range(1, k + 1):
         header += [f"top{j}", f"top{j}_contribution"]
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(header)
     names = scores.variables
     t2, spe, alarm = scores.t2.tolist(), scores.spe.tolist(), scores.alarm.tolist()
-    for i in range(len(t2)):
-        row: list[Any] = [i, *([times[i]] if times is not None else [])]
-        row += [repr(t2[i]), repr(spe[i]), repr(scores.t2_limit), repr(scores.spe_limit)]
-        row.append("true" if alarm[i] else "false")
+    limits = [float(scores.t2_limit), float(scores.spe_limit)]
+
+    def row(i: int) -> list[Any]:
+        cells: list[Any] = [i, *([times[i]] if times is not None else [])]
+        cells += [t2[i], spe[i], *limits, "true" if alarm[i] else "false"]
         if scored[i]:
             for j in range(k):
-                row += [names[int(order[i, j])], repr(float(values[i, j]))]
+                cells += [names[int(order[i, j])], float(values[i, j])]
         else:
-            row += ["", ""] * k
-        writer.writerow(row)
+            cells += ["", ""] * k
+        return cells
+
+    write_csv(header, (row(i) for i in range(len(t2))))
 
 
 def _alarm_table(
@@ -362,8 +349,8 @@ def _alarm_table(
             f"{scores.spe[i]:.4g}{spe_mark}",
             blame,
         )
-    console.print(table, markup=False, highlight=False)
-    _say("* over its limit; contributions in units of the limit of the statistic(s) over it")
+    print_table(table)
+    say("* over its limit; contributions in units of the limit of the statistic(s) over it")
 
 
 @app.command()
@@ -396,8 +383,8 @@ def example(
     meta = {"seed": seed, "generator": "phactory.monitor.datasets.continuous", "faults": truth}
     (out / "faults.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     written.append("faults.json")
-    _say(f"wrote {', '.join(written)} to {out}")
-    _say(
+    say(f"wrote {', '.join(written)} to {out}")
+    say(
         f"try: phactory monitor fit {out / 'train.csv'} --validation {out / 'validation.csv'} "
         f"--time-col time --out {out / 'model.json'}\n"
         f"     phactory monitor score {out / 'model.json'} {out / 'fault_bias.csv'} --time-col time"

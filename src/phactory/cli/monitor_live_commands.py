@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from phactory.cli.output import console
+from phactory.cli.output import console, echo_json, stop_on_signals
 
 if TYPE_CHECKING:
     from phactory.live.monitoring import AlarmTransition, MonitorState
@@ -37,8 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["register", "watch"]
 
 
-def _transition_json(t: AlarmTransition, extra: dict[str, Any]) -> str:
-    doc: dict[str, Any] = {
+def _transition_doc(t: AlarmTransition, extra: dict[str, Any]) -> dict[str, Any]:
+    return {
         "event": t.kind,
         "monitor": t.monitor,
         "at": t.at.isoformat(),
@@ -50,9 +49,33 @@ def _transition_json(t: AlarmTransition, extra: dict[str, Any]) -> str:
         "top": [{"variable": c.variable, "tag": c.tag, "value": c.value} for c in t.top],
         **extra,
     }
-    from phactory.jsonio import json_safe
 
-    return json.dumps(json_safe(doc))
+
+def _deviation(
+    records: RecordService | None, t: AlarmTransition, unit: str, site: str
+) -> dict[str, Any]:
+    """The deviation an alarm raised opens on the batch running on ``unit``; ``{}`` if
+    none (no record database, an alarm cleared, no batch running there)."""
+    from phactory.live.deviations import open_deviation
+
+    if t.kind != "raised" or records is None:
+        return {}
+    opened = open_deviation(records, t, unit=unit, site=site or None)
+    if opened is None:
+        return {}
+    where, dev = opened
+    return {"deviation": dev.deviation_id, "batch": where.batch_id, "step": where.step}
+
+
+def _announce(t: AlarmTransition, extra: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        echo_json(_transition_doc(t, extra))
+        return
+    line = t.describe()
+    if extra:
+        line += f" -> deviation {extra['deviation']} on batch {extra['batch']}"
+    style = "bold red" if t.kind == "raised" else "green"
+    console.print(line, style=style, highlight=False, markup=False)
 
 
 def _load_state(path: Path | None) -> MonitorState | None:
@@ -128,7 +151,6 @@ def watch(
     from phactory.app.services.historian import open_configured_historian
     from phactory.errors import InvalidError
     from phactory.historian import parse_every
-    from phactory.live.deviations import open_deviation
     from phactory.live.monitoring import LiveMonitor, TagMap
     from phactory.model.ids import is_id
     from phactory.monitor.modelfile import load_model
@@ -159,31 +181,17 @@ def watch(
                 highlight=False,
             )
         rows = 0
-        while True:
-            result = monitor.scan(dt.datetime.now(dt.UTC))
-            rows += result.rows
-            for t in result.transitions:
-                extra: dict[str, Any] = {}
-                if t.kind == "raised" and records is not None:
-                    opened = open_deviation(records, t, unit=unit, site=site or None)
-                    if opened is not None:
-                        where, dev = opened
-                        extra = {"deviation": dev.deviation_id, "batch": where.batch_id,
-                                 "step": where.step}  # fmt: skip
-                if as_json:
-                    typer.echo(_transition_json(t, extra))
-                else:
-                    line = t.describe()
-                    if extra:
-                        line += f" -> deviation {extra['deviation']} on batch {extra['batch']}"
-                    style = "bold red" if t.kind == "raised" else "green"
-                    console.print(line, style=style, highlight=False, markup=False)
-            _save_state(state_file, monitor.state)
-            if once:
-                break
-            time.sleep(wait.total_seconds())
-    except KeyboardInterrupt:
-        pass
+        # Ctrl+C or SIGTERM ends the wait between scans, never a scan half done (its
+        # alarms printed and deviations opened but the state not saved: twice on restart).
+        with stop_on_signals() as stop:
+            while True:
+                result = monitor.scan(dt.datetime.now(dt.UTC))
+                rows += result.rows
+                for t in result.transitions:
+                    _announce(t, _deviation(records, t, unit, site), as_json)
+                _save_state(state_file, monitor.state)
+                if once or stop.wait(wait.total_seconds()):
+                    break
     finally:
         historian.close()
         if records is not None:

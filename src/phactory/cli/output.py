@@ -10,7 +10,7 @@ import math
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -18,6 +18,8 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+
     from phactory.errors import PhactoryError
     from phactory.model.errors import Problem
 
@@ -72,6 +74,32 @@ def echo_json(value: Any, *, indent: int | None = None) -> None:
     from phactory.jsonio import dumps
 
     typer.echo(dumps(value, indent=indent))
+
+
+def say(text: str, *, err: bool = False) -> None:
+    """Print ``text`` as it is (no Rich markup or highlighting, long lines unwrapped):
+    file names, column names and values from the user's files are shown verbatim."""
+    (err_console if err else console).print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def print_table(table: RenderableType, *, err: bool = False) -> None:
+    """Print a Rich table whose cells come from the user's files verbatim (a column named
+    ``[red]`` stays as it is; Rich markup there would be applied, or refused)."""
+    (err_console if err else console).print(table, markup=False, highlight=False)
+
+
+def write_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Write ``header`` and ``rows`` as CSV on stdout; ``None`` is an empty cell.
+
+    defusedcsv: a text cell starting with ``= + - @ | %`` (a formula to a spreadsheet) gets
+    a leading ``'``; numbers are written as they are, so give numbers as numbers (a
+    ``repr`` of ``-1e-05`` as text would be quoted as a formula).
+    """
+    from defusedcsv import csv  # type: ignore[import-untyped]
+
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(["" if c is None else c for c in row] for row in rows)
 
 
 def number(v: float | None) -> str:

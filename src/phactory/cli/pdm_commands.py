@@ -20,20 +20,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from phactory.cli.main import PhactoryGroup
+from phactory.cli.monitor_io import command_group
 from phactory.cli.output import console, echo_json, number
 
 if TYPE_CHECKING:
     from phactory.model.physical import Reliability
     from phactory.monitor.reliability import ReliabilityFit
 
-app = typer.Typer(
-    name="pdm",
-    help="Predictive maintenance: reliability from maintenance records, into the twin.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    cls=PhactoryGroup,
+app = command_group(
+    "pdm", "Predictive maintenance: reliability from maintenance records, into the twin."
 )
 
 Records = Annotated[Path, typer.Argument(metavar="RECORDS.csv", help="Maintenance records.")]

@@ -22,31 +22,21 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from phactory.cli.main import PhactoryGroup
-from phactory.cli.output import console, echo_json, fail, number
+from phactory.cli.monitor_io import Exclude, column_names, command_group
+from phactory.cli.output import console, echo_json, fail, number, write_csv
 
 if TYPE_CHECKING:
     from phactory.monitor.rul import RulPrediction
     from phactory.monitor.rul.evaluation import RulScores
 
-app = typer.Typer(
-    name="rul",
-    help="Remaining useful life: fit on run-to-failure histories, predict with intervals.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    cls=PhactoryGroup,  # refusals reported as by `phactory`, also when run on its own
+app = command_group(
+    "rul", "Remaining useful life: fit on run-to-failure histories, predict with intervals."
 )
 
 UnitCol = Annotated[str, typer.Option("--unit-col", help="Column of the unit id.")]
 TimeCol = Annotated[
     str, typer.Option("--time-col", help="Column of the time (cycles, hours or ISO 8601).")
 ]
-
-
-def _names(values: list[str] | None) -> list[str]:
-    """Column names given repeated (``--x a --x b``) or comma-separated (``--x a,b``)."""
-    return [n.strip() for v in values or [] for n in v.split(",") if n.strip()]
 
 
 @app.command("fit")
@@ -72,9 +62,7 @@ def fit(
         int | None,
         typer.Option("--regimes", min=1, help="Number of operating regimes (default: chosen)."),
     ] = None,
-    exclude: Annotated[
-        list[str] | None, typer.Option("--exclude", help="Column to leave out (repeat, or a,b).")
-    ] = None,
+    exclude: Exclude = None,
     coverage: Annotated[
         float, typer.Option("--coverage", help="Nominal coverage of the intervals.")
     ] = 0.9,
@@ -104,8 +92,8 @@ def fit(
     from phactory.monitor.rul import RulModel
     from phactory.monitor.table import read_table
 
-    settings = _names(setting_col)
-    excluded = _names(exclude)
+    settings = column_names(setting_col)
+    excluded = column_names(exclude)
     clash = sorted(set(settings) & {unit_col, time_col, *excluded})
     if clash:
         fail(f"--setting-col {', '.join(clash)} is also the unit, time or an excluded column")
@@ -244,12 +232,7 @@ def predict(
         )
         return
     if as_csv:
-        import csv
-        import sys
-
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+        write_csv(list(rows[0]), (list(r.values()) for r in rows))
         return
     out = Table(
         title=f"RUL at the last row ({model.coverage:.0%} intervals; "

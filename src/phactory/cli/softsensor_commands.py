@@ -14,23 +14,22 @@ Only Typer and Rich are imported at top level; NumPy and the models when a comma
 from __future__ import annotations
 
 import csv
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table as RichTable
 
-from phactory.cli.output import console, echo_json, err_console, fail, number
+from phactory.cli.monitor_io import Exclude, column_names, command_group, csv_header
+from phactory.cli.output import console, echo_json, fail, number, print_table, say, write_csv
 
 if TYPE_CHECKING:
     import numpy as np
 
     from phactory.monitor.table import Table
 
-app = typer.Typer(
-    no_args_is_help=True,
-    help="PAT soft sensors: PLS on spectra with preprocessing and an applicability domain.",
+app = command_group(
+    "softsensor", "PAT soft sensors: PLS on spectra with preprocessing and an applicability domain."
 )
 
 #: Rows of predictions shown in the terminal (all rows with --csv or --json).
@@ -39,19 +38,10 @@ SHOWN_ROWS = 40
 CURVE_PAST_CHOSEN = 4
 
 
-def _header(path: Path) -> list[str]:
-    """Column names of a CSV file ([] if it cannot be read: read_table then says why)."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            return [c.strip() for c in next(csv.reader(f), [])]
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return []
-
-
 def _read(path: Path, id_col: str | None, exclude: list[str]) -> Table:
     from phactory.monitor.table import read_table
 
-    names = _header(path)
+    names = csv_header(path)
     named = [id_col] if id_col is not None and id_col in names else []
     return read_table(path, named=named, exclude=[e for e in exclude if e in names], role="id")
 
@@ -120,7 +110,7 @@ def _match(x: Table, y: Table, id_col: str | None) -> np.ndarray:
 
 
 def _check_names(id_col: str | None, exclude: list[str], *paths: Path) -> None:
-    headers = [_header(p) for p in paths]
+    headers = [csv_header(p) for p in paths]
     if id_col is not None and headers[0] and headers[1] and not any(id_col in h for h in headers):
         fail(f"--id-col {id_col!r}: no such column in {' or '.join(map(str, paths))}")
     unknown = [e for e in exclude if all(h and e not in h for h in headers)]
@@ -162,9 +152,7 @@ def fit_command(
         typer.Option("--target-far", help="Share of normal spectra flagged out of domain."),
     ] = 0.01,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random folds.")] = 0,
-    exclude: Annotated[
-        list[str] | None, typer.Option("--exclude", help="Column to leave out (repeatable).")
-    ] = None,
+    exclude: Exclude = None,
     id_col: IdCol = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
@@ -174,7 +162,7 @@ def fit_command(
     from phactory.monitor.softsensor.preprocess import parse_pipeline
 
     parse_pipeline(preprocess)  # options are checked before any file is read
-    excluded = list(exclude or [])
+    excluded = column_names(exclude)
     _check_names(id_col, excluded, x_path, y_path)
     if components != "auto" and not components.isdigit():
         fail(f"--components {components!r}: 'auto' or a whole number")
@@ -234,23 +222,18 @@ def _fit_summary(model: Any, x: Table, out: Path) -> dict[str, Any]:
 
 
 def _print_fit(model: Any, s: dict[str, Any]) -> None:
-    console.print(
+    ignored = s["ignored_columns"]
+    say(
         f"{s['samples']} samples x {s['variables']} variables, preprocess {s['preprocess']}"
-        + (
-            f" (ignored text columns: {', '.join(s['ignored_columns'])})"
-            if s["ignored_columns"]
-            else ""
-        ),
-        highlight=False,
-        markup=False,
+        + (f" (ignored text columns: {', '.join(ignored)})" if ignored else "")
     )
     table = RichTable("response", "components", "RMSEC", "RMSECV", "Q2")
     for name, r in s["responses"].items():
         table.add_row(
             name, str(r["components"]), number(r["rmsec"]), number(r["rmsecv"]), number(r["q2"])
         )
-    console.print(table)
-    console.print("RMSECV by number of components (chosen in brackets; 0 = the mean):")
+    print_table(table)
+    say("RMSECV by number of components (chosen in brackets; 0 = the mean):")
     for name, r in s["responses"].items():
         # Briefly: up to a few components past the chosen one (--json has the whole curve).
         curve = r["rmsecv_curve"][: r["components"] + CURVE_PAST_CHOSEN + 1]
@@ -258,17 +241,14 @@ def _print_fit(model: Any, s: dict[str, Any]) -> None:
             f"[{a}:{number(v)}]" if a == r["components"] else f"{a}:{number(v)}"
             for a, v in enumerate(curve)
         ]
-        console.print(f"  {name}: {' '.join(cells)}", highlight=False, markup=False, soft_wrap=True)
+        say(f"  {name}: {' '.join(cells)}")
     d = s["domain"]
-    console.print(
+    say(
         f"applicability domain: {d['components']} principal components, T2 limit "
         f"{number(d['t2_limit'])}, SPE limit {number(d['spe_limit'])} (target "
-        f"{d['target_far']:.1%} flagged)",
-        highlight=False,
-        markup=False,
-        soft_wrap=True,
+        f"{d['target_far']:.1%} flagged)"
     )
-    console.print(f"wrote {s['model']} ({s['fit_seconds']:.2f} s)", highlight=False, markup=False)
+    say(f"wrote {s['model']} ({s['fit_seconds']:.2f} s)")
 
 
 def _rmsep(pred: np.ndarray, ref: np.ndarray, in_domain: np.ndarray) -> dict[str, Any]:
@@ -360,19 +340,19 @@ def predict_command(
 
 
 def _print_csv(rows: list[dict[str, Any]], names: list[str], with_id: bool) -> None:
-    w = csv.writer(sys.stdout, lineterminator="\n")
-    w.writerow(["id" if with_id else "line", *names, "in_domain", "t2", "spe"])
-    for r in rows:
-        key = r["id"] if with_id else r["line"]
-        w.writerow(
+    write_csv(
+        ["id" if with_id else "line", *names, "in_domain", "t2", "spe"],
+        (
             [
-                key,
-                *(repr(r["prediction"][n]) for n in names),
+                r["id"] if with_id else r["line"],
+                *(r["prediction"][n] for n in names),
                 int(r["in_domain"]),
-                repr(r["t2"]),
-                repr(r["spe"]),
+                r["t2"],
+                r["spe"],
             ]
-        )
+            for r in rows
+        ),
+    )
 
 
 def _print_predictions(s: dict[str, Any]) -> None:
@@ -387,16 +367,13 @@ def _print_predictions(s: dict[str, Any]) -> None:
             number(r["t2"]),
             number(r["spe"]),
         )
-    console.print(table)
+    print_table(table)
     more = len(s["rows"]) - SHOWN_ROWS
     if more > 0:
-        console.print(f"... {more} more rows (all of them with --csv or --json)")
-    console.print(
+        say(f"... {more} more rows (all of them with --csv or --json)")
+    say(
         f"in domain: {s['rows_in_domain']} of {len(s['rows'])} rows (T2 limit "
-        f"{number(s['t2_limit'])}, SPE limit {number(s['spe_limit'])})",
-        highlight=False,
-        markup=False,
-        soft_wrap=True,
+        f"{number(s['t2_limit'])}, SPE limit {number(s['spe_limit'])})"
     )
 
 
@@ -412,7 +389,7 @@ def _print_rmsep(stats: dict[str, Any], *, err: bool) -> None:
             number(r["bias"]),
             number(r["sep"]),
         )
-    (err_console if err else console).print(table)
+    print_table(table, err=err)
 
 
 @app.command("example")
@@ -426,16 +403,13 @@ def example_command(
 
     paths = spectra_example(seed=seed).write(out)
     for p in paths:
-        console.print(f"wrote {p}", highlight=False, markup=False)
+        say(f"wrote {p}")
     d = out
-    console.print(
+    say(
         "try:\n"
         f"  phactory softsensor fit {d / 'x_train.csv'} {d / 'y_train.csv'} --id-col sample "
         f"--preprocess snv,sg1 --out {d / 'model.json'}\n"
         f"  phactory softsensor predict {d / 'model.json'} {d / 'x_test.csv'} --id-col sample "
         f"--y {d / 'y_test.csv'}\n"
-        f"  phactory softsensor predict {d / 'model.json'} {d / 'x_outside.csv'} --id-col sample",
-        highlight=False,
-        markup=False,
-        soft_wrap=True,
+        f"  phactory softsensor predict {d / 'model.json'} {d / 'x_outside.csv'} --id-col sample"
     )
