@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from phactory.errors import InvalidError
 from phactory.monitor.batch import batches_from_table
@@ -106,3 +108,37 @@ def test_quality_from_the_batch_file_and_from_a_file_of_its_own(tmp_path: Path) 
     with pytest.raises(InvalidError, match=r"q.csv:4 column 'batch': batch 'A' again"):
         quality_from_rows(read_table(qpath, named=("batch",)), "batch", batches)
     assert np.isfinite(values).all()
+
+
+def test_the_first_batch_in_the_file_with_a_problem_is_named(tmp_path: Path) -> None:
+    # A (first) repeats a time, B (second) is too short: A is named, and the other way round.
+    text = "batch,t,x\nA,0,1\nB,0,1\nA,1,2\nA,1,3\n"
+    with pytest.raises(InvalidError, match=r"b.csv:5 column 't': batch 'A' has the time 1"):
+        batches_from_table(_table(tmp_path, text), "batch", "t")
+    text = "batch,t,x\nB,0,1\nA,0,1\nA,1,2\nA,1,3\n"
+    with pytest.raises(InvalidError, match=r"b.csv:2 column 'batch': batch 'B' has 1 row"):
+        batches_from_table(_table(tmp_path, text), "batch", "t")
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(
+        st.tuples(st.sampled_from(["P", "Q", "R"]), st.integers(0, 50)),
+        min_size=1,
+        max_size=30,
+        unique=True,
+    )
+)
+def test_each_batch_holds_its_rows_sorted_by_time(
+    tmp_path: Path, rows: list[tuple[str, int]]
+) -> None:
+    text = "batch,t,x\n" + "".join(f"{b},{t},{i}\n" for i, (b, t) in enumerate(rows))
+    got = batches_from_table(_table(tmp_path, text), "batch", "t", min_rows=1)
+    assert [b.id for b in got] == list(dict.fromkeys(b for b, _ in rows))
+    for batch in got:
+        mine = sorted((t, i) for i, (b, t) in enumerate(rows) if b == batch.id)
+        assert batch.values[:, 0].tolist() == [float(i) for _, i in mine]
+        assert batch.lines.tolist() == [i + 2 for _, i in mine]
+        assert batch.time.tolist() == [float(t - mine[0][0]) for t, _ in mine]

@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from phactory.errors import InvalidError
 from phactory.monitor.rul.conformal import band_margins, grouped_split, pooled_quantile
 from phactory.monitor.rul.features import drop_constant, fit_regimes, window_features
-from phactory.monitor.rul.units import group_units, table_from_frame, unit_key
+from phactory.monitor.rul.units import group_units, unit_key
 from phactory.monitor.table import Table, read_table
 
 
@@ -161,7 +161,7 @@ def test_timestamps_are_hours() -> None:
     frame = pd.DataFrame(
         {"unit": ["a", "a"], "t": ["2026-01-01T00:00:00Z", "2026-01-01T06:30:00Z"], "x": [1, 2]}
     )
-    units = group_units(table_from_frame(frame, ("unit", "t")), "unit", "t")
+    units = group_units(Table.from_frame(frame, ("unit", "t")), "unit", "t")
     assert units.time_kind == "datetime"
     assert units.time[1] - units.time[0] == pytest.approx(6.5)
 

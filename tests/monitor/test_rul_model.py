@@ -21,7 +21,6 @@ from phactory.monitor.datasets.degradation import DegradationData, degradation_d
 from phactory.monitor.modelfile import load_model, save_model
 from phactory.monitor.rul import RulModel
 from phactory.monitor.rul.evaluation import score_predictions
-from phactory.monitor.rul.units import table_from_frame
 from phactory.monitor.table import Table
 
 SETTINGS = ("setting_1", "setting_2", "setting_3")
@@ -54,8 +53,8 @@ def _world(n_regimes: int, seed: int, n_test: int = 150) -> World:
     data = degradation_data(n_train=60, n_test=n_test, n_sensors=8, n_regimes=n_regimes, seed=seed)
     return World(
         data,
-        table_from_frame(data.train, ("unit", "cycle"), "train.csv"),
-        table_from_frame(data.test, ("unit", "cycle"), "test.csv"),
+        Table.from_frame(data.train, ("unit", "cycle"), "train.csv"),
+        Table.from_frame(data.test, ("unit", "cycle"), "test.csv"),
         data.test_rul["rul"].to_numpy(dtype=float),
     )
 
@@ -110,7 +109,7 @@ def test_reload_is_bit_identical(world: World, gbm: RulModel, tmp_path: Path) ->
     path = save_model(gbm, tmp_path / "rul.json")
     again = load_model(path, expect=RulModel)
     assert again.predict(world.test, "unit", "cycle") == gbm.predict(world.test, "unit", "cycle")
-    some = table_from_frame(world.data.test[world.data.test["unit"] <= 20], ("unit", "cycle"))
+    some = Table.from_frame(world.data.test[world.data.test["unit"] <= 20], ("unit", "cycle"))
     a = gbm.predict_trajectory(some, "unit", "cycle")
     b = again.predict_trajectory(some, "unit", "cycle")
     for x, y in zip(a, b, strict=True):
@@ -138,7 +137,7 @@ def test_units_are_grouped_by_id_not_by_position(world: World) -> None:
     shuffled = frame.sample(frac=1.0, random_state=0).sort_values("cycle", kind="stable")
     a = RulModel(method="linear", seed=2).fit(world.train, "unit", "cycle")
     b = RulModel(method="linear", seed=2).fit(
-        table_from_frame(shuffled, ("unit", "cycle")), "unit", "cycle"
+        Table.from_frame(shuffled, ("unit", "cycle")), "unit", "cycle"
     )
     pa = a.predict(world.test, "unit", "cycle")
     pb = b.predict(world.test, "unit", "cycle")
@@ -151,7 +150,7 @@ def test_units_are_grouped_by_id_not_by_position(world: World) -> None:
 def test_intervals_contain_the_prediction_and_stay_non_negative(
     world: World, gbm: RulModel
 ) -> None:
-    some = table_from_frame(world.data.test[world.data.test["unit"] <= 10], ("unit", "cycle"))
+    some = Table.from_frame(world.data.test[world.data.test["unit"] <= 10], ("unit", "cycle"))
     for t in gbm.predict_trajectory(some, "unit", "cycle"):
         assert np.all(t.lower <= t.rul) and np.all(t.rul <= t.upper)
         assert np.all(t.lower >= 0) and np.all(t.rul <= 125.0)
@@ -160,7 +159,7 @@ def test_intervals_contain_the_prediction_and_stay_non_negative(
 def test_fit_refuses_too_few_units_and_bad_parameters(world: World) -> None:
     few = world.data.train[world.data.train["unit"] <= 3]
     with pytest.raises(InvalidError, match="at least 4 run-to-failure units"):
-        RulModel().fit(table_from_frame(few, ("unit", "cycle"), "few.csv"), "unit", "cycle")
+        RulModel().fit(Table.from_frame(few, ("unit", "cycle"), "few.csv"), "unit", "cycle")
     with pytest.raises(InvalidError, match="coverage must lie in"):
         RulModel(coverage=1.5).fit(world.train, "unit", "cycle")
     with pytest.raises(InvalidError, match="not fitted"):
@@ -170,4 +169,4 @@ def test_fit_refuses_too_few_units_and_bad_parameters(world: World) -> None:
 def test_predict_refuses_a_file_without_the_model_sensors(world: World, gbm: RulModel) -> None:
     frame = world.data.test.drop(columns=["s_2"])
     with pytest.raises(InvalidError, match="'s_2'"):
-        gbm.predict(table_from_frame(frame, ("unit", "cycle"), "t.csv"), "unit", "cycle")
+        gbm.predict(Table.from_frame(frame, ("unit", "cycle"), "t.csv"), "unit", "cycle")

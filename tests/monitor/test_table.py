@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from phactory.errors import InvalidError, NotFoundError
-from phactory.monitor.table import Table, read_table
+from phactory.monitor.table import Table, group_rows, read_table, refuse_nonfinite, time_hours
 
 
 def _write(tmp_path: Path, text: str, name: str = "data.csv") -> Path:
@@ -145,3 +146,84 @@ def test_numbers_are_read_exactly_and_wide_files_column_by_name(tmp_path: Path) 
     table = read_table(_write(tmp_path, f"{header}\n{body}\n"))
     assert table.variables[:2] == ("900.0", "900.5")
     np.testing.assert_array_equal(table.values, values)
+
+
+def _named(tmp_path: Path, text: str) -> Table:
+    return read_table(_write(tmp_path, text), named=("id", "t"))
+
+
+def test_rows_are_grouped_by_id_in_order_of_first_appearance(tmp_path: Path) -> None:
+    table = _named(tmp_path, "id,t,x\n B ,1,1\nA,1,2\nB,2,3\nC,0,4\nA,5,5\n")
+    ids, order, starts = group_rows(table, "id")
+    assert ids == ("B", "A", "C")  # " B " and "B" are one id
+    assert order.tolist() == [0, 2, 1, 4, 3] and starts.tolist() == [0, 2, 4, 5]
+    with pytest.raises(InvalidError, match=r"data.csv:3 column 'id': the unit id is empty"):
+        group_rows(_named(tmp_path, "id,t,x\nA,1,1\n ,2,1\n"), "id", what="unit")
+    with pytest.raises(InvalidError, match=r"data.csv: column 'x' was not read as a named"):
+        group_rows(table, "x")
+
+
+@settings(max_examples=40, deadline=None)
+@given(ids=st.lists(st.sampled_from(["a", "b", "c", "10", "10.0"]), min_size=1, max_size=40))
+def test_grouping_is_a_stable_partition_of_the_rows(ids: list[str]) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"id": ids, "x": np.arange(len(ids), dtype=float)})
+    got_ids, order, starts = group_rows(Table.from_frame(frame, ("id",)), "id")
+    assert got_ids == tuple(dict.fromkeys(ids))
+    assert sorted(order.tolist()) == list(range(len(ids)))
+    for g, name in enumerate(got_ids):
+        rows = order[starts[g] : starts[g + 1]].tolist()
+        assert rows == [r for r, i in enumerate(ids) if i == name]
+
+
+def test_times_are_hours_from_numbers_or_iso_datetimes(tmp_path: Path) -> None:
+    numbers = _named(tmp_path, "id,t,x\nA,30,1\nA,90,2\n")
+    hours, kind = time_hours(numbers, "t", "min")
+    assert kind == "number" and hours.tolist() == [0.5, 1.5]
+    assert time_hours(numbers, "t", "d")[0].tolist() == [720.0, 2160.0]
+    stamps = _named(tmp_path, "id,t,x\nA,2026-01-01T01:00:00+01:00,1\nA,2026-01-01T06:30Z,2\n")
+    epoch, kind = time_hours(stamps, "t")
+    new_year = dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp() / 3600.0
+    assert kind == "datetime" and epoch.tolist() == [new_year, new_year + 6.5]
+    assert time_hours(stamps, "t", relative=True)[0].tolist() == [0.0, 6.5]
+    with pytest.raises(InvalidError, match=r"unknown time unit 'week' \(known: h, min, s, d\)"):
+        time_hours(numbers, "t", "week")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("A,1,1\nA, ,2\n", r"data.csv:3 column 't': the time is empty"),
+        ("A,1,1\nA,inf,2\n", r"data.csv:3 column 't': the time is not finite"),
+        ("A,1,1\nA,noon,2\n", r"data.csv:3 column 't': 'noon' is not a number \(the first"),
+        ("A,2026-01-01,1\nA,7,2\n", r"data.csv:3 column 't': '7' is neither a number nor an"),
+    ],
+)
+def test_bad_times_are_refused_naming_line_and_column(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(InvalidError, match=message):
+        time_hours(_named(tmp_path, "id,t,x\n" + text), "t")
+
+
+def test_a_frame_becomes_a_table_with_named_columns_as_text() -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"unit": [7, 8], "a": [1.5, 2.0], "b": [3, 4]})
+    table = Table.from_frame(frame, ("unit",), "gen.csv")
+    assert table.variables == ("a", "b") and table.path == "gen.csv"
+    np.testing.assert_array_equal(table.values, [[1.5, 3.0], [2.0, 4.0]])
+    assert table.extra_values("unit").tolist() == ["7", "8"]
+
+
+def test_a_nonfinite_value_is_refused_naming_row_and_column() -> None:
+    refuse_nonfinite(np.ones((3, 2)), ["a", "b"], "X")
+    values = np.ones((4, 2))
+    values[2, 1], values[3, 1], values[3, 0] = np.nan, np.inf, np.nan
+    with pytest.raises(InvalidError) as err:
+        refuse_nonfinite(values, ["a", "b"], "X")
+    assert str(err.value) == (
+        "X: row 2 column 'b' is not a finite number (rows count from 0; a value of 'b' is "
+        "missing or infinite in 2 row(s), 3 value(s) in all); fill or drop them first"
+    )

@@ -31,7 +31,15 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-__all__ = ["MAX_BAD_SHOWN", "Table", "read_table"]
+__all__ = [
+    "MAX_BAD_SHOWN",
+    "TIME_UNITS",
+    "Table",
+    "group_rows",
+    "read_table",
+    "refuse_nonfinite",
+    "time_hours",
+]
 
 #: Problems named in one error message (the rest are counted).
 MAX_BAD_SHOWN = 5
@@ -39,6 +47,8 @@ MAX_BAD_SHOWN = 5
 _NUMERIC_SHARE = 0.9
 #: Cell texts read as a missing value (besides an empty cell), in any case.
 _MISSING = ("nan", "NaN", "NAN", "na", "NA", "null", "NULL")
+#: Hours in one unit of a numeric time column.
+TIME_UNITS: dict[str, float] = {"h": 1.0, "min": 1.0 / 60.0, "s": 1.0 / 3600.0, "d": 24.0}
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,167 @@ class Table:
     def extra_values(self, name: str) -> pd.Series:
         """A named non-variable column (``--time-col``, ``--batch-col``...)."""
         return self.extra[name]
+
+    def named(self, name: str) -> pd.Series:
+        """A named column stripped of surrounding blanks, refused if it was not read as one."""
+        if name not in self.extra:
+            raise InvalidError(f"{self.path}: column {name!r} was not read as a named column")
+        return self.extra[name].astype(str).str.strip()
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, named: Sequence[str], path: str = "<frame>") -> Table:
+        """A table of a DataFrame of numbers (generated data, notebooks).
+
+        The ``named`` columns (unit, time...) are kept as text in :attr:`extra`, as
+        :func:`read_table` keeps them; every other column must be numeric and becomes a
+        variable.
+        """
+        variables = tuple(str(c) for c in frame.columns if c not in named)
+        return cls(
+            path=path,
+            variables=variables,
+            values=frame[list(variables)].to_numpy(dtype=float),
+            extra={n: frame[n].astype(str) for n in named},
+        )
+
+
+def group_rows(
+    table: Table, column: str, *, what: str = "row"
+) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """The rows of ``table`` grouped by the id in a named column (batch, unit).
+
+    Ids are compared after stripping surrounding blanks; groups are listed in order of
+    first appearance and need not be contiguous in the file.
+
+    Parameters
+    ----------
+    table
+        A table that read ``column`` as a named column.
+    column
+        The id column.
+    what
+        What an id identifies, for messages (``"the batch id is empty"``).
+
+    Returns
+    -------
+    ids
+        The ``G`` ids, in order of first appearance.
+    order
+        ``(n,)`` row indices grouped by id (groups in ``ids`` order), within a group in
+        file order.
+    starts
+        ``(G + 1,)`` offsets of each group's rows in ``order``.
+
+    Raises
+    ------
+    InvalidError
+        If an id is empty (naming its file line and column).
+    """
+    import numpy as np
+    import pandas as pd
+
+    text = table.named(column)
+    empty = np.flatnonzero(text.eq("").to_numpy())
+    if empty.size:
+        raise InvalidError(f"{table.where(int(empty[0]), column)}: the {what} id is empty")
+    codes, ids = pd.factorize(text, sort=False)
+    codes = np.asarray(codes, dtype=np.int64)
+    # A stable sort keeps each group's rows in file order.
+    order = np.argsort(codes, kind="stable").astype(np.int64)
+    counts = np.bincount(codes, minlength=len(ids))
+    starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return tuple(str(i) for i in ids), order, starts
+
+
+def time_hours(
+    table: Table, column: str, unit: str = "h", *, relative: bool = False
+) -> tuple[np.ndarray, str]:
+    """A named time column as hours [h]: numbers in ``unit``, or ISO 8601 datetimes.
+
+    Every cell of the column is of one kind, decided by the first one: a number (in
+    ``unit``, one of :data:`TIME_UNITS`) or an ISO 8601 datetime (one without an offset is
+    UTC).
+
+    Parameters
+    ----------
+    table
+        A table that read ``column`` as a named column.
+    column
+        The time column.
+    unit
+        Unit of a numeric time column: ``"h"``, ``"min"``, ``"s"`` or ``"d"`` (ignored for
+        datetimes).
+    relative
+        Datetimes as hours since the column's earliest one instead of since 1970-01-01 UTC:
+        exact to well below a second, for callers that only need elapsed time.
+
+    Returns
+    -------
+    hours
+        ``(n,)`` the time of each row [h], in the table's row order.
+    kind
+        ``"number"`` or ``"datetime"``.
+
+    Raises
+    ------
+    InvalidError
+        Naming the file line and column: an empty time, a time that is not finite, not a
+        number when the first is one, or neither a number nor an ISO 8601 datetime.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if unit not in TIME_UNITS:
+        raise InvalidError(f"unknown time unit {unit!r} (known: {', '.join(TIME_UNITS)})")
+    text = table.named(column)
+    empty = np.flatnonzero(text.eq("").to_numpy())
+    if empty.size:
+        raise InvalidError(f"{table.where(int(empty[0]), column)}: the time is empty")
+    numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+    is_number = ~np.isnan(numbers)
+    if is_number.all():
+        bad = np.flatnonzero(~np.isfinite(numbers))
+        if bad.size:
+            raise InvalidError(f"{table.where(int(bad[0]), column)}: the time is not finite")
+        return numbers * TIME_UNITS[unit], "number"
+    if is_number[0]:
+        r = int(np.flatnonzero(~is_number)[0])
+        raise InvalidError(
+            f"{table.where(r, column)}: {text.iloc[r][:40]!r} is not a number (the first "
+            f"time of the file is a number, so every time must be)"
+        )
+    stamps = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
+    bad = np.flatnonzero(stamps.isna().to_numpy())
+    if bad.size:
+        r = int(bad[0])
+        raise InvalidError(
+            f"{table.where(r, column)}: {text.iloc[r][:40]!r} is neither a number nor an "
+            f"ISO 8601 datetime"
+        )
+    ns = stamps.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    hours: np.ndarray = ((ns - ns.min()) if relative else ns).astype(float) / 3.6e12
+    return hours, "datetime"
+
+
+def refuse_nonfinite(values: np.ndarray, names: Sequence[str], what: str) -> None:
+    """Refuse an array with a missing (NaN) or infinite value, naming the first one.
+
+    ``values`` is ``(rows, len(names))``; ``what`` names the array (``"X"``, ``"the
+    training data"``). Rows are counted from 0 (arrays, not file lines: a file's missing
+    values are named by line with :meth:`Table.require_complete`).
+    """
+    import numpy as np
+
+    bad = np.argwhere(~np.isfinite(values))
+    if bad.size == 0:
+        return
+    row, col = (int(v) for v in bad[0])
+    in_column = int(np.count_nonzero(bad[:, 1] == col))
+    raise InvalidError(
+        f"{what}: row {row} column {names[col]!r} is not a finite number (rows count from "
+        f"0; a value of {names[col]!r} is missing or infinite in {in_column} row(s), "
+        f"{len(bad)} value(s) in all); fill or drop them first"
+    )
 
 
 def _header(path: Path) -> list[str]:

@@ -394,19 +394,7 @@ class BatchModel:
     @classmethod
     def from_state(cls, state: Mapping[str, Any], where: str) -> Self:
         r = StateReader(state, where)
-        version = r.integer("version")
-        if not 1 <= version <= STATE_VERSION:
-            raise InvalidError(
-                f"{r.at('version')} is {version}; this Phactory reads batch models of "
-                f"version 1 to {STATE_VERSION}"
-            )
-        persistence = state.get("persistence")
-        if not (
-            isinstance(persistence, list)
-            and len(persistence) == 2
-            and all(type(v) is int for v in persistence)
-        ):
-            raise InvalidError(f"{r.at('persistence')} must be [k, n]")
+        r.version(STATE_VERSION, "batch")
         model = cls(
             align=r.text("align"),
             n_points=r.integer("n_points"),
@@ -414,7 +402,7 @@ class BatchModel:
             target_far=r.number("target_far"),
             quality=r.texts("quality"),
             method=r.text("method"),
-            persistence=(persistence[0], persistence[1]),
+            persistence=r.pair("persistence"),
         )
         model._check()
         maturity = state.get("maturity")

@@ -25,15 +25,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from phactory.errors import InvalidError
+from phactory.monitor.table import Table, group_rows, time_hours
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from phactory.monitor.table import Table
-
 __all__ = [
     "MIN_ROWS",
-    "TIME_UNITS",
     "Batch",
     "batches_from_table",
     "quality_from_rows",
@@ -42,8 +40,6 @@ __all__ = [
 
 #: Fewest rows of one batch: with fewer there is no trajectory to align.
 MIN_ROWS = 3
-#: Hours in one unit of a numeric time column.
-TIME_UNITS: dict[str, float] = {"h": 1.0, "min": 1.0 / 60.0, "s": 1.0 / 3600.0, "d": 24.0}
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,43 +111,6 @@ class Batch:
         )
 
 
-def _hours(table: Table, time_col: str, time_unit: str) -> np.ndarray:
-    """The time column as hours on one axis (its origin does not matter)."""
-    import pandas as pd
-
-    if time_unit not in TIME_UNITS:
-        raise InvalidError(f"unknown time unit {time_unit!r} (known: {', '.join(TIME_UNITS)})")
-    text = table.extra_values(time_col).astype(str).str.strip()
-    empty = np.flatnonzero(text.eq("").to_numpy())
-    if empty.size:
-        raise InvalidError(f"{table.where(int(empty[0]), time_col)}: the time is empty")
-    numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
-    is_number = ~np.isnan(numbers)
-    if is_number.all():
-        bad = np.flatnonzero(~np.isfinite(numbers))
-        if bad.size:
-            raise InvalidError(f"{table.where(int(bad[0]), time_col)}: the time is not finite")
-        return numbers * TIME_UNITS[time_unit]
-    if is_number[0]:
-        r = int(np.flatnonzero(~is_number)[0])
-        raise InvalidError(
-            f"{table.where(r, time_col)}: {text.iloc[r][:40]!r} is not a number (the first "
-            f"time of the file is a number, so every time must be)"
-        )
-    stamps = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
-    bad = np.flatnonzero(stamps.isna().to_numpy())
-    if bad.size:
-        r = int(bad[0])
-        raise InvalidError(
-            f"{table.where(r, time_col)}: {text.iloc[r][:40]!r} is neither a number nor an "
-            f"ISO 8601 datetime"
-        )
-    ns = stamps.to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    # Hours relative to the earliest stamp keep the float exact to well below a second.
-    hours: np.ndarray = (ns - ns.min()).astype(float) / 3.6e12
-    return hours
-
-
 def batches_from_table(
     table: Table,
     batch_col: str,
@@ -186,45 +145,41 @@ def batches_from_table(
         Naming ``FILE:LINE``: an empty batch id, a bad or repeated time within a batch, a
         batch with fewer than ``min_rows`` rows.
     """
-    for name in (batch_col, time_col):
-        if name not in table.extra:
-            raise InvalidError(f"{table.path}: column {name!r} was not read as a named column")
-    ids = table.extra_values(batch_col).astype(str).str.strip().to_numpy()
-    blank = np.flatnonzero(ids == "")
-    if blank.size:
-        raise InvalidError(f"{table.where(int(blank[0]), batch_col)}: the batch id is empty")
-    hours = _hours(table, time_col, time_unit)
-    order: dict[str, list[int]] = {}
-    for row, bid in enumerate(ids):
-        order.setdefault(str(bid), []).append(row)
+    ids, order, starts = group_rows(table, batch_col, what="batch")
+    hours, _ = time_hours(table, time_col, time_unit, relative=True)
+    counts = np.diff(starts)
+    group = np.repeat(np.arange(len(ids)), counts)
+    # Within each batch (groups keep their order), rows by time; ties keep file order.
+    order = order[np.lexsort((hours[order], group))]
+    t = hours[order]
+    short = np.flatnonzero(counts < min_rows)
+    twice = np.flatnonzero((group[1:] == group[:-1]) & (np.diff(t) == 0.0))
+    # The first batch (in file order) with a problem is named; too few rows first.
+    if short.size and (not twice.size or short[0] <= group[twice[0]]):
+        g = int(short[0])
+        raise InvalidError(
+            f"{table.where(int(order[starts[g]]), batch_col)}: batch {ids[g]!r} has "
+            f"{int(counts[g])} row(s); a trajectory needs at least {min_rows}"
+        )
+    if twice.size:
+        first, second = sorted((int(order[twice[0]]), int(order[twice[0] + 1])))
+        raise InvalidError(
+            f"{table.where(second, time_col)}: batch {ids[group[twice[0]]]!r} has the time "
+            f"{table.extra_values(time_col).iloc[second]!s} twice (also on line "
+            f"{table.line(first)})"
+        )
+    lines = order + table.line(0)
     batches: list[Batch] = []
-    for bid, rows_list in order.items():
-        rows = np.asarray(rows_list, dtype=int)
-        if rows.size < min_rows:
-            raise InvalidError(
-                f"{table.where(int(rows[0]), batch_col)}: batch {bid!r} has {rows.size} "
-                f"row(s); a trajectory needs at least {min_rows}"
-            )
-        t = hours[rows]
-        sort = np.argsort(t, kind="stable")
-        rows, t = rows[sort], t[sort]
-        same = np.flatnonzero(np.diff(t) == 0.0)
-        if same.size:
-            a, b = int(rows[same[0]]), int(rows[same[0] + 1])
-            first, second = sorted((a, b))
-            raise InvalidError(
-                f"{table.where(second, time_col)}: batch {bid!r} has the time "
-                f"{table.extra_values(time_col).iloc[second]!s} twice (also on line "
-                f"{table.line(first)})"
-            )
+    for g, bid in enumerate(ids):
+        rows = order[starts[g] : starts[g + 1]]
         batches.append(
             Batch(
                 id=bid,
-                time=t - t[0],
+                time=t[starts[g] : starts[g + 1]] - t[starts[g]],
                 values=table.values[rows],
                 variables=table.variables,
                 source=table.path,
-                lines=np.array([table.line(int(r)) for r in rows], dtype=int),
+                lines=lines[starts[g] : starts[g + 1]],
             )
         )
     return batches

@@ -70,6 +70,7 @@ from phactory.monitor.mspc.projection import fit_pca, fit_pls
 from phactory.monitor.mspc.rules import check_persistence, k_of_n
 from phactory.monitor.mspc.scores import MspcScores
 from phactory.monitor.mspc.smoothing import ewma
+from phactory.monitor.table import refuse_nonfinite
 
 __all__ = ["METHODS", "MspcModel", "MspcScores"]
 
@@ -194,7 +195,7 @@ class MspcModel:
         names = tuple(variables)
         if X.ndim != 2 or X.shape[1] != len(names):
             raise InvalidError(f"X must have one column per variable ({len(names)})")
-        _refuse_missing(X, names, "the training data")
+        refuse_nonfinite(X, names, "the training data")
         std = X.std(axis=0, ddof=1) if X.shape[0] > 1 else np.zeros(X.shape[1])
         mean = X.mean(axis=0)
         constant = std <= 1e-10 * np.maximum(1.0, np.abs(mean))
@@ -217,14 +218,14 @@ class MspcModel:
         self.lags_ = lags
         if self.method == "pls":
             assert Y is not None
-            _refuse_missing(Y, self.y_variables, "the quality data")
+            refuse_nonfinite(Y, self.y_variables, "the quality data")
         if X_val is not None:
             X_val = np.asarray(X_val, dtype=float)
             if X_val.ndim != 2 or X_val.shape[1] != len(names):
                 raise InvalidError(
                     f"the validation data must have the {len(names)} training columns"
                 )
-            _refuse_missing(X_val, names, "the validation data")
+            refuse_nonfinite(X_val, names, "the validation data")
         self.spe_method_ = str(options["spe_limit"])
         self.explained_ = float(options["explained"])
         self.ewma_ = ewma_weight(self.method, options["ewma"])
@@ -432,13 +433,3 @@ def ewma_weight(method: str, given: Any) -> float:
     if isinstance(given, bool) or not isinstance(given, int | float) or not 0.0 < given <= 1.0:
         raise InvalidError(f"ewma (the smoothing weight) must lie in (0, 1], not {given!r}")
     return float(given)
-
-
-def _refuse_missing(X: np.ndarray, names: Sequence[str], what: str) -> None:
-    bad = np.argwhere(~np.isfinite(X))
-    if bad.size:
-        row, col = (int(i) for i in bad[0])
-        raise InvalidError(
-            f"{what} need every value; row {row} (0-based) of {names[col]!r} is missing "
-            f"or infinite ({len(bad)} in all)"
-        )

@@ -464,12 +464,7 @@ class RulModel:
     def from_state(cls, state: Mapping[str, Any], where: str) -> Self:
         """Rebuild a fitted model; refuse unknown or newer versions, naming the field."""
         r = StateReader(state, where)
-        version = r.integer("version")
-        if version < 1 or version > cls.VERSION:
-            raise InvalidError(
-                f"{r.at('version')} is {version}; this Phactory reads RUL models "
-                f"of version 1 to {cls.VERSION} (upgrade Phactory)"
-            )
+        r.version(cls.VERSION, "RUL")
         method = r.text("method")
         if method not in METHODS:
             raise InvalidError(f"{r.at('method')} is {method!r}, not one of {METHODS}")

@@ -12,19 +12,14 @@ Timestamps are converted to hours since 1970-01-01 UTC, so that RUL is then in h
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from phactory.errors import InvalidError
-from phactory.monitor.table import Table
+from phactory.monitor.table import Table, group_rows, time_hours
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-__all__ = ["Units", "group_units", "table_from_frame", "unit_key"]
+__all__ = ["Units", "group_units", "unit_key"]
 
 
 def unit_key(text: str) -> str:
@@ -84,32 +79,6 @@ class Units:
         return self.starts[1:] - 1
 
 
-def _parse_time(table: Table, time_col: str) -> tuple[np.ndarray, str]:
-    import pandas as pd
-
-    raw = table.extra_values(time_col).astype(str).str.strip()
-    empty = np.flatnonzero(raw.eq("").to_numpy())
-    if empty.size:
-        raise InvalidError(f"{table.where(int(empty[0]), time_col)}: the time is empty")
-    numbers = pd.to_numeric(raw, errors="coerce")
-    if not numbers.isna().any():
-        t = numbers.to_numpy(dtype=float)
-        bad = np.flatnonzero(~np.isfinite(t))
-        if bad.size:
-            raise InvalidError(f"{table.where(int(bad[0]), time_col)}: the time is not finite")
-        return t, "number"
-    stamps = pd.to_datetime(raw, errors="coerce", utc=True, format="ISO8601")
-    if stamps.isna().any():
-        # Say which cell is neither a number nor a timestamp: the first one that is not a number.
-        row = int(np.flatnonzero(numbers.isna().to_numpy())[0])
-        cell = raw.iloc[row][:40]
-        raise InvalidError(
-            f"{table.where(row, time_col)}: {cell!r} is neither a number nor an ISO 8601 time"
-        )
-    ns = stamps.to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    return ns / 3.6e12, "datetime"
-
-
 def group_units(table: Table, unit_col: str, time_col: str, *, min_rows: int = 1) -> Units:
     """Group the rows of ``table`` by unit and check that time increases within each.
 
@@ -129,31 +98,20 @@ def group_units(table: Table, unit_col: str, time_col: str, *, min_rows: int = 1
         or timestamp, a time not after the previous one of the same unit, a unit with too
         few rows.
     """
-    import pandas as pd
-
-    for col in (unit_col, time_col):
-        if col not in table.extra:
-            raise InvalidError(f"{table.path}: no column {col!r} (read as a named column)")
-    units = table.extra_values(unit_col).astype(str).str.strip()
-    empty = np.flatnonzero(units.eq("").to_numpy())
-    if empty.size:
-        raise InvalidError(f"{table.where(int(empty[0]), unit_col)}: the unit id is empty")
-    codes, ids = pd.factorize(units, sort=False)
-    codes = np.asarray(codes, dtype=np.int64)
-    time, kind = _parse_time(table, time_col)
-    order = np.argsort(codes, kind="stable")
-    counts = np.bincount(codes, minlength=len(ids))
-    starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    t = time[order]
-    same_unit = codes[order][1:] == codes[order][:-1]
-    back = np.flatnonzero(same_unit & (np.diff(t) <= 0))
+    ids, order, starts = group_rows(table, unit_col, what="unit")
+    time, kind = time_hours(table, time_col)
+    units = Units(ids=ids, order=order, starts=starts, time=time, time_kind=kind)
+    unit_of, t = units.unit_of_row(), time[order]
+    back = np.flatnonzero((unit_of[1:] == unit_of[:-1]) & (np.diff(t) <= 0))
     if back.size:
         prev, row = int(order[back[0]]), int(order[back[0] + 1])
+        raw = table.extra_values(time_col)
         raise InvalidError(
-            f"{table.where(row, time_col)}: time {table.extra_values(time_col).iloc[row]!r} "
-            f"of unit {ids[codes[row]]!r} is not after {table.extra_values(time_col).iloc[prev]!r}"
-            f" on line {table.line(prev)}; a unit's rows must be in increasing time"
+            f"{table.where(row, time_col)}: time {raw.iloc[row]!r} of unit "
+            f"{ids[unit_of[back[0] + 1]]!r} is not after {raw.iloc[prev]!r} on line "
+            f"{table.line(prev)}; a unit's rows must be in increasing time"
         )
+    counts = units.sizes()
     short = np.flatnonzero(counts < min_rows)
     if short.size:
         u = int(short[0])
@@ -162,26 +120,4 @@ def group_units(table: Table, unit_col: str, time_col: str, *, min_rows: int = 1
             f"{table.where(row, unit_col)}: unit {ids[u]!r} has {int(counts[u])} row(s); "
             f"a run-to-failure history needs at least {min_rows}"
         )
-    return Units(
-        ids=tuple(str(i) for i in ids),
-        order=order.astype(np.int64),
-        starts=starts,
-        time=time,
-        time_kind=kind,
-    )
-
-
-def table_from_frame(frame: pd.DataFrame, named: Sequence[str], path: str = "<frame>") -> Table:
-    """A :class:`Table` of a DataFrame of numbers (generated data, notebooks).
-
-    The ``named`` columns (unit, time) are kept as text in :attr:`Table.extra`, as
-    :func:`~phactory.monitor.table.read_table` keeps them; every other column must be
-    numeric and becomes a variable.
-    """
-    variables = tuple(str(c) for c in frame.columns if c not in named)
-    return Table(
-        path=path,
-        variables=variables,
-        values=frame[list(variables)].to_numpy(dtype=float),
-        extra={n: frame[n].astype(str) for n in named},
-    )
+    return units

@@ -36,6 +36,7 @@ from phactory.monitor.softsensor.calibration import (
 )
 from phactory.monitor.softsensor.domain import DomainModel, fit_domain, systematic_components
 from phactory.monitor.softsensor.preprocess import Pipeline, parse_pipeline
+from phactory.monitor.table import refuse_nonfinite
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -84,16 +85,6 @@ class SoftSensorPrediction:
         frame["t2"] = self.t2
         frame["spe"] = self.spe
         return frame
-
-
-def _finite(a: np.ndarray, what: str, names: Sequence[str]) -> None:
-    bad = np.argwhere(~np.isfinite(a))
-    if bad.size:
-        row, col = (int(v) for v in bad[0])
-        raise InvalidError(
-            f"{what}: row {row} column {names[col]!r} is not a finite number "
-            f"({len(bad)} such value(s)); fill or drop them first"
-        )
 
 
 class SoftSensor:
@@ -213,8 +204,8 @@ class SoftSensor:
             raise InvalidError(f"X has {n} rows (samples) but Y has {Y.shape[0]}")
         if n < MIN_SAMPLES:
             raise InvalidError(f"a soft sensor needs at least {MIN_SAMPLES} samples, got {n}")
-        _finite(X, "X", x_names)
-        _finite(Y, "Y", y_names)
+        refuse_nonfinite(X, x_names, "X")
+        refuse_nonfinite(Y, y_names, "Y")
         flat = [name for k, name in enumerate(y_names) if np.ptp(Y[:, k]) == 0]
         if flat:
             raise InvalidError(f"response(s) {', '.join(map(repr, flat))} are constant")
@@ -285,7 +276,7 @@ class SoftSensor:
             raise InvalidError(
                 f"expected spectra of {len(self.x_names_)} variables, got shape {X.shape}"
             )
-        _finite(X, "X", self.x_names_)
+        refuse_nonfinite(X, self.x_names_, "X")
         xp = self.pipeline_.transform(X)
         t2, spe = self.domain_.statistics(xp)
         return SoftSensorPrediction(
@@ -336,14 +327,11 @@ class SoftSensor:
     def from_state(cls, state: Mapping[str, Any], where: str) -> Self:
         """Rebuild a saved soft sensor; refuses other methods and newer state versions."""
         r = StateReader(state, where)
-        method, version = r.text("method"), r.integer("version")
+        # The version first: a newer file may hold a method this Phactory does not know.
+        r.version(STATE_VERSION, "soft-sensor")
+        method = r.text("method")
         if method != "pls1":
             raise InvalidError(f"{r.at('method')}: unknown method {method!r}")
-        if version > STATE_VERSION or version < 1:
-            raise InvalidError(
-                f"{r.at('version')}: soft-sensor state {version}; this Phactory "
-                f"reads up to {STATE_VERSION} (upgrade Phactory)"
-            )
         pr = r.child("params")
         components: int | str = (
             pr.text("components")
