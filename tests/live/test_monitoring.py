@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from phactory.errors import NotFoundError
 from phactory.historian import Historian, Sample, open_historian
-from phactory.live.monitoring import LiveMonitor, MonitorState, TagMap, read_grid
+from phactory.live.monitoring import LiveMonitor, MonitorState, TagMap, advance, read_grid
 from phactory.monitor.datasets.continuous import ContinuousProcess
 from phactory.monitor.mspc import MspcModel
 
@@ -211,3 +211,27 @@ def test_scans_score_each_row_once_however_they_are_cut_and_across_restarts(
     assert np.allclose(np.asarray(t2), whole.t2, rtol=1e-12, atol=0, equal_nan=True)
     assert kinds == [(t.kind, t.at) for t in whole.transitions]
     assert [k for k, _ in kinds] == ["raised", "cleared"]
+
+
+@given(fired=st.lists(st.booleans(), max_size=40), clear_after=st.integers(1, 4))
+def test_an_alarm_raises_on_a_firing_row_and_clears_after_clear_after_quiet_rows(
+    fired: list[bool], clear_after: int
+) -> None:
+    state, changes = MonitorState(), []
+    for t, f in enumerate(fired):
+        state, change = advance(state, f, t, clear_after)
+        changes.append(change)
+    active, quiet, raised = False, 0, None  # the rule, row by row
+    for t, (f, change) in enumerate(zip(fired, changes, strict=True)):
+        if f:
+            assert change == (None if active else "raised")
+            raised = t if not active else raised
+            active, quiet = True, 0
+        elif active:
+            quiet += 1
+            assert change == ("cleared" if quiet == clear_after else None)
+            if quiet == clear_after:
+                active, quiet, raised = False, 0, None
+        else:
+            assert change is None
+    assert (state.active, state.quiet, state.raised_us) == (active, quiet, raised)

@@ -12,14 +12,13 @@ import datetime as dt
 import math
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from phactory.live.alarms import MAX_NOTE
 from phactory.model.ids import ID_MAX, ID_PATTERN
 
 if TYPE_CHECKING:
-    from phactory.app.services.monitoring import AlarmDetail, ScoreSeries
-    from phactory.live.alarms import AlarmRecord
+    from phactory.app.services.monitoring import ScoreSeries
 
 __all__ = [
     "AcknowledgeCreate",
@@ -44,6 +43,10 @@ Duration = Annotated[str, Field(max_length=40, description="a duration: 500ms, 1
 
 def _num(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
+
+
+#: A number, ``null`` where it is not finite (NaN: not computed).
+Number = Annotated[float | None, BeforeValidator(_num)]
 
 
 class MonitorCreate(BaseModel):
@@ -83,7 +86,7 @@ class ContributionPublic(BaseModel):
 
     variable: str
     tag: str
-    value: float | None
+    value: Number
 
 
 class MonitorPublic(BaseModel):
@@ -119,6 +122,8 @@ class MonitorPublic(BaseModel):
 class AlarmPublic(BaseModel):
     """An alarm occurrence and its ISA-18.2 state."""
 
+    model_config = _READ
+
     id: int
     monitor: str
     site: str
@@ -128,10 +133,10 @@ class AlarmPublic(BaseModel):
     detected_at: dt.datetime
     cleared_at: dt.datetime | None
     statistic: str = Field(description="t2, spe, t2+spe or persistence")
-    t2: float | None
-    spe: float | None
-    t2_limit: float | None
-    spe_limit: float | None
+    t2: Number
+    spe: Number
+    t2_limit: Number
+    spe_limit: Number
     top: list[ContributionPublic]
     acked_at: dt.datetime | None
     acked_by: str | None
@@ -140,19 +145,6 @@ class AlarmPublic(BaseModel):
     batch_id: str | None
     step: str | None
     deviation_id: str | None
-
-    @classmethod
-    def of(cls, a: AlarmRecord) -> AlarmPublic:
-        return cls(
-            id=a.id, monitor=a.monitor, site=a.site, unit=a.unit, state=a.state,
-            raised_at=a.raised_at, detected_at=a.detected_at, cleared_at=a.cleared_at,
-            statistic=a.statistic, t2=_num(a.t2), spe=_num(a.spe), t2_limit=_num(a.t2_limit),
-            spe_limit=_num(a.spe_limit),
-            top=[ContributionPublic(variable=c.variable, tag=c.tag, value=_num(c.value))
-                 for c in a.top],
-            acked_at=a.acked_at, acked_by=a.acked_by, ack_note=a.ack_note, shelved=a.shelved,
-            batch_id=a.batch_id, step=a.step, deviation_id=a.deviation_id,
-        )  # fmt: skip
 
 
 class AlarmEventPublic(BaseModel):
@@ -172,20 +164,11 @@ class AlarmEventPublic(BaseModel):
 class AlarmDetailPublic(BaseModel):
     """An alarm with every variable's contribution on its raising row and its history."""
 
+    model_config = _READ
+
     alarm: AlarmPublic
     contributions: list[ContributionPublic] = Field(description="largest first")
     history: list[AlarmEventPublic] = Field(description="newest first")
-
-    @classmethod
-    def of(cls, d: AlarmDetail) -> AlarmDetailPublic:
-        return cls(
-            alarm=AlarmPublic.of(d.alarm),
-            contributions=[
-                ContributionPublic(variable=c.variable, tag=c.tag, value=_num(c.value))
-                for c in d.contributions
-            ],
-            history=[AlarmEventPublic.model_validate(e) for e in d.history],
-        )
 
 
 class AcknowledgeCreate(BaseModel):

@@ -19,15 +19,23 @@ remembers the batch: a new batch on the unit starts from its own beginning.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from phactory.errors import InvalidError
-from phactory.live.alarms import Contribution
-from phactory.live.monitoring import AlarmTransition, MonitorState, TagMap, read_grid
+from phactory.historian.times import to_us
+from phactory.live.monitoring import (
+    AlarmTransition,
+    Grid,
+    MonitorState,
+    TagMap,
+    advance,
+    clear_transition,
+    raise_transition,
+    row_stats,
+)
 
 if TYPE_CHECKING:
     from phactory.historian import Historian
@@ -35,9 +43,6 @@ if TYPE_CHECKING:
     from phactory.records import RecordService
 
 __all__ = ["BatchMonitor", "BatchScan", "batch_start"]
-
-_US: Final = dt.timedelta(microseconds=1)
-_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def batch_start(records: RecordService, batch_id: str, unit: str) -> dt.datetime | None:
@@ -62,11 +67,6 @@ class BatchScan:
     def rows(self) -> int:
         """Rows scored this scan."""
         return 0 if self.scores is None else len(self.times)
-
-
-def _f(x: Any) -> float:
-    v = float(x)
-    return v if math.isfinite(v) else math.nan
 
 
 class BatchMonitor:
@@ -110,10 +110,7 @@ class BatchMonitor:
         self.model, self.historian, self.records = model, historian, records
         self.name, self.unit, self.site = name, unit, site
         self.tags = tags
-        self.every_us = every // _US
-        self.settle_us = max(0, settle // _US)
-        hold_us = 10 * self.every_us if hold is None else hold // _US
-        self.hold_rows = max(0, hold_us // self.every_us)
+        self.grid = Grid.of(every, settle, hold, f"batch monitor {name!r}")
         self.clear_after = clear_after
         self.state = state or MonitorState()
         self.batch: str | None = None
@@ -138,8 +135,8 @@ class BatchMonitor:
         if found is None:
             return BatchScan(None, None, empty, ())
         batch_id, start = found
-        first = -(-((start - _EPOCH) // _US) // self.every_us) * self.every_us
-        end = ((((now - _EPOCH) // _US) - self.settle_us) // self.every_us) * self.every_us
+        first = -self.grid.floor(-to_us(start, "batch start"))  # the first whole step
+        end = self.grid.closed_end(now)
         if batch_id != self.batch:
             self.batch = batch_id
             cursor = self.state.cursor_us
@@ -147,9 +144,7 @@ class BatchMonitor:
                 self.state = MonitorState(cursor_us=first)
         if end <= first:
             return BatchScan(batch_id, None, empty, ())
-        times, values = read_grid(
-            self.historian, self.tags.tags, first, end, self.every_us, self.hold_rows
-        )
+        times, values = self.grid.read(self.historian, self.tags.tags, first, end)
         complete = ~np.isnan(values).any(axis=1)
         times, values = times[complete], values[complete]
         if len(times) < 2:
@@ -159,37 +154,27 @@ class BatchMonitor:
         scores = self.model.score(batch, complete=False)
         cursor = self.state.cursor_us or first
         transitions: list[AlarmTransition] = []
-        for i in np.flatnonzero(times >= cursor):
-            self._step(int(times[i]), scores, int(i), transitions)
+        fired = np.asarray(scores.alarm, dtype=bool)
+        for i in np.flatnonzero(times >= cursor).tolist():
+            self._step(int(times[i]), scores, i, bool(fired[i]), transitions)
         self.state = replace(self.state, cursor_us=max(cursor, end))
         return BatchScan(batch_id, scores, times, tuple(transitions), int((~complete).sum()))
 
-    def _step(self, t_us: int, s: BatchScores, i: int, transitions: list[AlarmTransition]) -> None:
-        state = self.state
-        when = _EPOCH + dt.timedelta(microseconds=t_us)
-        stats = (_f(s.t2[i]), _f(s.spe[i]), _f(s.t2_limit[i]), _f(s.spe_limit[i]))
-        if bool(s.alarm[i]):
-            if not state.active:
-                t2x, spex = stats[0] > stats[2], stats[1] > stats[3]
-                statistic = {(True, True): "t2+spe", (True, False): "t2",
-                             (False, True): "spe"}.get((t2x, spex), "persistence")  # fmt: skip
-                row = np.asarray(s.contributions[i], dtype=float)
-                top = tuple(Contribution(v, self.tags.tag_of(v), _f(c)) for v, c in s.top(i, 3))
-                contributions = {v: _f(c) for v, c in zip(self.tags.variables, row, strict=True)}
-                transitions.append(AlarmTransition("raised", self.name, when, statistic, *stats,
-                                                   top, contributions))  # fmt: skip
-                self.state = replace(state, active=True, quiet=0, raised_us=t_us)
-            elif state.quiet:
-                self.state = replace(state, quiet=0)
+    def _step(
+        self, t_us: int, s: BatchScores, i: int, fired: bool, transitions: list[AlarmTransition]
+    ) -> None:
+        """Advance the alarm of row ``i`` (its limits are those at its maturity)."""
+        before = self.state
+        self.state, change = advance(before, fired, t_us, self.clear_after)
+        if change is None:
             return
-        if not state.active:
-            return
-        if state.quiet + 1 < self.clear_after:
-            self.state = replace(state, quiet=state.quiet + 1)
-            return
-        raised = (
-            None if state.raised_us is None else _EPOCH + dt.timedelta(microseconds=state.raised_us)
-        )
-        transitions.append(AlarmTransition("cleared", self.name, when, "", *stats,
-                                           raised_at=raised))  # fmt: skip
-        self.state = replace(state, active=False, quiet=0, raised_us=None)
+        stats = row_stats(s.t2[i], s.spe[i], s.t2_limit[i], s.spe_limit[i])
+        if change == "raised":
+            exceeds = (stats[0] > stats[2], stats[1] > stats[3])
+            transitions.append(
+                raise_transition(
+                    self.name, self.tags, t_us, stats, exceeds, s.contributions[i], s.top(i, 3)
+                )
+            )
+        else:
+            transitions.append(clear_transition(self.name, t_us, stats, before.raised_us))

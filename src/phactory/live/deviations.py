@@ -92,9 +92,9 @@ def _description(transition: AlarmTransition, unit: str) -> str:
 
 def cause_of(transition: AlarmTransition) -> str:
     """The deviation cause of an alarm: one deviation per alarm, also across restarts."""
-    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    t_us = (transition.at - epoch) // dt.timedelta(microseconds=1)
-    return f"monitor:{transition.monitor}:{t_us}"
+    from phactory.historian.times import to_us
+
+    return f"monitor:{transition.monitor}:{to_us(transition.at)}"
 
 
 def open_deviation(

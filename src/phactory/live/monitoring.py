@@ -63,6 +63,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 import numpy as np
 
 from phactory.errors import InvalidError, NotFoundError
+from phactory.historian.times import from_us, to_us
 from phactory.live.alarms import Contribution
 
 if TYPE_CHECKING:
@@ -71,14 +72,20 @@ if TYPE_CHECKING:
 __all__ = [
     "SCORE_TAGS",
     "AlarmTransition",
+    "Grid",
     "LiveMonitor",
     "MonitorState",
     "ScanResult",
     "Scorer",
     "Scores",
     "TagMap",
+    "advance",
+    "clear_transition",
+    "raise_transition",
     "read_grid",
+    "row_stats",
     "score_prefix_of",
+    "unit_prefix",
 ]
 
 #: Statistics a monitor publishes, one tag each below its ``score_prefix``.
@@ -125,14 +132,28 @@ class Scorer(Protocol):
     def score(self, X: np.ndarray) -> Scores: ...
 
 
-def _us(t: dt.datetime, what: str) -> int:
-    if t.tzinfo is None or t.utcoffset() is None:
-        raise InvalidError(f"{what} {t.isoformat()} has no time zone")
-    return (t - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // _US
+def _f(x: Any) -> float:
+    """``x`` as a float, NaN when it is not finite."""
+    v = float(x)
+    return v if math.isfinite(v) else math.nan
 
 
-def _time(t_us: int) -> dt.datetime:
-    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(t_us))
+def _finite(x: Any) -> np.ndarray:
+    """``x`` as floats, NaN where not finite."""
+    a = np.asarray(x, dtype=float)
+    return np.where(np.isfinite(a), a, np.nan)
+
+
+def row_stats(
+    t2: Any, spe: Any, t2_limit: Any, spe_limit: Any
+) -> tuple[float, float, float, float]:
+    """A row's T2, SPE and their limits, NaN where not finite."""
+    return _f(t2), _f(spe), _f(t2_limit), _f(spe_limit)
+
+
+def unit_prefix(tag_prefix: str) -> str:
+    """``tag_prefix`` ending in ``/`` (``""`` stays ``""``): what names are put after."""
+    return tag_prefix + "/" if tag_prefix and not tag_prefix.endswith("/") else tag_prefix
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +176,7 @@ class TagMap:
         A non-empty ``prefix`` not ending in ``/`` gets one (``site/area/cell/unit`` and
         ``TI101`` give ``site/area/cell/unit/TI101``).
         """
-        if prefix and not prefix.endswith("/"):
-            prefix += "/"
+        prefix = unit_prefix(prefix)
         given = dict(mapping or {})
         unknown = sorted(set(given) - set(variables))
         if unknown:
@@ -191,10 +211,8 @@ class TagMap:
 
 def score_prefix_of(tag_prefix: str, name: str) -> str:
     """Where a monitor named ``name`` publishes its statistics: ``<tag prefix>monitor/<name>``
-    (the prefix ending in ``/`` as :meth:`TagMap.of` makes it)."""
-    if tag_prefix and not tag_prefix.endswith("/"):
-        tag_prefix += "/"
-    return f"{tag_prefix}monitor/{name}"
+    (:func:`unit_prefix`)."""
+    return f"{unit_prefix(tag_prefix)}monitor/{name}"
 
 
 def read_grid(
@@ -219,8 +237,8 @@ def read_grid(
     first = start_us - hold_rows * every_us
     frame = historian.query(
         list(tags),
-        _time(first),
-        _time(end_us),
+        from_us(first),
+        from_us(end_us),
         every=dt.timedelta(microseconds=every_us),
         agg="mean",
         max_cells=None,
@@ -245,6 +263,51 @@ def _hold(values: np.ndarray, limit: int) -> np.ndarray:
     cols = np.broadcast_to(np.arange(out.shape[1]), out.shape)
     out[fill] = values[src[fill], cols[fill]]
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Grid:
+    """The grid a live model reads the historian on (see the module docstring): steps of
+    ``every_us`` [µs] aligned to the Unix epoch, each read once ``settle_us`` [µs] after
+    it closed, a tag's last value held for at most ``hold_rows`` steps."""
+
+    every_us: int
+    settle_us: int
+    hold_rows: int
+
+    @classmethod
+    def of(
+        cls, every: dt.timedelta, settle: dt.timedelta, hold: dt.timedelta | None, what: str
+    ) -> Grid:
+        """The grid of ``every``, ``settle`` and ``hold`` (default ``10 * every``).
+
+        Raises
+        ------
+        InvalidError
+            ``every`` not positive or ``settle`` negative (``what`` names the model).
+        """
+        every_us = every // _US
+        if every_us <= 0:
+            raise InvalidError(f"{what}: every must be a positive duration")
+        settle_us = settle // _US
+        if settle_us < 0:
+            raise InvalidError(f"{what}: settle must not be negative")
+        hold_us = 10 * every_us if hold is None else hold // _US
+        return cls(every_us, settle_us, max(0, hold_us // every_us))
+
+    def floor(self, t_us: int) -> int:
+        """Start of the step holding ``t_us``."""
+        return (t_us // self.every_us) * self.every_us
+
+    def closed_end(self, now: dt.datetime) -> int:
+        """End of the last step closed (and settled) at ``now`` [µs]."""
+        return self.floor(to_us(now, "now") - self.settle_us)
+
+    def read(
+        self, historian: Historian, tags: Sequence[str], start_us: int, end_us: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`read_grid` of ``tags`` on this grid."""
+        return read_grid(historian, tags, start_us, end_us, self.every_us, self.hold_rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +413,56 @@ class AlarmTransition:
         )
 
 
+def advance(
+    state: MonitorState, fired: bool, t_us: int, clear_after: int
+) -> tuple[MonitorState, str | None]:
+    """The alarm's state after one scored row at ``t_us`` on which the model's rule
+    ``fired`` or not, and ``"raised"`` or ``"cleared"`` when that row raised or cleared
+    it: raised on the first row the rule fires, cleared after ``clear_after``
+    consecutive rows on which it does not (ISA-18.2 off-delay)."""
+    if fired:
+        if not state.active:
+            return replace(state, active=True, quiet=0, raised_us=t_us), "raised"
+        return (replace(state, quiet=0) if state.quiet else state), None
+    if not state.active:
+        return state, None
+    if state.quiet + 1 < clear_after:
+        return replace(state, quiet=state.quiet + 1), None
+    return replace(state, active=False, quiet=0, raised_us=None), "cleared"
+
+
+def raise_transition(
+    monitor: str,
+    tags: TagMap,
+    t_us: int,
+    stats: tuple[float, float, float, float],
+    exceeds: tuple[bool, bool],
+    contributions: Any,
+    top: Sequence[tuple[str, float]],
+) -> AlarmTransition:
+    """The raise of ``monitor``'s alarm on the row at ``t_us``: its ``stats`` (T2, SPE
+    and their limits), which of T2 and SPE ``exceeds`` its limit (neither: the
+    persistence rule fired), every variable's contribution (in the order of
+    ``tags.variables``) and the largest ones (``(variable, value)``)."""
+    statistic = {(True, True): "t2+spe", (True, False): "t2", (False, True): "spe"}.get(
+        exceeds, "persistence"
+    )
+    row = np.asarray(contributions, dtype=float)
+    return AlarmTransition(
+        "raised", monitor, from_us(t_us), statistic, *stats,
+        tuple(Contribution(v, tags.tag_of(v), _f(c)) for v, c in top),
+        {v: _f(c) for v, c in zip(tags.variables, row, strict=True)},
+    )  # fmt: skip
+
+
+def clear_transition(
+    monitor: str, t_us: int, stats: tuple[float, float, float, float], raised_us: int | None
+) -> AlarmTransition:
+    """The clear, on the row at ``t_us``, of ``monitor``'s alarm raised at ``raised_us``."""
+    raised = None if raised_us is None else from_us(raised_us)
+    return AlarmTransition("cleared", monitor, from_us(t_us), "", *stats, raised_at=raised)
+
+
 @dataclass(frozen=True, slots=True)
 class ScanResult:
     """What one scan did: the rows scanned (``times`` [µs], their statistics, NaN for
@@ -368,11 +481,6 @@ class ScanResult:
     def rows(self) -> int:
         """Rows scanned (scored, or ``stale``)."""
         return len(self.times)
-
-
-def _f(x: Any) -> float:
-    v = float(x)
-    return v if math.isfinite(v) else math.nan
 
 
 class LiveMonitor:
@@ -438,14 +546,7 @@ class LiveMonitor:
         self.tags = tags or TagMap.of(variables)
         if self.tags.variables != tuple(variables):
             raise InvalidError(f"monitor {name!r}: the tag map is not of the model's variables")
-        self.every_us = every // _US
-        if self.every_us <= 0:
-            raise InvalidError(f"monitor {name!r}: every must be a positive duration")
-        self.settle_us = settle // _US
-        if self.settle_us < 0:
-            raise InvalidError(f"monitor {name!r}: settle must not be negative")
-        hold_us = 10 * self.every_us if hold is None else hold // _US
-        self.hold_rows = max(0, hold_us // self.every_us)
+        self.grid = Grid.of(every, settle, hold, f"monitor {name!r}")
         if clear_after < 1:
             raise InvalidError(f"monitor {name!r}: clear_after must be at least 1")
         self.clear_after = clear_after
@@ -457,15 +558,8 @@ class LiveMonitor:
         self.context_rows = max(0, int(lags)) + max(0, int(k_n[1]) - 1)
         self.state = state or MonitorState()
         if self.state.cursor_us is None and start is not None:
-            self.state = replace(self.state, cursor_us=self._floor(_us(start, "start")))
+            self.state = replace(self.state, cursor_us=self.grid.floor(to_us(start, "start")))
         self.tags.check(historian)
-
-    def _floor(self, t_us: int) -> int:
-        return (t_us // self.every_us) * self.every_us
-
-    def closed_end(self, now: dt.datetime) -> int:
-        """End of the last grid step closed at ``now`` [µs]."""
-        return self._floor(_us(now, "now") - self.settle_us)
 
     def score_tags(self) -> dict[str, str]:
         """The tags the monitor publishes, by statistic."""
@@ -479,18 +573,19 @@ class LiveMonitor:
         now
             The wall-clock time (aware).
         """
-        end = self.closed_end(now)
+        e = self.grid.every_us
+        end = self.grid.closed_end(now)
         if self.state.cursor_us is None:
             self.state = replace(self.state, cursor_us=end)
         assert self.state.cursor_us is not None
-        end = min(end, self.state.cursor_us + MAX_SCAN_ROWS * self.every_us)
+        end = min(end, self.state.cursor_us + MAX_SCAN_ROWS * e)
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         transitions: list[AlarmTransition] = []
         stale = 0
         limits = (math.nan, math.nan)
         while self.state.cursor_us < end:
             cursor = self.state.cursor_us
-            chunk_end = min(end, cursor + CHUNK_ROWS * self.every_us)
+            chunk_end = min(end, cursor + CHUNK_ROWS * e)
             got = self._scan_chunk(cursor, chunk_end, transitions)
             if got is not None:
                 times, t2, spe, alarm, n_stale, limits = got
@@ -511,9 +606,8 @@ class LiveMonitor:
     def _scan_chunk(
         self, cursor: int, end: int, transitions: list[AlarmTransition]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, tuple[float, float]] | None:
-        e = self.every_us
-        first = cursor - self.context_rows * e
-        times, values = read_grid(self.historian, self.tags.tags, first, end, e, self.hold_rows)
+        first = cursor - self.context_rows * self.grid.every_us
+        times, values = self.grid.read(self.historian, self.tags.tags, first, end)
         complete = ~np.isnan(values).any(axis=1)
         new = times >= cursor
         n_new = int(new.sum())
@@ -529,52 +623,35 @@ class LiveMonitor:
                 continue
             scores = self.model.score(values[a:b])
             limits = (_f(scores.t2_limit), _f(scores.spe_limit))
-            for i in range(max(a, offset), b):
-                j = i - a
-                t2[i - offset] = _f(scores.t2[j])
-                spe[i - offset] = _f(scores.spe[j])
-                alarm[i - offset] = bool(scores.alarm[j])
-                self._step(int(times[i]), scores, j, transitions)
+            lo = max(a, offset)  # the rows before are context, scored before
+            t2[lo - offset : b - offset] = _finite(scores.t2[lo - a :])
+            spe[lo - offset : b - offset] = _finite(scores.spe[lo - a :])
+            fired = np.asarray(scores.alarm[lo - a :], dtype=bool)
+            alarm[lo - offset : b - offset] = fired
+            for i, f in enumerate(fired.tolist(), start=lo):
+                if f or self.state.active:  # else the row changes nothing
+                    self._step(int(times[i]), scores, i - a, f, transitions)
         return times[new], t2, spe, alarm, n_new - int(complete[new].sum()), limits
 
-    def _step(self, t_us: int, scores: Scores, j: int, transitions: list[AlarmTransition]) -> None:
-        """Advance the alarm of one scored row."""
-        s = self.state
-        fired = bool(scores.alarm[j])
-        if fired:
-            if not s.active:
-                transitions.append(self._raised(t_us, scores, j))
-                self.state = replace(s, active=True, quiet=0, raised_us=t_us)
-            elif s.quiet:
-                self.state = replace(s, quiet=0)
+    def _step(
+        self, t_us: int, scores: Scores, j: int, fired: bool, transitions: list[AlarmTransition]
+    ) -> None:
+        """Advance the alarm of one scored row (row ``j`` of ``scores``)."""
+        before = self.state
+        self.state, change = advance(before, fired, t_us, self.clear_after)
+        if change is None:
             return
-        if not s.active:
-            return
-        quiet = s.quiet + 1
-        if quiet < self.clear_after:
-            self.state = replace(s, quiet=quiet)
-            return
-        raised = None if s.raised_us is None else _time(s.raised_us)
-        transitions.append(
-            AlarmTransition(
-                "cleared", self.name, _time(t_us), "", _f(scores.t2[j]), _f(scores.spe[j]),
-                _f(scores.t2_limit), _f(scores.spe_limit), raised_at=raised,
-            )
-        )  # fmt: skip
-        self.state = replace(s, active=False, quiet=0, raised_us=None)
-
-    def _raised(self, t_us: int, scores: Scores, j: int) -> AlarmTransition:
-        t2_x, spe_x = bool(scores.t2_exceeds[j]), bool(scores.spe_exceeds[j])
-        statistic = {(True, True): "t2+spe", (True, False): "t2", (False, True): "spe"}.get(
-            (t2_x, spe_x), "persistence"
-        )
-        row = np.asarray(scores.contributions[j], dtype=float)
-        contributions = {v: _f(c) for v, c in zip(self.tags.variables, row, strict=True)}
-        top = tuple(Contribution(v, self.tags.tag_of(v), _f(c)) for v, c in scores.top(j, 3))
-        return AlarmTransition(
-            "raised", self.name, _time(t_us), statistic, _f(scores.t2[j]), _f(scores.spe[j]),
-            _f(scores.t2_limit), _f(scores.spe_limit), top, contributions,
-        )  # fmt: skip
+        stats = row_stats(scores.t2[j], scores.spe[j], scores.t2_limit, scores.spe_limit)
+        if change == "raised":
+            exceeds = (bool(scores.t2_exceeds[j]), bool(scores.spe_exceeds[j]))
+            transitions.append(
+                raise_transition(
+                    self.name, self.tags, t_us, stats, exceeds, scores.contributions[j],
+                    scores.top(j, 3),
+                )
+            )  # fmt: skip
+        else:
+            transitions.append(clear_transition(self.name, t_us, stats, before.raised_us))
 
     def _publish(self, result: ScanResult) -> None:
         from phactory.historian import Sample

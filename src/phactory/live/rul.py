@@ -17,12 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from phactory.errors import InvalidError
-from phactory.live.monitoring import TagMap, read_grid
+from phactory.historian.times import from_us, to_us
+from phactory.live.monitoring import Grid, TagMap, unit_prefix
 
 if TYPE_CHECKING:
     from phactory.historian import Historian
@@ -30,15 +31,11 @@ if TYPE_CHECKING:
 
 __all__ = ["RulPredictor", "RulScan", "rul_tags"]
 
-_US: Final = dt.timedelta(microseconds=1)
-_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
 
 def rul_tags(tag_prefix: str, name: str) -> dict[str, str]:
     """The tags of a RUL model's predictions: ``rul``, ``rul_lower``, ``rul_upper``."""
-    if tag_prefix and not tag_prefix.endswith("/"):
-        tag_prefix += "/"
-    return {k: f"{tag_prefix}rul/{name}/{k}" for k in ("rul", "rul_lower", "rul_upper")}
+    base = f"{unit_prefix(tag_prefix)}rul/{name}/"
+    return {k: base + k for k in ("rul", "rul_lower", "rul_upper")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +97,10 @@ class RulPredictor:
         self.model, self.historian = model, historian
         self.name, self.unit, self.tags = name, unit or name, tags
         self.life_start = life_start
-        self.every_us = every // _US
+        self.grid = Grid.of(every, dt.timedelta(0), hold, f"RUL model {name!r}")
         self.time_unit_us = time_unit_h * 3.6e9
         window = int(getattr(model, "window", 30))
         self.history = history or max(10, 2 * window)
-        hold_us = 10 * self.every_us if hold is None else hold // _US
-        self.hold_rows = max(0, hold_us // self.every_us)
         self.outputs = rul_tags(tags.prefix, name)
         self.last_us: int | None = None
         self.latest: RulScan = RulScan(None, None)
@@ -118,20 +113,19 @@ class RulPredictor:
         from phactory.historian import Sample
         from phactory.monitor.table import Table
 
-        e = self.every_us
-        end = (((now - _EPOCH) // _US) // e) * e
+        end = self.grid.closed_end(now)
         if self.last_us is not None and end <= self.last_us:
             return self.latest
-        life = ((self.life_start - _EPOCH) // _US // e) * e
-        first = max(life, end - self.history * e)
-        times, values = read_grid(self.historian, self.tags.tags, first, end, e, self.hold_rows)
+        life_us = to_us(self.life_start, "start of life")
+        first = max(self.grid.floor(life_us), end - self.history * self.grid.every_us)
+        times, values = self.grid.read(self.historian, self.tags.tags, first, end)
         keep = ~np.isnan(values).any(axis=1)
         times, values = times[keep], values[keep]
         self.last_us = end
         if len(times) < 2:
             self.latest = RulScan(None, None, 0, int((~keep).sum()))
             return self.latest
-        t = (times - ((self.life_start - _EPOCH) // _US)) / self.time_unit_us
+        t = (times - life_us) / self.time_unit_us
         table = Table(
             f"historian ({self.name})", self.tags.variables, values,
             extra={"unit": pd.Series([self.unit] * len(t)), "time": pd.Series(t)},
@@ -145,6 +139,6 @@ class RulPredictor:
                          ("rul_upper", prediction.upper))
             if math.isfinite(v)
         )  # fmt: skip
-        at = _EPOCH + dt.timedelta(microseconds=at_us)
+        at = from_us(at_us)
         self.latest = RulScan(prediction, at, len(times), int((~keep).sum()))
         return self.latest

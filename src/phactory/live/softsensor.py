@@ -20,13 +20,15 @@ A prediction stands as a CQA of the running batch only through
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
 
+import numpy as np
+
 from phactory.errors import InvalidError
-from phactory.live.monitoring import MonitorState, TagMap, read_grid
+from phactory.historian.times import from_us, to_us
+from phactory.live.monitoring import MAX_SCAN_ROWS, Grid, MonitorState, TagMap, unit_prefix
 
 if TYPE_CHECKING:
     from phactory.historian import Historian
@@ -35,15 +37,11 @@ __all__ = ["SOURCE", "SoftSensorPublisher", "SoftSensorScan", "output_tags"]
 
 #: The publisher of soft-sensor predictions in the historian.
 SOURCE: Final = "softsensor"
-_US: Final = dt.timedelta(microseconds=1)
-_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def output_tags(tag_prefix: str, name: str, responses: tuple[str, ...]) -> dict[str, str]:
     """The default output tag of each response: ``<tag prefix>softsensor/<name>/<response>``."""
-    if tag_prefix and not tag_prefix.endswith("/"):
-        tag_prefix += "/"
-    return {r: f"{tag_prefix}softsensor/{name}/{r}" for r in responses}
+    return {r: f"{unit_prefix(tag_prefix)}softsensor/{name}/{r}" for r in responses}
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,40 +119,30 @@ class SoftSensorPublisher:
         self.historian = historian
         self.name = name
         self.tags = tags
-        self.every_us = every // _US
-        if self.every_us <= 0:
-            raise InvalidError(f"soft sensor {name!r}: every must be a positive duration")
-        self.settle_us = max(0, settle // _US)
-        hold_us = 10 * self.every_us if hold is None else hold // _US
-        self.hold_rows = max(0, hold_us // self.every_us)
+        self.grid = Grid.of(every, settle, hold, f"soft sensor {name!r}")
         self.state = state or MonitorState()
         if self.state.cursor_us is None and start is not None:
-            first = (start - _EPOCH) // _US
-            self.state = replace(self.state, cursor_us=(first // self.every_us) * self.every_us)
+            self.state = replace(self.state, cursor_us=self.grid.floor(to_us(start, "start")))
         tags.check(historian)
 
     def scan(self, now: dt.datetime) -> SoftSensorScan:
         """Predict the rows closed since the last scan and publish the predictions."""
         from phactory.historian import Sample
 
-        now_us = (now - _EPOCH) // _US
-        end = ((now_us - self.settle_us) // self.every_us) * self.every_us
+        end = self.grid.closed_end(now)
         cursor = self.state.cursor_us
         if cursor is None:
             cursor = end
-        end = min(end, cursor + 86_400 * self.every_us)
+        end = min(end, cursor + MAX_SCAN_ROWS * self.grid.every_us)
         predicted = skipped = uncertain = 0
         latest: dict[str, tuple[dt.datetime, float, str]] = {}
         samples: list[Sample] = []
         if end > cursor:
-            times, values = read_grid(
-                self.historian, self.tags.tags, cursor, end, self.every_us, self.hold_rows
-            )
-            for t_us, row in zip(times.tolist(), values, strict=True):
-                if not all(math.isfinite(v) for v in row):
-                    skipped += 1
-                    continue
-                when = _EPOCH + dt.timedelta(microseconds=int(t_us))
+            times, values = self.grid.read(self.historian, self.tags.tags, cursor, end)
+            complete = np.isfinite(values).all(axis=1)
+            skipped = int((~complete).sum())
+            for t_us, row in zip(times[complete].tolist(), values[complete], strict=True):
+                when = from_us(t_us)
                 predicted += 1
                 values_now = self.stream.update(row, when)
                 uncertain += any(v.quality == "uncertain" for v in values_now)

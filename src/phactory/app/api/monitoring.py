@@ -32,7 +32,7 @@ from phactory.app.monitor_schemas import (
     UnshelveCreate,
 )
 from phactory.app.principal import Principal
-from phactory.app.services.monitoring import MAX_WINDOW
+from phactory.app.services.monitor_families import MAX_CHART_WINDOW
 from phactory.model.ids import ID_MAX, ID_PATTERN
 
 __all__ = ["router"]
@@ -111,7 +111,7 @@ def get_scores(
     name: MonitorName,
     minutes: Annotated[
         float,
-        Query(gt=0, le=MAX_WINDOW.total_seconds() / 60, allow_inf_nan=False,
+        Query(gt=0, le=MAX_CHART_WINDOW.total_seconds() / 60, allow_inf_nan=False,
               description="how far back from now [min]"),
     ] = 60.0,
     end: Annotated[dt.datetime | None, Query(description="end of the window (default now)")] = None,
@@ -155,14 +155,15 @@ def list_alarms(
     found = ctx.monitoring.desk.annunciated(
         user, site=site, monitor=monitor, include_shelved=shelved, limit=limit
     )
-    return [AlarmPublic.of(a) for a in found]
+    return [AlarmPublic.model_validate(a) for a in found]
 
 
 @router.get("/alarms/log", response_model=list[AlarmPublic], summary="Every alarm, newest first")
 def alarm_log(
     ctx: Ctx, user: User, monitor: NameFilter = None, limit: Limit = 200
 ) -> list[AlarmPublic]:
-    return [AlarmPublic.of(a) for a in ctx.monitoring.desk.log(user, monitor=monitor, limit=limit)]
+    found = ctx.monitoring.desk.log(user, monitor=monitor, limit=limit)
+    return [AlarmPublic.model_validate(a) for a in found]
 
 
 @router.get(
@@ -183,14 +184,14 @@ def history(
     summary="An alarm with every variable's contribution and its history",
 )
 def get_alarm(ctx: Ctx, user: User, alarm_id: AlarmId) -> AlarmDetailPublic:
-    return AlarmDetailPublic.of(ctx.monitoring.desk.detail(user, alarm_id))
+    return AlarmDetailPublic.model_validate(ctx.monitoring.desk.detail(user, alarm_id))
 
 
 @router.post("/alarms/{alarm_id}/ack", response_model=AlarmPublic, summary="Acknowledge an alarm")
 def acknowledge(
     ctx: Ctx, user: Operator, alarm_id: AlarmId, body: AcknowledgeCreate
 ) -> AlarmPublic:
-    return AlarmPublic.of(ctx.monitoring.desk.acknowledge(user, alarm_id, body.note))
+    return AlarmPublic.model_validate(ctx.monitoring.desk.acknowledge(user, alarm_id, body.note))
 
 
 @router.post(

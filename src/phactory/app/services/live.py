@@ -683,7 +683,7 @@ class LiveService:
                     severity=_MONITOR_SEVERITY,
                     source=a.unit or a.monitor,
                     message=f"{a.monitor}: {a.statistic.upper()} alarm"
-                    + (f"; top contributing tags: {top}" if top else ""),
+                    + (f"; top contributing variables: {top}" if top else ""),
                     since=a.raised_at,
                 )
             )

@@ -70,10 +70,10 @@ class AlarmDesk:
         now = self.clock()
         shelved = {d.name for d in self.store.active() if d.shelving and d.shelving.active(now)}
         found = self.store.alarms(active=True, monitor=monitor, site=site, limit=limit)
-        found += [
-            a for a in self.store.unacknowledged_cleared(limit)
-            if (site is None or a.site == site) and (monitor is None or a.monitor == monitor)
-        ]  # fmt: skip
+        # returned to normal, not acknowledged (ISA-18.2 rtn_unack)
+        found += self.store.alarms(
+            active=False, acknowledged=False, monitor=monitor, site=site, limit=limit
+        )
         if not include_shelved:
             found = [a for a in found if a.monitor not in shelved and not a.shelved]
         found.sort(key=lambda a: (a.raised_at, a.id), reverse=True)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from phactory.app.errors import Invalid, Missing
+from phactory.app.services.monitor_store import finite
 from phactory.errors import InvalidError, NotFoundError
 from phactory.live.monitoring import SCORE_TAGS, MonitorState, TagMap, score_prefix_of
 
@@ -90,8 +91,7 @@ def read_scores(
     if not dt.timedelta(0) < window <= MAX_CHART_WINDOW:
         days = MAX_CHART_WINDOW.days
         raise Invalid(f"a chart window lasts more than 0 and at most {days} days")
-    stop = end
-    start = stop - window
+    start = end - window
     every_s = float(d.settings.get("every_s", 1.0))
     prefix = score_prefix_of(d.tag_prefix, d.name)
     tags = [f"{prefix}/{s}" for s in SCORE_TAGS]
@@ -101,14 +101,14 @@ def read_scores(
         step = dt.timedelta(seconds=math.ceil(step.total_seconds() / every_s) * every_s)
     try:
         frame = historian.query(
-            tags, start, stop, every=step if grid else dt.timedelta(seconds=every_s), agg="max"
+            tags, start, end, every=step if grid else dt.timedelta(seconds=every_s), agg="max"
         )
     except NotFoundError:  # nothing published yet
-        return ScoreSeries(name, start, stop, None, [], [], [], [], [], [])
+        return ScoreSeries(name, start, end, None, [], [], [], [], [], [])
     frame = frame.dropna(how="all")
     cols = [_nums(frame[t].tolist()) for t in tags]
     times = [t.to_pydatetime() for t in frame.index]
-    return ScoreSeries(name, start, stop, step.total_seconds() if grid else None, times, *cols)
+    return ScoreSeries(name, start, end, step.total_seconds() if grid else None, times, *cols)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,13 +162,8 @@ class FamilyViews:
     rul: list[RulView]
 
 
-def _num(x: Any) -> float | None:
-    v = float(x)
-    return v if math.isfinite(v) else None
-
-
 def _nums(a: Any) -> list[float | None]:
-    return [_num(v) for v in a]
+    return [finite(v) for v in a]
 
 
 class FamilyRuntimes:
@@ -177,7 +172,7 @@ class FamilyRuntimes:
     def __init__(self, service: MonitorService) -> None:
         self.service = service
 
-    def check_deploy(self, family: str, model: Any, unit: str, settings: dict[str, Any]) -> None:
+    def check_deploy(self, family: str, unit: str, settings: dict[str, Any]) -> None:
         """Refuse a deployment its family cannot run (naming what is missing)."""
         if family == "batch" and not unit:
             raise Invalid("a batch model watches the batches of a unit: name the unit")
@@ -277,8 +272,8 @@ class FamilyRuntimes:
                 p = None if scan is None else scan.prediction
                 rul.append(RulView(
                     m.name, m.unit, None if scan is None else scan.at,
-                    None if p is None else _num(p.rul), None if p is None else _num(p.lower),
-                    None if p is None else _num(p.upper),
+                    None if p is None else finite(p.rul), None if p is None else finite(p.lower),
+                    None if p is None else finite(p.upper),
                 ))  # fmt: skip
         return FamilyViews(batches, soft, rul)
 

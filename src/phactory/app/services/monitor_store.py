@@ -28,6 +28,7 @@ from sqlalchemy import select, update
 from phactory.app.errors import Conflict, Invalid, Missing
 from phactory.app.schema import MonitorAlarmEventRow, MonitorAlarmRow, MonitorRow
 from phactory.app.services.db import AppDatabase, now
+from phactory.historian.times import to_us
 from phactory.live.alarms import AlarmEvent, AlarmRecord, Contribution, Shelving
 from phactory.live.monitoring import MonitorState
 from phactory.model.ids import ID_MAX, is_id
@@ -115,10 +116,6 @@ def _deployment(r: MonitorRow) -> Deployment:
         r.id, r.name, r.family, r.site, r.unit, r.tag_prefix, r.model_file, r.model_sha256,
         dict(r.summary), dict(r.settings), dict(r.state), r.created_at, r.created_by, shelving,
     )  # fmt: skip
-
-
-def _us(t: dt.datetime) -> int:
-    return (t - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
 
 
 def _num(x: float | None) -> float:
@@ -302,7 +299,7 @@ class MonitorStore:
         self, s: Session, row: MonitorRow, new: NewAlarm, shelved: bool, detected_at: dt.datetime
     ) -> AlarmRecord | None:
         t = new.transition
-        raised_us = _us(t.at)
+        raised_us = to_us(t.at)
         exists = s.scalar(
             select(MonitorAlarmRow.id).where(
                 MonitorAlarmRow.monitor_id == row.id, MonitorAlarmRow.raised_us == raised_us
@@ -338,21 +335,12 @@ class MonitorStore:
             MonitorAlarmRow.monitor_id == row.id, MonitorAlarmRow.cleared_at.is_(None)
         )
         if t.raised_at is not None:
-            stmt = stmt.where(MonitorAlarmRow.raised_us == _us(t.raised_at))
+            stmt = stmt.where(MonitorAlarmRow.raised_us == to_us(t.raised_at))
         alarm = s.scalar(stmt.order_by(MonitorAlarmRow.raised_at.desc()).limit(1))
         if alarm is None:
             return
         alarm.cleared_at = t.at
         self._log(s, row, alarm.id, detected_at, "cleared", MONITOR_ACTOR, t.describe())
-
-    def save_state(self, deployment: Deployment, state: MonitorState) -> None:
-        """Store where a monitor stopped (a scan without alarms)."""
-        with self.db.session(write=True, quiet=True) as s:
-            s.execute(
-                update(MonitorRow)
-                .where(MonitorRow.id == deployment.id)
-                .values(state=state.to_json())
-            )
 
     # -- alarms --------------------------------------------------------------------------
 
@@ -360,36 +348,28 @@ class MonitorStore:
         self,
         *,
         active: bool | None = None,
+        acknowledged: bool | None = None,
         monitor: str | None = None,
         site: str | None = None,
         limit: int = 200,
     ) -> list[AlarmRecord]:
         """Alarms, newest first: ``active`` only the uncleared (``False``: only the
-        cleared; ``None``: all), of one monitor or site."""
+        cleared; ``None``: all), ``acknowledged`` likewise, of one monitor or site."""
         stmt = select(MonitorAlarmRow).order_by(
             MonitorAlarmRow.raised_at.desc(), MonitorAlarmRow.id.desc()
         )
-        if active is True:
-            stmt = stmt.where(MonitorAlarmRow.cleared_at.is_(None))
-        elif active is False:
-            stmt = stmt.where(MonitorAlarmRow.cleared_at.is_not(None))
+        if active is not None:
+            cleared = MonitorAlarmRow.cleared_at
+            stmt = stmt.where(cleared.is_(None) if active else cleared.is_not(None))
+        if acknowledged is not None:
+            acked = MonitorAlarmRow.acked_at
+            stmt = stmt.where(acked.is_not(None) if acknowledged else acked.is_(None))
         if monitor is not None:
             stmt = stmt.where(MonitorAlarmRow.monitor == monitor)
         if site is not None:
             stmt = stmt.where(MonitorAlarmRow.site == site)
         with self.db.session() as s:
             return [alarm_of(r) for r in s.scalars(stmt.limit(limit))]
-
-    def unacknowledged_cleared(self, limit: int = 200) -> list[AlarmRecord]:
-        """Alarms returned to normal that nobody acknowledged (ISA-18.2 ``rtn_unack``)."""
-        stmt = (
-            select(MonitorAlarmRow)
-            .where(MonitorAlarmRow.cleared_at.is_not(None), MonitorAlarmRow.acked_at.is_(None))
-            .order_by(MonitorAlarmRow.raised_at.desc())
-            .limit(limit)
-        )
-        with self.db.session() as s:
-            return [alarm_of(r) for r in s.scalars(stmt)]
 
     def alarm(self, alarm_id: int) -> tuple[AlarmRecord, dict[str, float], int]:
         """An alarm, every variable's contribution on its raising row, and its monitor's id.

@@ -305,7 +305,7 @@ class MonitorService:
                 raise Invalid(f"unknown model family {family!r}")
             variables = model_variables(model)
             tags = self._tag_map(variables, tag_prefix, name)
-            self.families.check_deploy(family, model, unit, settings)
+            self.families.check_deploy(family, unit, settings)
             os.replace(tmp, target)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -544,10 +544,14 @@ class MonitorService:
         where, deviation = opened
         return NewAlarm(t, where.batch_id, where.step, deviation.deviation_id)
 
-    def family_views(self, user: Principal) -> FamilyViews:
+    def family_views(
+        self, user: Principal, monitors: list[MonitorView] | None = None
+    ) -> FamilyViews:
         """What the Monitoring page shows of batch models, soft sensors and RUL models
-        (viewer and up)."""
-        monitors = self.monitors(user)
+        (viewer and up); ``monitors`` as :meth:`monitors` returned them, if at hand."""
+        if monitors is None:
+            monitors = self.monitors(user)
+        require(user, "viewer", "reading the monitors")
         with self._lock:
             last = {r.deployment.name: r.last for r in self._runners.values()}
         return self.families.views(monitors, last)
@@ -590,11 +594,6 @@ class MonitorService:
         return read_scores(self.historian, d, minutes, end or self.clock())
 
     # -- bookkeeping ---------------------------------------------------------------------
-
-    def problems(self) -> dict[str, str]:
-        """The monitors that do not run, and why."""
-        with self._lock:
-            return {r.deployment.name: r.problem for r in self._runners.values() if r.problem}
 
     def view(self, d: Deployment) -> MonitorView:
         """How a deployment runs in this server."""

@@ -27,9 +27,25 @@ def _axis(t: dt.datetime, zone: ZoneInfo) -> str:
 def _trace(
     mode: str, name: str, x: list[Any], y: list[Any], axis: int, **style: Any
 ) -> dict[str, Any]:
-    suffix = "" if axis == 1 else "2"
+    """A scatter trace on the ``axis``-th chart of a grid (1: the top one)."""
+    suffix = "" if axis == 1 else str(axis)
     return {"type": "scatter", "mode": mode, "name": name, "x": x, "y": y,
             "xaxis": f"x{suffix}", "yaxis": f"y{suffix}", **style}  # fmt: skip
+
+
+def _figure(data: list[dict[str, Any]], title: str, height: int, **layout: Any) -> dict[str, Any]:
+    """The figure of ``data`` with the page's common layout (``layout`` adds to it)."""
+    return {
+        "data": data,
+        "layout": {
+            "title": {"text": title, "x": 0.0},
+            "height": height,
+            "template": "plotly_white",
+            "margin": {"l": 60, "r": 20, "t": 40, "b": 40},
+            **layout,
+        },
+        "config": {"displaylogo": False, "responsive": True},
+    }
 
 
 def _runs(flags: list[bool]) -> list[tuple[int, int]]:
@@ -74,24 +90,19 @@ def control_figure(series: ScoreSeries, zone: ZoneInfo) -> dict[str, Any]:
          "layer": "below"}
         for a, b in _runs([bool(v) for v in series.alarm])
     ]  # fmt: skip
-    return {
-        "data": data,
-        "layout": {
-            "title": {"text": f"{series.name} · {how}", "x": 0.0},
-            "height": 460,
-            "template": "plotly_white",
-            "margin": {"l": 60, "r": 20, "t": 40, "b": 40},
-            "grid": {"rows": 2, "columns": 1, "pattern": "independent"},
-            "yaxis": {"title": {"text": "Hotelling T2"}},
-            "yaxis2": {"title": {"text": "SPE (Q)"}},
-            "xaxis": {"type": "date", "matches": "x2"},
-            "xaxis2": {"type": "date"},
-            "legend": {"orientation": "h", "y": -0.12},
-            "shapes": shapes,
-            "uirevision": series.name,
-        },
-        "config": {"displaylogo": False, "responsive": True},
-    }
+    return _figure(
+        data,
+        f"{series.name} · {how}",
+        460,
+        grid={"rows": 2, "columns": 1, "pattern": "independent"},
+        yaxis={"title": {"text": "Hotelling T2"}},
+        yaxis2={"title": {"text": "SPE (Q)"}},
+        xaxis={"type": "date", "matches": "x2"},
+        xaxis2={"type": "date"},
+        legend={"orientation": "h", "y": -0.12},
+        shapes=shapes,
+        uirevision=series.name,
+    )
 
 
 def contribution_figure(detail: AlarmDetail) -> dict[str, Any]:
@@ -100,28 +111,23 @@ def contribution_figure(detail: AlarmDetail) -> dict[str, Any]:
     escaped."""
     items = [c for c in detail.contributions if c.value == c.value][:25]
     a = detail.alarm
-    return {
-        "data": [
-            {
-                "type": "bar",
-                "orientation": "h",
-                "y": [c.variable for c in reversed(items)],
-                "x": [c.value for c in reversed(items)],
-                "customdata": [c.tag for c in reversed(items)],
-                "marker": {"color": "#2b6cb0"},
-                "hovertemplate": "%{customdata}<br>%{x:.3g} of the limit<extra></extra>",
-            }
-        ],
-        "layout": {
-            "title": {"text": f"Alarm {a.id} · {a.monitor} · {a.statistic.upper()}", "x": 0.0},
-            "height": max(260, 26 * len(items) + 90),
-            "template": "plotly_white",
-            "margin": {"l": 160, "r": 20, "t": 40, "b": 40},
-            "xaxis": {"title": {"text": "contribution [share of the limit]"}},
-            "yaxis": {"automargin": True, "type": "category"},
-        },
-        "config": {"displaylogo": False, "responsive": True},
+    bars = {
+        "type": "bar",
+        "orientation": "h",
+        "y": [c.variable for c in reversed(items)],
+        "x": [c.value for c in reversed(items)],
+        "customdata": [c.tag for c in reversed(items)],
+        "marker": {"color": "#2b6cb0"},
+        "hovertemplate": "%{customdata}<br>%{x:.3g} of the limit<extra></extra>",
     }
+    return _figure(
+        [bars],
+        f"Alarm {a.id} · {a.monitor} · {a.statistic.upper()}",
+        max(260, 26 * len(items) + 90),
+        margin={"l": 160, "r": 20, "t": 40, "b": 40},
+        xaxis={"title": {"text": "contribution [share of the limit]"}},
+        yaxis={"automargin": True, "type": "category"},
+    )
 
 
 def batch_figure(view: BatchView) -> dict[str, Any]:
@@ -143,27 +149,18 @@ def batch_figure(view: BatchView) -> dict[str, Any]:
         _trace("lines", "SPE", x, view.spe, 3, line=own, showlegend=False),
         _trace("lines", "SPE limit", x, view.spe_limit, 3, line=band, showlegend=False),
     ]  # fmt: skip
-    for trace in data[4:6]:
-        trace["xaxis"], trace["yaxis"] = "x2", "y2"
-    for trace in data[6:]:
-        trace["xaxis"], trace["yaxis"] = "x3", "y3"
-    return {
-        "data": data,
-        "layout": {
-            "title": {"text": f"{view.monitor} · batch {view.batch_id} on {view.unit}", "x": 0.0},
-            "height": 560,
-            "template": "plotly_white",
-            "margin": {"l": 60, "r": 20, "t": 40, "b": 40},
-            "grid": {"rows": 3, "columns": 1, "pattern": "independent"},
-            "yaxis": {"title": {"text": "score 1"}},
-            "yaxis2": {"title": {"text": "T2"}},
-            "yaxis3": {"title": {"text": "SPE"}},
-            "xaxis3": {"title": {"text": "hours since the batch started"}},
-            "legend": {"orientation": "h", "y": -0.1},
-            "uirevision": view.monitor,
-        },
-        "config": {"displaylogo": False, "responsive": True},
-    }
+    return _figure(
+        data,
+        f"{view.monitor} · batch {view.batch_id} on {view.unit}",
+        560,
+        grid={"rows": 3, "columns": 1, "pattern": "independent"},
+        yaxis={"title": {"text": "score 1"}},
+        yaxis2={"title": {"text": "T2"}},
+        yaxis3={"title": {"text": "SPE"}},
+        xaxis3={"title": {"text": "hours since the batch started"}},
+        legend={"orientation": "h", "y": -0.1},
+        uirevision=view.monitor,
+    )
 
 
 def soft_figure(view: SoftSensorView, zone: ZoneInfo) -> dict[str, Any]:
@@ -180,16 +177,11 @@ def soft_figure(view: SoftSensorView, zone: ZoneInfo) -> dict[str, Any]:
         data.append(_trace("markers", "outside the domain", [x[i] for i in odd],
                            [values[i] for i in odd], 1, showlegend=False,
                            marker={"size": 9, "symbol": "x", "color": "#d62728"}))  # fmt: skip
-    return {
-        "data": data,
-        "layout": {
-            "title": {"text": f"{view.monitor} · predictions (x: outside the domain)", "x": 0.0},
-            "height": 320,
-            "template": "plotly_white",
-            "margin": {"l": 60, "r": 20, "t": 40, "b": 40},
-            "xaxis": {"type": "date"},
-            "legend": {"orientation": "h", "y": -0.2},
-            "uirevision": view.monitor,
-        },
-        "config": {"displaylogo": False, "responsive": True},
-    }
+    return _figure(
+        data,
+        f"{view.monitor} · predictions (x: outside the domain)",
+        320,
+        xaxis={"type": "date"},
+        legend={"orientation": "h", "y": -0.2},
+        uirevision=view.monitor,
+    )

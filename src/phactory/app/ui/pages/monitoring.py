@@ -63,38 +63,32 @@ _STATES: Final = {
     "rtn_unack": "cleared, unacknowledged",
     "normal": "cleared, acknowledged",
 }
-_MODEL_COLUMNS: Final[list[dict[str, Any]]] = [
-    {"name": "name", "label": "Model", "field": "name", "align": "left"},
-    {"name": "family", "label": "Family", "field": "family", "align": "left"},
-    {"name": "where", "label": "Site / unit", "field": "where", "align": "left"},
-    {"name": "status", "label": "Status", "field": "status", "align": "left"},
-    {"name": "alarm", "label": "Alarm", "field": "alarm", "align": "left"},
-    {"name": "scan", "label": "Last scan", "field": "scan", "align": "left"},
-]
-_ALARM_COLUMNS: Final[list[dict[str, Any]]] = [
-    {"name": "state", "label": "State", "field": "state", "align": "left"},
-    {"name": "monitor", "label": "Model", "field": "monitor", "align": "left"},
-    {"name": "raised", "label": "Raised", "field": "raised", "align": "left"},
-    {"name": "statistic", "label": "Statistic", "field": "statistic", "align": "left"},
-    {"name": "tags", "label": "Top contributing tags", "field": "tags", "align": "left"},
-    {"name": "batch", "label": "Batch / deviation", "field": "batch", "align": "left"},
-    {"name": "ack", "label": "Acknowledged", "field": "ack", "align": "left"},
-]
-_RUL_COLUMNS: Final[list[dict[str, Any]]] = [
-    {"name": "monitor", "label": "Model", "field": "monitor", "align": "left"},
-    {"name": "unit", "label": "Unit", "field": "unit", "align": "left"},
-    {"name": "at", "label": "At", "field": "at", "align": "left"},
-    {"name": "rul", "label": "Remaining life", "field": "rul", "align": "right"},
-    {"name": "interval", "label": "Interval", "field": "interval", "align": "left"},
-]
-_HISTORY_COLUMNS: Final[list[dict[str, Any]]] = [
-    {"name": "at", "label": "When", "field": "at", "align": "left"},
-    {"name": "monitor", "label": "Model", "field": "monitor", "align": "left"},
-    {"name": "alarm", "label": "Alarm", "field": "alarm", "align": "right"},
-    {"name": "kind", "label": "What", "field": "kind", "align": "left"},
-    {"name": "actor", "label": "Who", "field": "actor", "align": "left"},
-    {"name": "note", "label": "Note", "field": "note", "align": "left"},
-]
+
+
+def _columns(labels: dict[str, str], right: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Table columns, field -> label, left-aligned but those named in ``right``."""
+    return [
+        {"name": f, "label": label, "field": f, "align": "right" if f in right else "left"}
+        for f, label in labels.items()
+    ]
+
+
+_MODEL_COLUMNS: Final = _columns({
+    "name": "Model", "family": "Family", "where": "Site / unit", "status": "Status",
+    "alarm": "Alarm", "scan": "Last scan",
+})  # fmt: skip
+_ALARM_COLUMNS: Final = _columns({
+    "state": "State", "monitor": "Model", "raised": "Raised", "statistic": "Statistic",
+    "tags": "Top contributing tags", "batch": "Batch / deviation", "ack": "Acknowledged",
+})  # fmt: skip
+_RUL_COLUMNS: Final = _columns({
+    "monitor": "Model", "unit": "Unit", "at": "At", "rul": "Remaining life",
+    "interval": "Interval",
+}, right=("rul",))  # fmt: skip
+_HISTORY_COLUMNS: Final = _columns({
+    "at": "When", "monitor": "Model", "alarm": "Alarm", "kind": "What", "actor": "Who",
+    "note": "Note",
+}, right=("alarm",))  # fmt: skip
 
 
 def _when(t: dt.datetime | None, zone: ZoneInfo) -> str:
@@ -307,11 +301,7 @@ class _MonitoringPage:
                 "monitor-shelve-reason",
             )
             minutes = safety.slug_testid(
-                ui.select(
-                    {15: "15 min", 60: "1 h", 240: "4 h", 720: "12 h", 1440: "24 h"},
-                    value=60,
-                    label="For",
-                ).props("outlined dense"),
+                ui.select(_SHELVE_FOR, value=60, label="For").props("outlined dense"),
                 "monitor-shelve-minutes",
             )
 
@@ -354,10 +344,10 @@ class _MonitoringPage:
             return
         finally:
             self.busy = False
-        if found is not None:
+        if found is not None:  # run.io_bound gives None when the app shuts down
             self.show(*found, name=name, minutes=minutes)
 
-    def _read(self, name: str | None, minutes: int, selected: int | None) -> tuple[Any, ...] | None:
+    def _read(self, name: str | None, minutes: int, selected: int | None) -> tuple[Any, ...]:
         user = self.pc.user
         models = self.service.monitors(user)
         alarms = self.service.desk.annunciated(user)
@@ -366,7 +356,7 @@ class _MonitoringPage:
         if name and any(m.name == name and m.family == "mspc" for m in models):
             series = self.service.scores(user, name, float(minutes))
         detail = self.service.desk.detail(user, selected) if selected is not None else None
-        extras = self.service.family_views(user)
+        extras = self.service.family_views(user, models)
         return models, alarms, history, series, detail, extras
 
     def show(
@@ -376,7 +366,7 @@ class _MonitoringPage:
         history: list[AlarmEvent],
         series: ScoreSeries | None,
         detail: AlarmDetail | None,
-        extras: Any,
+        extras: FamilyViews,
         *,
         name: str | None,
         minutes: int,
