@@ -15,7 +15,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "phactory"
 
 #: Modules directly under ``phactory`` that import nothing of Phactory above them; any
 #: layer may use them.
-BASE = {"errors", "jsonio", "credentials", "parallel", "htmlsafe", "lazy"}
+BASE = {"errors", "jsonio", "credentials", "parallel", "htmlsafe", "lazy", "files"}
 
 #: What each package may import, besides itself and :data:`BASE` (ARCHITECTURE.md).
 ALLOWED: dict[str, set[str]] = {

@@ -93,9 +93,9 @@ def _load_state(path: Path | None) -> MonitorState | None:
 def _save_state(path: Path | None, state: MonitorState) -> None:
     if path is None:
         return
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(state.to_json()), encoding="utf-8")
-    tmp.replace(path)
+    from phactory.files import write_atomic
+
+    write_atomic(path, json.dumps(state.to_json()), what="the monitor's state")
 
 
 def _records(record_db: str | None) -> RecordService | None:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, TypeVar
 
 from phactory.errors import InvalidError, NotFoundError
+from phactory.files import write_atomic
 
 if TYPE_CHECKING:
     import numpy as np
@@ -144,14 +145,7 @@ def save_model(model: Persistable, path: str | Path) -> Path:
         "state": model.to_state(),
     }
     text = json.dumps(doc, allow_nan=False, separators=(",", ":"))
-    tmp = p.with_name(p.name + ".tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(p)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise InvalidError(f"{p}: cannot write the model ({exc.strerror})") from None
-    return p
+    return write_atomic(p, text, what="the model")
 
 
 def load_model(path: str | Path, expect: type[_T] | None = None) -> _T | Any:

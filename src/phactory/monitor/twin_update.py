@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from phactory.errors import InvalidError
+from phactory.files import write_atomic
 
 if TYPE_CHECKING:
     from phactory.model import Site
@@ -205,13 +206,7 @@ def write_twin_scenario(
     assert after is not None  # the overrides set it
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
     header = "# Written by `phactory pdm update-twin`; run: phactory simulate --scenario FILE\n"
-    tmp = out_p.with_name(out_p.name + ".tmp")
-    try:
-        tmp.write_text(header + text, encoding="utf-8")
-        tmp.replace(out_p)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise InvalidError(f"{out_p}: cannot write the scenario ({exc.strerror})") from None
+    write_atomic(out_p, header + text, what="the scenario")
     return TwinUpdate(
         path=out_p,
         scenario=data,

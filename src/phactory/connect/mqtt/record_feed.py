@@ -18,10 +18,11 @@ transaction would close that window; it is this module's known limit.
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from phactory.files import write_atomic
 
 if TYPE_CHECKING:
     from phactory.connect.mqtt.publisher import EdgePublisher
@@ -73,12 +74,7 @@ class RecordPublisher:
 
     def _write_position(self, seq: int) -> None:
         self.position_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.position_path.with_suffix(".tmp")
-        with open(tmp, "w") as f:
-            f.write(str(seq))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.position_path)
+        write_atomic(self.position_path, str(seq), what="the record position")
 
     def step(self) -> int:
         """Publish the events of the trail after the position; how many."""

@@ -25,7 +25,6 @@ same time never read half a key.
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
 from phactory.errors import InvalidError
+from phactory.files import write_atomic
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -193,12 +193,4 @@ def _make_certificate(
 
 def _write(path: Path, data: bytes, *, mode: int) -> None:
     """Write ``data`` to ``path`` atomically with permissions ``mode``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise InvalidError(f"OPC UA PKI file {path}: {exc.strerror or exc}") from exc
+    write_atomic(path, data, what="the OPC UA PKI file", mode=mode)
