@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from phactory.errors import NotFoundError
 from phactory.historian import Historian, Sample, open_historian
-from phactory.live.monitoring import LiveMonitor, MonitorState, TagMap, advance, read_grid
+from phactory.live.grid import TagMap, read_grid
+from phactory.live.monitoring import LiveMonitor, MonitorState, advance
 from phactory.monitor.datasets.continuous import ContinuousProcess
 from phactory.monitor.mspc import MspcModel
 

@@ -15,7 +15,7 @@ from ebr_world import FILL, World, started_batch
 from phactory.historian import Sample, open_historian, to_us
 from phactory.live.batchmon import BatchMonitor, batch_start
 from phactory.live.deviations import open_deviation
-from phactory.live.monitoring import TagMap
+from phactory.live.grid import TagMap
 from phactory.monitor.batch import BatchModel
 from phactory.monitor.datasets.batches import fed_batch_runs
 

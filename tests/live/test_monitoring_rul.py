@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from phactory.historian import Sample, open_historian, to_us
-from phactory.live.monitoring import TagMap
+from phactory.live.grid import TagMap
 from phactory.live.rul import RulPredictor
 from phactory.monitor.datasets.degradation import degradation_data
 from phactory.monitor.rul import RulModel

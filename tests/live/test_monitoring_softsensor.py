@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from phactory.historian import Sample, open_historian
-from phactory.live.monitoring import MonitorState, TagMap
+from phactory.live.grid import TagMap
+from phactory.live.monitoring import MonitorState
 from phactory.live.softsensor import SoftSensorPublisher
 from phactory.monitor.datasets.spectra import generate_spectra
 from phactory.monitor.softsensor import SoftSensor

@@ -151,7 +151,8 @@ def watch(
     from phactory.app.services.historian import open_configured_historian
     from phactory.errors import InvalidError
     from phactory.historian import parse_every
-    from phactory.live.monitoring import LiveMonitor, TagMap
+    from phactory.live.grid import TagMap
+    from phactory.live.monitoring import LiveMonitor
     from phactory.model.ids import is_id
     from phactory.monitor.modelfile import load_model
     from phactory.monitor.mspc import MspcModel

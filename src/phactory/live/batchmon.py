@@ -26,11 +26,10 @@ import numpy as np
 
 from phactory.errors import InvalidError
 from phactory.historian.times import to_us
+from phactory.live.grid import Grid, TagMap
 from phactory.live.monitoring import (
     AlarmTransition,
-    Grid,
     MonitorState,
-    TagMap,
     advance,
     clear_transition,
     raise_transition,

@@ -23,7 +23,7 @@ import numpy as np
 
 from phactory.errors import InvalidError
 from phactory.historian.times import from_us, to_us
-from phactory.live.monitoring import Grid, TagMap, unit_prefix
+from phactory.live.grid import Grid, TagMap, unit_prefix
 
 if TYPE_CHECKING:
     from phactory.historian import Historian

@@ -28,7 +28,8 @@ import numpy as np
 
 from phactory.errors import InvalidError
 from phactory.historian.times import from_us, to_us
-from phactory.live.monitoring import MAX_SCAN_ROWS, Grid, MonitorState, TagMap, unit_prefix
+from phactory.live.grid import Grid, TagMap, unit_prefix
+from phactory.live.monitoring import MAX_SCAN_ROWS, MonitorState
 
 if TYPE_CHECKING:
     from phactory.historian import Historian

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, UploadFile
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from phactory.app.context import AppContext
-from phactory.app.errors import Forbidden, NotAuthenticated
+from phactory.app.errors import Forbidden, NotAuthenticated, TooLarge
 from phactory.app.principal import SESSION_COOKIE, Principal, Role, require
 
 __all__ = ["SESSION_COOKIE", "Client", "Ctx", "User", "client_address", "context", "principal"]
@@ -100,3 +100,12 @@ def at_least(role: Role, action: str) -> Any:
 Ctx = Annotated[AppContext, Depends(context)]
 User = Annotated[Principal, Depends(principal)]
 Client = Annotated[str | None, Depends(client_address)]
+
+
+async def read_upload(upload: UploadFile, limit: int) -> bytes:
+    """An uploaded file's bytes, refused (413) over ``limit`` bytes without reading more
+    than one byte past it."""
+    content = await upload.read(limit + 1)
+    if len(content) > limit:
+        raise TooLarge(f"{upload.filename}: larger than {limit} bytes")
+    return content

@@ -15,9 +15,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Query, UploadFile, status
 
-from phactory.app.api.deps import Ctx, User, at_least
+from phactory.app.api.deps import Ctx, User, at_least, read_upload
 from phactory.app.api.errors import ERROR_RESPONSES, UPLOAD_RESPONSES
-from phactory.app.errors import TooLarge
 from phactory.app.monitor_schemas import (
     AcknowledgeCreate,
     AlarmDetailPublic,
@@ -72,10 +71,7 @@ async def deploy_model(
 ) -> MonitorPublic:
     from fastapi.concurrency import run_in_threadpool
 
-    limit = int(ctx.settings.max_body_bytes)
-    content = await file.read(limit + 1)
-    if len(content) > limit:
-        raise TooLarge(f"{file.filename}: larger than {limit} bytes")
+    content = await read_upload(file, int(ctx.settings.max_body_bytes))
     view = await run_in_threadpool(
         ctx.monitoring.deploy,
         user,

@@ -15,9 +15,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Path, Query, UploadFile, status
 
 from phactory.app.api import public
-from phactory.app.api.deps import Ctx, User
+from phactory.app.api.deps import Ctx, User, read_upload
 from phactory.app.api.errors import ERROR_RESPONSES, UPLOAD_RESPONSES
-from phactory.app.errors import Invalid, Missing, TooLarge
+from phactory.app.errors import Invalid, Missing
 from phactory.app.schemas import (
     ProblemPublic,
     SiteDetail,
@@ -32,13 +32,6 @@ router = APIRouter(prefix="/sites", tags=["sites"], responses=ERROR_RESPONSES)
 
 UploadField = Annotated[UploadFile, File(description="A single-file site definition (YAML).")]
 SiteId = Annotated[str, Path(pattern=ID_PATTERN, max_length=ID_MAX, description="a site id")]
-
-
-async def _read(upload: UploadFile, limit: int) -> bytes:
-    content = await upload.read(limit + 1)
-    if len(content) > limit:
-        raise TooLarge(f"{upload.filename}: larger than {limit} bytes")
-    return content
 
 
 def _within_yaml_limits(filename: str, content: bytes) -> None:
@@ -82,7 +75,7 @@ def list_sites(ctx: Ctx, user: User) -> list[SitePublic]:
 async def upload_site(ctx: Ctx, user: User, file: UploadField) -> SitePublic:
     from starlette.concurrency import run_in_threadpool
 
-    content = await _read(file, ctx.settings.max_upload_bytes)
+    content = await read_upload(file, ctx.settings.max_upload_bytes)
     version = await run_in_threadpool(
         ctx.workspace.upload_site, user, file.filename or "site.yaml", content
     )
@@ -98,7 +91,7 @@ async def upload_site(ctx: Ctx, user: User, file: UploadField) -> SitePublic:
 async def validate_site_file(ctx: Ctx, user: User, file: UploadField) -> ValidationReport:
     from starlette.concurrency import run_in_threadpool
 
-    content = await _read(file, ctx.settings.max_upload_bytes)
+    content = await read_upload(file, ctx.settings.max_upload_bytes)
     await run_in_threadpool(_within_yaml_limits, file.filename or "site.yaml", content)
     site, problems = await run_in_threadpool(
         ctx.workspace.validate_upload, file.filename or "site.yaml", content

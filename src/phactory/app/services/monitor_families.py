@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any, Final
 from phactory.app.errors import Invalid, Missing
 from phactory.app.services.monitor_store import finite
 from phactory.errors import InvalidError, NotFoundError
-from phactory.live.monitoring import SCORE_TAGS, MonitorState, TagMap, score_prefix_of
+from phactory.live.grid import TagMap, score_prefix_of
+from phactory.live.monitoring import SCORE_TAGS, MonitorState
 
 if TYPE_CHECKING:
     from phactory.app.principal import Principal

@@ -62,7 +62,8 @@ from phactory.app.services.monitor_store import (
 )
 from phactory.errors import InvalidError, NotFoundError, PhactoryError
 from phactory.live.alarms import AlarmRecord
-from phactory.live.monitoring import MonitorState, TagMap, score_prefix_of
+from phactory.live.grid import TagMap, score_prefix_of
+from phactory.live.monitoring import MonitorState
 
 if TYPE_CHECKING:
     from phactory.app.services.changes import ChangeLog

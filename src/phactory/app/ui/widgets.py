@@ -13,7 +13,7 @@ from phactory.app.errors import AppError
 from phactory.app.schemas import RunCreate
 from phactory.app.services.workspace import RunInfo
 from phactory.app.ui.layout import PageContext
-from phactory.app.ui.safety import safe_figure, testid
+from phactory.app.ui.safety import safe_figure, slug_testid, testid
 
 __all__ = [
     "KPI_FORMATS",
@@ -254,3 +254,27 @@ def run_progress_panel(
 def _progress_text(run: RunInfo) -> str:
     pct = f"{run.progress * 100:.0f} %"
     return f"{run.status} {pct}" + (f" · {run.message}" if run.message else "")
+
+
+class RowTable:
+    """A table of rows, hidden with a line saying so when there are none; test ids
+    ``<prefix>-<name>`` and ``<prefix>-no-<name>`` (names slugged, as all user text)."""
+
+    def __init__(
+        self, columns: list[dict[str, Any]], row_key: str, empty: str, name: str, prefix: str
+    ) -> None:
+        self.empty = slug_testid(ui.label(empty).classes("text-grey-7"), f"{prefix}-no-{name}")
+        self.table = slug_testid(
+            ui.table(columns=columns, rows=[], row_key=row_key)
+            .props("dense flat bordered wrap-cells hide-bottom")
+            .classes("w-full"),
+            f"{prefix}-{name}",
+        )
+        self.table.pagination = {"rowsPerPage": 0}
+        self.table.set_visibility(False)
+
+    def show(self, rows: list[dict[str, Any]]) -> None:
+        self.table.rows = rows
+        self.table.update()
+        self.table.set_visibility(bool(rows))
+        self.empty.set_visibility(not rows)

@@ -38,6 +38,7 @@ from phactory.app.services.live_views import STATE_MEANINGS
 from phactory.app.ui import safety
 from phactory.app.ui.charts import STATE_COLOURS
 from phactory.app.ui.layout import PageContext, section, workspace_page
+from phactory.app.ui.widgets import RowTable
 from phactory.errors import PhactoryError
 
 if TYPE_CHECKING:
@@ -220,28 +221,6 @@ def _range(buffer: TrendBuffer, zone: ZoneInfo, now: dt.datetime) -> list[str]:
     return [_axis_time(end - buffer.window, zone), _axis_time(end, zone)]
 
 
-class _Table:
-    """A table of rows (hidden, with a line saying so, when there are none); test ids
-    ``live-<name>`` and ``live-no-<name>``."""
-
-    def __init__(self, columns: list[dict[str, Any]], row_key: str, empty: str, name: str):
-        self.empty = safety.slug_testid(ui.label(empty).classes("text-grey-7"), f"live-no-{name}")
-        self.table = safety.slug_testid(
-            ui.table(columns=columns, rows=[], row_key=row_key)
-            .props("dense flat bordered wrap-cells hide-bottom")
-            .classes("w-full"),
-            f"live-{name}",
-        )
-        self.table.pagination = {"rowsPerPage": 0}
-        self.table.set_visibility(False)
-
-    def show(self, rows: list[dict[str, str]]) -> None:
-        self.table.rows = rows
-        self.table.update()
-        self.table.set_visibility(bool(rows))
-        self.empty.set_visibility(not rows)
-
-
 @dataclass
 class _Tile:
     """A unit's tile and what it shows."""
@@ -315,12 +294,14 @@ class _LivePage:
         with ui.row().classes("w-full gap-4 no-wrap items-start"):
             with section("Alarms", "Open deviations of running batches, controller faults, "
                          "units that are down.").classes("w-1/2"):  # fmt: skip
-                self.alarm_table = _Table(_ALARM_COLUMNS, "key", "No active alarms.", "alarms")
+                self.alarm_table = RowTable(
+                    _ALARM_COLUMNS, "key", "No active alarms.", "alarms", "live"
+                )
             with section("Running batches", "Each batch's step in flight or next.").classes(
                 "w-1/2"
             ):
-                self.batch_table = _Table(
-                    _BATCH_COLUMNS, "batch", "No batch is running.", "batches"
+                self.batch_table = RowTable(
+                    _BATCH_COLUMNS, "batch", "No batch is running.", "batches", "live"
                 )
         with section("Trend", "Tags of the historian (the unified namespace below the site)."):
             with ui.row().classes("w-full items-center gap-3"):

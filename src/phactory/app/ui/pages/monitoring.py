@@ -37,6 +37,7 @@ from phactory.app.ui.monitor_charts import (
     control_figure,
     soft_figure,
 )
+from phactory.app.ui.widgets import RowTable
 from phactory.errors import PhactoryError
 
 if TYPE_CHECKING:
@@ -138,30 +139,6 @@ def history_row(e: AlarmEvent, zone: ZoneInfo) -> dict[str, Any]:
     }  # fmt: skip
 
 
-class _Table:
-    """A table of rows (hidden, with a line saying so, when there are none); test ids
-    ``monitor-<name>`` and ``monitor-no-<name>``."""
-
-    def __init__(self, columns: list[dict[str, Any]], key: str, empty: str, name: str) -> None:
-        self.empty = safety.slug_testid(
-            ui.label(empty).classes("text-grey-7"), f"monitor-no-{name}"
-        )
-        self.table = safety.slug_testid(
-            ui.table(columns=columns, rows=[], row_key=key)
-            .props("dense flat bordered wrap-cells hide-bottom")
-            .classes("w-full"),
-            f"monitor-{name}",
-        )
-        self.table.pagination = {"rowsPerPage": 0}
-        self.table.set_visibility(False)
-
-    def show(self, rows: list[dict[str, Any]]) -> None:
-        self.table.rows = rows
-        self.table.update()
-        self.table.set_visibility(bool(rows))
-        self.empty.set_visibility(not rows)
-
-
 def rul_row(view: RulView, zone: ZoneInfo) -> dict[str, str]:
     """A RUL model's latest prediction as a table row (text only)."""
 
@@ -206,7 +183,9 @@ class _MonitoringPage:
         with section("Deployed models", "Monitoring models scoring the live plant's historian "
                      "(phactory monitor fit ... --out MODEL.json, then deploy it over the API "
                      "or with phactory monitor watch)."):  # fmt: skip
-            self.models = _Table(_MODEL_COLUMNS, "name", "No model is deployed.", "models")
+            self.models = RowTable(
+                _MODEL_COLUMNS, "name", "No model is deployed.", "models", "monitor"
+            )
         with section("Control charts", "Hotelling T2 and SPE of the chosen model with their "
                      "limits: red points are over a limit, shaded spans are alarms (after the "
                      "model's persistence rule)."):  # fmt: skip
@@ -234,7 +213,7 @@ class _MonitoringPage:
             self.window.on_value_change(lambda _: self._reset_chart())
         with section("Alarms", "Active alarms and those that returned to normal before anyone "
                      "acknowledged them (ISA-18.2). Pick one for its contributions."):  # fmt: skip
-            self.alarms = _Table(_ALARM_COLUMNS, "id", "No alarm to show.", "alarms")
+            self.alarms = RowTable(_ALARM_COLUMNS, "id", "No alarm to show.", "alarms", "monitor")
             self.alarms.table.props("selection=single")
             self.alarms.table.on_select(self._picked)
             operator = self.pc.user.has("operator")
@@ -258,7 +237,7 @@ class _MonitoringPage:
             )
             self.bars.set_visibility(False)
         with section("Alarm history", "Raised, cleared, acknowledged, shelved: who and when."):
-            self.history = _Table(_HISTORY_COLUMNS, "id", "Nothing yet.", "history")
+            self.history = RowTable(_HISTORY_COLUMNS, "id", "Nothing yet.", "history", "monitor")
         self.families = ui.column().classes("w-full gap-4")
 
     # ------------------------------------------------------------------ actions
@@ -457,7 +436,7 @@ def _families(page: _MonitoringPage, views: FamilyViews) -> None:
         if views.rul:
             with section("Remaining useful life", "Latest prediction of each RUL model "
                          "[its time unit], with its interval."):  # fmt: skip
-                table = _Table(_RUL_COLUMNS, "monitor", "No prediction yet.", "rul")
+                table = RowTable(_RUL_COLUMNS, "monitor", "No prediction yet.", "rul", "monitor")
                 table.show([rul_row(v, page.zone) for v in views.rul])
 
 
