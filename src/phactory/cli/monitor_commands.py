@@ -51,22 +51,6 @@ TimeCol = Annotated[
 ]
 
 
-def _complete(table: Table, names: tuple[str, ...]) -> None:
-    """Refuse missing values in the columns ``names`` of ``table`` (file, line, column)."""
-    import numpy as np
-
-    from phactory.errors import InvalidError
-
-    values = table.columns(names)
-    bad = np.argwhere(np.isnan(values))
-    if bad.size:
-        shown = "; ".join(table.where(int(r), names[int(c)]) for r, c in bad[:5])
-        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-        raise InvalidError(
-            f"fitting a monitoring model needs every value; missing at {shown}{more}"
-        )
-
-
 @app.command()
 def fit(
     train: Annotated[Path, typer.Argument(help="CSV of normal operation (training).")],
@@ -125,12 +109,12 @@ def fit(
     names = tuple(v for v in table.variables if v not in quality)
     if not names:
         raise InvalidError(f"{train}: no process variable left besides the --y columns")
-    _complete(table, names + quality)
+    table.require_complete("fitting a monitoring model", names + quality)
     X = table.columns(names)
     X_val = None
     if validation is not None:
         vtable = read_table(validation, named=named, exclude=excluded)
-        _complete(vtable, names)
+        vtable.require_complete("fitting a monitoring model", names)
         X_val = vtable.columns(names)
         usable = X_val.shape[0] - (lags if method in ("dpca", "innovation") else 0)
         if usable * target_far < 1.0:

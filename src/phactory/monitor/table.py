@@ -90,16 +90,19 @@ class Table:
         at = f"{self.path}:{self.line(row)}"
         return f"{at} column {column!r}" if column is not None else at
 
-    def require_complete(self, what: str = "this method") -> None:
-        """Refuse missing values, naming where the first ones are."""
+    def require_complete(
+        self, what: str = "this method", names: Sequence[str] | None = None
+    ) -> None:
+        """Refuse missing values (in the columns ``names``, default all), naming where
+        the first ones are."""
         import numpy as np
 
-        bad = np.argwhere(np.isnan(self.values))
+        cols = self.variables if names is None else tuple(names)
+        values = self.values if names is None else self.columns(cols)
+        bad = np.argwhere(np.isnan(values))
         if bad.size == 0:
             return
-        shown = "; ".join(
-            self.where(int(r), self.variables[int(c)]) for r, c in bad[:MAX_BAD_SHOWN]
-        )
+        shown = "; ".join(self.where(int(r), cols[int(c)]) for r, c in bad[:MAX_BAD_SHOWN])
         more = f" and {len(bad) - MAX_BAD_SHOWN} more" if len(bad) > MAX_BAD_SHOWN else ""
         raise InvalidError(f"{what} needs every value; missing at {shown}{more}")
 
